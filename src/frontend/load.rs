@@ -1,0 +1,803 @@
+//! `net.toml` + `.npy` → [`Network`]: decoding, validation and shape/type inference.
+//!
+//! Every check here turns a bad input into an [`Error`] whose location names the file, the layer
+//! and the field. The IR that comes out is consistent: shapes chain, values fit their datatypes,
+//! weights are in the IR's column order.
+
+use super::npy;
+use super::schema::*;
+use crate::datatype::DataType;
+use crate::error::{Error, Result};
+use crate::ir::*;
+use ndarray::{Array2, ArrayD, Axis, Dimension, Ix2, Ix4};
+use std::path::{Path, PathBuf};
+
+/// Largest channel/feature count or image side accepted: larger is a typo, not a network.
+const MAX_DIM: i64 = 1 << 16;
+/// Largest kernel side, stride or padding.
+const MAX_WINDOW: i64 = 64;
+/// Largest weight matrix (MH·MW), to fail early rather than exhaust memory.
+const MAX_WEIGHTS: usize = 1 << 28;
+
+/// Loads and validates `path` (a `net.toml`); `.npy` paths in it are relative to its directory.
+pub fn load(path: &Path) -> Result<Network> {
+    let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+    let file: NetFile = toml::from_str(&text).map_err(|e| Error::Parse {
+        path: path.to_path_buf(),
+        message: e.to_string().trim_end().to_string(),
+    })?;
+    let ctx = Ctx {
+        toml: path.to_path_buf(),
+        dir: path.parent().unwrap_or(Path::new(".")).to_path_buf(),
+    };
+    ctx.network(file)
+}
+
+/// Where we are: for error locations and relative paths.
+struct Ctx {
+    toml: PathBuf,
+    dir: PathBuf,
+}
+
+/// One layer's place in the file, for error messages: `net.toml: layer 2 ("fc1")`.
+struct At<'a> {
+    ctx: &'a Ctx,
+    index: usize,
+    name: String,
+}
+
+impl At<'_> {
+    fn here(&self) -> String {
+        format!(
+            "{}: layer {} (\"{}\")",
+            self.ctx.toml.display(),
+            self.index,
+            self.name
+        )
+    }
+
+    fn field(&self, field: &str) -> String {
+        format!("{}, field `{field}`", self.here())
+    }
+
+    /// An npy file named by `field`: the location names the layer, the field and the file.
+    fn file(&self, field: &str, rel: &str) -> (PathBuf, String) {
+        let path = self.ctx.dir.join(rel);
+        let loc = format!("{} ({})", self.field(field), path.display());
+        (path, loc)
+    }
+
+    fn err(&self, field: &str, message: impl Into<String>) -> Error {
+        Error::invalid(self.field(field), message)
+    }
+}
+
+/// Re-labels an npy reading error with the layer and field that named the file.
+fn in_field(loc: &str) -> impl Fn(Error) -> Error + '_ {
+    move |e| match e {
+        Error::Invalid { message, .. } => Error::invalid(loc, message),
+        Error::Io { source, .. } => Error::invalid(loc, format!("cannot read the file: {source}")),
+        other => other,
+    }
+}
+
+impl Ctx {
+    fn top(&self, field: &str) -> String {
+        format!("{}, field `{field}`", self.toml.display())
+    }
+
+    fn network(&self, file: NetFile) -> Result<Network> {
+        check_identifier(&file.name, true).map_err(|m| Error::invalid(self.top("name"), m))?;
+        let input = self.input(&file.input)?;
+        if file.layers.is_empty() {
+            return Err(Error::invalid(
+                self.top("layer"),
+                "the network has no layers: add at least one [[layer]] table",
+            ));
+        }
+
+        let mut layers: Vec<Layer> = Vec::with_capacity(file.layers.len());
+        let mut current = input;
+        for (index, table) in file.layers.into_iter().enumerate() {
+            let layer = self.layer(index, table, current, &layers)?;
+            current = layer.output;
+            layers.push(layer);
+        }
+
+        let head = match file.head {
+            None => None,
+            Some(spec) => Some(self.head(spec, current)?),
+        };
+        Ok(Network {
+            name: file.name,
+            input,
+            layers,
+            head,
+        })
+    }
+
+    fn input(&self, spec: &InputSpec) -> Result<TensorType> {
+        let dtype =
+            parse_dtype(&spec.dtype).map_err(|m| Error::invalid(self.top("input.dtype"), m))?;
+        if dtype == DataType::Ternary {
+            return Err(Error::invalid(
+                self.top("input.dtype"),
+                "ternary is a weight datatype; inputs are bipolar, binary, uintN or intN",
+            ));
+        }
+        let loc = self.top("input.shape");
+        let dims = spec
+            .shape
+            .iter()
+            .map(|&d| positive(d, MAX_DIM).map_err(|m| Error::invalid(&loc, m)))
+            .collect::<Result<Vec<_>>>()?;
+        let shape = match dims[..] {
+            [c] => Shape::Flat(c),
+            [h, w, c] => Shape::Image { h, w, c },
+            _ => {
+                return Err(Error::invalid(
+                    loc,
+                    format!(
+                        "expected [C] for a vector or [H, W, C] for an image (NHWC), found {} dimensions",
+                        dims.len()
+                    ),
+                ))
+            }
+        };
+        Ok(TensorType {
+            shape,
+            dtype: ValueType::Data(dtype),
+        })
+    }
+
+    fn layer(
+        &self,
+        index: usize,
+        table: toml::Table,
+        input: TensorType,
+        done: &[Layer],
+    ) -> Result<Layer> {
+        let kind = table
+            .get("kind")
+            .and_then(|k| k.as_str())
+            .map(str::to_string);
+        let declared_name = table
+            .get("name")
+            .and_then(|n| n.as_str())
+            .map(str::to_string);
+        let default_name = format!("{}{index}", kind.as_deref().unwrap_or("layer"));
+        let at = At {
+            ctx: self,
+            index,
+            name: declared_name.clone().unwrap_or(default_name),
+        };
+        if kind.is_none() {
+            return Err(at.err(
+                "kind",
+                "missing or not a string: expected \"dense\", \"conv2d\" or \"maxpool\"",
+            ));
+        }
+        let spec: LayerSpec = toml::Value::Table(table)
+            .try_into()
+            .map_err(|e: toml::de::Error| Error::invalid(at.here(), e.message().to_string()))?;
+
+        if let Some(name) = &declared_name {
+            check_identifier(name, false).map_err(|m| at.err("name", m))?;
+        }
+        if done.iter().any(|l| l.name == at.name) {
+            return Err(at.err(
+                "name",
+                format!("another layer is already named \"{}\"", at.name),
+            ));
+        }
+
+        let (op, output) = match spec {
+            LayerSpec::Dense(d) => self.dense(&at, d, input)?,
+            LayerSpec::Conv2d(c) => self.conv(&at, c, input)?,
+            LayerSpec::Maxpool(p) => self.maxpool(&at, p, input)?,
+        };
+        Ok(Layer {
+            name: at.name,
+            input,
+            output,
+            op,
+        })
+    }
+
+    fn dense(&self, at: &At, d: DenseSpec, input: TensorType) -> Result<(Op, TensorType)> {
+        let in_dtype = matvec_input(at, input)?;
+        let mh = positive(d.out_features, MAX_DIM).map_err(|m| at.err("out_features", m))?;
+        let mw = input.shape.len();
+        let weight_dtype = weight_dtype(at, &d.weight_dtype)?;
+
+        let (path, loc) = at.file("weights", &d.weights);
+        let raw = npy::read_int(&path).map_err(in_field(&loc))?;
+        let layout = d.weight_layout.as_deref().unwrap_or("oi");
+        let expected = match layout {
+            "oi" => [mh, mw],
+            "io" => [mw, mh],
+            other => {
+                return Err(at.err(
+                    "weight_layout",
+                    format!("unknown layout \"{other}\": expected \"oi\" ([out, in], PyTorch) or \"io\" ([in, out], Keras)"),
+                ))
+            }
+        };
+        let w = shaped::<Ix2>(
+            raw,
+            &expected,
+            &loc,
+            &format!(
+                "[{}, {}] (weight_layout \"{layout}\")",
+                expected[0], expected[1]
+            ),
+        )?;
+        let mut w = if layout == "io" { w.reversed_axes() } else { w };
+        check_values(w.view().into_dyn(), weight_dtype, &loc)?;
+
+        // A framework that flattened an NCHW tensor (PyTorch) numbers the dense inputs c·H·W + h·W + w;
+        // our stream is NHWC, numbered (h·W + w)·C + c. Permute the columns once, here.
+        match (input.shape, d.input_order.as_deref()) {
+            (Shape::Image { h, w: iw, c }, order) if h * iw > 1 => match order {
+                Some("hwc") => {}
+                Some("chw") => w = chw_to_hwc_columns(&w, h, iw, c),
+                Some(other) => {
+                    return Err(at.err(
+                        "input_order",
+                        format!("unknown order \"{other}\": expected \"chw\" (PyTorch flatten) or \"hwc\" (Keras/NHWC)"),
+                    ))
+                }
+                None => {
+                    return Err(at.err(
+                        "input_order",
+                        format!(
+                            "required: the input is a {} image, so say how your framework flattened it: \
+                             \"chw\" (PyTorch) or \"hwc\" (Keras/NHWC)",
+                            input.shape
+                        ),
+                    ))
+                }
+            },
+            (_, Some("chw" | "hwc") | None) => {}
+            (_, Some(other)) => {
+                return Err(at.err("input_order", format!("unknown order \"{other}\": expected \"chw\" or \"hwc\"")))
+            }
+        }
+
+        let folding = folding(at, d.pe, d.simd, mh, mw)?;
+        let mut mv = MatVec {
+            conv: None,
+            weights: w.mapv(|v| v as i32),
+            weight_dtype,
+            activation: Activation::Identity,
+            folding,
+        };
+        mv.activation = self.activation(at, d.activation, &mv)?;
+        let output = TensorType {
+            shape: Shape::Flat(mh),
+            dtype: activation_output(&mv, in_dtype),
+        };
+        Ok((Op::MatVec(mv), output))
+    }
+
+    fn conv(&self, at: &At, c: ConvSpec, input: TensorType) -> Result<(Op, TensorType)> {
+        let in_dtype = matvec_input(at, input)?;
+        let Shape::Image { h, w: iw, c: ifm } = input.shape else {
+            return Err(Error::invalid(
+                at.here(),
+                format!(
+                    "conv2d needs an image input [H, W, C], but its input is a flat vector of {}",
+                    input.shape
+                ),
+            ));
+        };
+        let ofm = positive(c.out_channels, MAX_DIM).map_err(|m| at.err("out_channels", m))?;
+        let kernel = pair(&c.kernel, 1, MAX_WINDOW).map_err(|m| at.err("kernel", m))?;
+        let stride = match &c.stride {
+            Some(s) => pair(s, 1, MAX_WINDOW).map_err(|m| at.err("stride", m))?,
+            None => [1, 1],
+        };
+        let padding = match &c.padding {
+            Some(p) => pair(p, 0, MAX_WINDOW).map_err(|m| at.err("padding", m))?,
+            None => [0, 0],
+        };
+        for axis in 0..2 {
+            if padding[axis] >= kernel[axis] {
+                return Err(at.err(
+                    "padding",
+                    format!("padding {padding:?} must be smaller than the kernel {kernel:?}: a window would see only padding"),
+                ));
+            }
+        }
+        let pad_value = match (c.pad_value, in_dtype) {
+            (Some(v), dt) if !dt.contains(v) => {
+                let hint = if dt == DataType::Bipolar {
+                    " (a bipolar tensor has no 0: use +1, as Larq's pad_values=1.0, or -1)"
+                } else {
+                    ""
+                };
+                return Err(at.err(
+                    "pad_value",
+                    format!("{v} is not a value of the input datatype {dt}{hint}"),
+                ));
+            }
+            (Some(v), _) => v,
+            (None, DataType::Bipolar) if padding != [0, 0] => return Err(at.err(
+                "pad_value",
+                "required: the input is bipolar and padding > 0, and a bipolar tensor has no 0; \
+                     say pad_value = 1 or -1 (FINN's zero pad in bit encoding silently means -1)",
+            )),
+            (None, dt) => {
+                if dt.contains(0) {
+                    0
+                } else {
+                    dt.min()
+                }
+            }
+        };
+
+        let out = [
+            window_out(h, kernel[0], stride[0], padding[0]),
+            window_out(iw, kernel[1], stride[1], padding[1]),
+        ];
+        let [Some(oh), Some(ow)] = out else {
+            return Err(at.err(
+                "kernel",
+                format!(
+                    "a {kernel:?} kernel with padding {padding:?} does not fit the {} input",
+                    input.shape
+                ),
+            ));
+        };
+
+        let weight_dtype = weight_dtype(at, &c.weight_dtype)?;
+        let (path, loc) = at.file("weights", &c.weights);
+        let raw = npy::read_int(&path).map_err(in_field(&loc))?;
+        let layout = c.weight_layout.as_deref().unwrap_or("oihw");
+        let [kh, kw] = kernel;
+        let expected = match layout {
+            "oihw" => [ofm, ifm, kh, kw],
+            "hwio" => [kh, kw, ifm, ofm],
+            other => {
+                return Err(at.err(
+                    "weight_layout",
+                    format!("unknown layout \"{other}\": expected \"oihw\" (PyTorch) or \"hwio\" (Keras/Larq)"),
+                ))
+            }
+        };
+        let w4 = shaped::<Ix4>(
+            raw,
+            &expected,
+            &loc,
+            &format!("{expected:?} (weight_layout \"{layout}\")"),
+        )?;
+        check_values(w4.view().into_dyn(), weight_dtype, &loc)?;
+        // To (OFM, kh, kw, IFM): FINN's order, the order the sliding window emits.
+        let ohwi = if layout == "oihw" {
+            w4.permuted_axes([0, 2, 3, 1])
+        } else {
+            w4.permuted_axes([3, 0, 1, 2])
+        };
+        let mw = kh * kw * ifm;
+        if ofm.saturating_mul(mw) > MAX_WEIGHTS {
+            return Err(at.err(
+                "weights",
+                format!("{ofm}x{mw} weights are more than this tool handles"),
+            ));
+        }
+        let weights = Array2::from_shape_vec((ofm, mw), ohwi.iter().map(|&v| v as i32).collect())
+            .expect("OFM x (kh·kw·IFM) elements");
+
+        let folding = folding(at, c.pe, c.simd, ofm, mw)?;
+        if folding.simd > ifm {
+            return Err(at.err(
+                "simd",
+                format!(
+                    "{} is larger than the {ifm} input channels: the sliding window streams SIMD channels \
+                     of one pixel per word, so 1 <= simd <= {ifm}",
+                    folding.simd
+                ),
+            ));
+        }
+        let mut mv = MatVec {
+            conv: Some(ConvGeometry {
+                kernel,
+                stride,
+                padding,
+                pad_value,
+            }),
+            weights,
+            weight_dtype,
+            activation: Activation::Identity,
+            folding,
+        };
+        mv.activation = self.activation(at, c.activation, &mv)?;
+        let output = TensorType {
+            shape: Shape::Image {
+                h: oh,
+                w: ow,
+                c: ofm,
+            },
+            dtype: activation_output(&mv, in_dtype),
+        };
+        Ok((Op::MatVec(mv), output))
+    }
+
+    fn maxpool(&self, at: &At, p: PoolSpec, input: TensorType) -> Result<(Op, TensorType)> {
+        let Shape::Image { h, w, c } = input.shape else {
+            return Err(Error::invalid(
+                at.here(),
+                format!(
+                    "maxpool needs an image input [H, W, C], but its input is a flat vector of {}",
+                    input.shape
+                ),
+            ));
+        };
+        let kernel = pair(&p.kernel, 1, MAX_WINDOW).map_err(|m| at.err("kernel", m))?;
+        let stride = match &p.stride {
+            Some(s) => pair(s, 1, MAX_WINDOW).map_err(|m| at.err("stride", m))?,
+            None => kernel,
+        };
+        let (Some(oh), Some(ow)) = (
+            window_out(h, kernel[0], stride[0], 0),
+            window_out(w, kernel[1], stride[1], 0),
+        ) else {
+            return Err(at.err(
+                "kernel",
+                format!("a {kernel:?} window does not fit the {} input", input.shape),
+            ));
+        };
+        let output = TensorType {
+            shape: Shape::Image { h: oh, w: ow, c },
+            dtype: input.dtype,
+        };
+        Ok((Op::MaxPool(MaxPool { kernel, stride }), output))
+    }
+
+    fn activation(&self, at: &At, spec: ActivationSpec, mv: &MatVec) -> Result<Activation> {
+        let channels = mv.rows();
+        match spec {
+            ActivationSpec::None(NoneSpec {}) => Ok(Activation::Identity),
+            ActivationSpec::Batchnorm(bn) => {
+                let per_channel = |field: &str, rel: &str| -> Result<Vec<f64>> {
+                    let (path, loc) = at.file(&format!("activation.{field}"), rel);
+                    let a = npy::read_float(&path).map_err(in_field(&loc))?;
+                    if a.shape() != [channels] {
+                        return Err(Error::invalid(
+                            loc,
+                            format!(
+                                "expected shape [{channels}] (one per output channel), found {:?}",
+                                a.shape()
+                            ),
+                        ));
+                    }
+                    Ok(a.iter().copied().collect())
+                };
+                let gamma = per_channel("gamma", &bn.gamma)?;
+                let beta = per_channel("beta", &bn.beta)?;
+                let mean = per_channel("mean", &bn.mean)?;
+                let var = per_channel("var", &bn.var)?;
+                let alpha = bn
+                    .alpha
+                    .as_deref()
+                    .map(|p| per_channel("alpha", p))
+                    .transpose()?;
+                let bias = bn
+                    .bias
+                    .as_deref()
+                    .map(|p| per_channel("bias", p))
+                    .transpose()?;
+                if let Some((c, v)) = var.iter().enumerate().find(|(_, v)| **v < 0.0) {
+                    let (_, loc) = at.file("activation.var", &bn.var);
+                    return Err(Error::invalid(
+                        loc,
+                        format!("variance {v} of channel {c} is negative: a variance is >= 0"),
+                    ));
+                }
+                if !(bn.eps.is_finite() && bn.eps > 0.0) {
+                    return Err(at.err(
+                        "activation.eps",
+                        format!("{} must be a positive number", bn.eps),
+                    ));
+                }
+                let quantizer = match bn.quantizer {
+                    QuantizerSpec::Sign => Quantizer::Sign,
+                    QuantizerSpec::Uniform {
+                        bits,
+                        signed,
+                        scale,
+                    } => {
+                        let lo = if signed { 2 } else { 1 };
+                        if !(lo..=8).contains(&bits) {
+                            return Err(at.err(
+                                "activation.quantizer.bits",
+                                format!(
+                                    "{bits} is out of range: {lo}..8 for a {} quantizer",
+                                    if signed { "signed" } else { "unsigned" }
+                                ),
+                            ));
+                        }
+                        if !(scale.is_finite() && scale > 0.0) {
+                            return Err(at.err(
+                                "activation.quantizer.scale",
+                                format!("{scale} must be a positive number"),
+                            ));
+                        }
+                        Quantizer::Uniform {
+                            bits: bits as u8,
+                            signed,
+                            scale,
+                        }
+                    }
+                };
+                Ok(Activation::BatchNorm(BatchNorm {
+                    gamma,
+                    beta,
+                    mean,
+                    var,
+                    eps: bn.eps,
+                    alpha,
+                    bias,
+                    quantizer,
+                }))
+            }
+            ActivationSpec::Thresholds(t) => {
+                let out_dtype =
+                    parse_dtype(&t.out_dtype).map_err(|m| at.err("activation.out_dtype", m))?;
+                if out_dtype == DataType::Ternary {
+                    return Err(at.err(
+                        "activation.out_dtype",
+                        "ternary is a weight datatype; use int2 for a 3-level output",
+                    ));
+                }
+                let steps = (1usize << out_dtype.bits()) - 1;
+                let out_bias = match (out_dtype, t.out_bias) {
+                    (DataType::Bipolar, None | Some(-1)) => -1,
+                    (DataType::Bipolar, Some(b)) => {
+                        return Err(at.err(
+                            "activation.out_bias",
+                            format!("{b}: a bipolar output is -1 below the threshold and +1 at or above it; omit out_bias (or say -1)"),
+                        ))
+                    }
+                    (dt, bias) => {
+                        let b = bias.unwrap_or(0);
+                        if !(dt.contains(b) && dt.contains(b + steps as i64)) {
+                            return Err(at.err(
+                                "activation.out_bias",
+                                format!(
+                                    "{b}: the outputs out_bias + 0 .. out_bias + {steps} = {b} .. {} must all be {dt} values ({} .. {})",
+                                    b + steps as i64,
+                                    dt.min(),
+                                    dt.max()
+                                ),
+                            ));
+                        }
+                        b
+                    }
+                };
+                let (path, loc) = at.file("activation.thresholds", &t.thresholds);
+                let raw = npy::read_int(&path).map_err(in_field(&loc))?;
+                let shape = raw.shape().to_vec();
+                let ok_rows = shape.len() == 2 && (shape[0] == channels || shape[0] == 1);
+                if !ok_rows || shape[1] != steps {
+                    return Err(Error::invalid(
+                        loc,
+                        format!(
+                            "expected shape [{channels}, {steps}] (or [1, {steps}] for all channels): an {}-bit {out_dtype} output has 2^{} - 1 = {steps} thresholds per channel; found {shape:?}",
+                            out_dtype.bits(),
+                            out_dtype.bits()
+                        ),
+                    ));
+                }
+                let raw = raw.into_dimensionality::<Ix2>().expect("checked 2-D");
+                let values = if shape[0] == 1 {
+                    raw.broadcast((channels, steps))
+                        .expect("1 row broadcasts")
+                        .to_owned()
+                } else {
+                    raw
+                };
+                Ok(Activation::Thresholds(Thresholds {
+                    values,
+                    compare: vec![Compare::Ge; channels],
+                    out_bias,
+                    out_dtype,
+                }))
+            }
+        }
+    }
+
+    fn head(&self, spec: HeadSpec, body: TensorType) -> Result<TopK> {
+        let classes = body.shape.len();
+        let k = match spec {
+            HeadSpec::Argmax => 1,
+            HeadSpec::Topk { k } => {
+                if !(1..=classes as i64).contains(&k) {
+                    return Err(Error::invalid(
+                        self.top("head.k"),
+                        format!(
+                            "{k} is out of range: 1 <= k <= {classes} (the last layer's outputs)"
+                        ),
+                    ));
+                }
+                k as usize
+            }
+        };
+        if body.shape.pixels() != 1 {
+            return Err(Error::invalid(
+                self.top("head"),
+                format!("a top-k head needs a vector of class scores, but the last layer outputs a {} image", body.shape),
+            ));
+        }
+        Ok(TopK { k })
+    }
+}
+
+/// The input datatype of a dense/conv layer: it must be a declared datatype, not raw accumulators.
+fn matvec_input(at: &At, input: TensorType) -> Result<DataType> {
+    input.dtype.as_data().ok_or_else(|| {
+        Error::invalid(
+            at.here(),
+            format!(
+                "its input is raw accumulators ({}) of a layer with activation kind = \"none\"; only the \
+                 last dense/conv layer may have no activation",
+                input.dtype
+            ),
+        )
+    })
+}
+
+fn weight_dtype(at: &At, s: &str) -> Result<DataType> {
+    parse_dtype(s).map_err(|m| at.err("weight_dtype", m))
+}
+
+fn parse_dtype(s: &str) -> Result<DataType, String> {
+    s.parse()
+}
+
+/// The output type of a matvec layer with its (still float or integer) activation.
+fn activation_output(mv: &MatVec, in_dtype: DataType) -> ValueType {
+    match &mv.activation {
+        Activation::BatchNorm(bn) => ValueType::Data(bn.quantizer.out_dtype()),
+        Activation::Thresholds(t) => ValueType::Data(t.out_dtype),
+        Activation::Identity => {
+            let (lo, hi) = mv.acc_range(in_dtype);
+            ValueType::Accumulator { lo, hi }
+        }
+    }
+}
+
+fn folding(at: &At, pe: i64, simd: i64, mh: usize, mw: usize) -> Result<Folding> {
+    let check = |field: &str, v: i64, dim: usize, what: &str| -> Result<usize> {
+        if v < 1 || v > dim as i64 {
+            Err(at.err(
+                field,
+                format!("{v} is out of range: 1 <= {field} <= {dim} ({what})"),
+            ))
+        } else {
+            Ok(v as usize)
+        }
+    };
+    Ok(Folding {
+        pe: check("pe", pe, mh, "the output channels")?,
+        simd: check("simd", simd, mw, "the inputs per output")?,
+    })
+}
+
+fn positive(v: i64, max: i64) -> Result<usize, String> {
+    if v < 1 {
+        Err(format!("{v} must be at least 1"))
+    } else if v > max {
+        Err(format!("{v} is larger than the maximum {max}"))
+    } else {
+        Ok(v as usize)
+    }
+}
+
+fn pair(p: &Pair, min: i64, max: i64) -> Result<[usize; 2], String> {
+    let (a, b) = match p {
+        Pair::One(v) => (*v, *v),
+        Pair::Two(v) if v.len() == 2 => (v[0], v[1]),
+        Pair::Two(v) => {
+            return Err(format!(
+                "expected a number or [vertical, horizontal], found {} numbers",
+                v.len()
+            ))
+        }
+    };
+    for v in [a, b] {
+        if v < min || v > max {
+            return Err(format!("{v} is out of range {min}..{max}"));
+        }
+    }
+    Ok([a as usize, b as usize])
+}
+
+/// Converts a dynamic array to `D` with the expected shape, or an error naming both shapes.
+fn shaped<D: ndarray::Dimension>(
+    a: ArrayD<i64>,
+    expected: &[usize],
+    loc: &str,
+    what: &str,
+) -> Result<ndarray::Array<i64, D>> {
+    if a.shape() != expected {
+        return Err(Error::invalid(
+            loc,
+            format!("expected shape {what}, found {:?}", a.shape()),
+        ));
+    }
+    Ok(a.into_dimensionality::<D>().expect("shape checked"))
+}
+
+/// Every value must be one of the datatype's; the first one that is not is reported with its index.
+fn check_values(a: ndarray::ArrayViewD<i64>, dtype: DataType, loc: &str) -> Result<()> {
+    if let Some((idx, v)) = a.indexed_iter().find(|(_, v)| !dtype.contains(**v)) {
+        let expected = if dtype == DataType::Bipolar {
+            "-1 or +1".to_string()
+        } else {
+            format!("{} .. {}", dtype.min(), dtype.max())
+        };
+        return Err(Error::invalid(
+            loc,
+            format!(
+                "value {v} at index {:?} is not a {dtype} value (expected {expected})",
+                idx.slice()
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// Columns numbered c·H·W + y·W + x (PyTorch flatten of NCHW) → (y·W + x)·C + c (NHWC stream).
+fn chw_to_hwc_columns(w: &Array2<i64>, h: usize, iw: usize, c: usize) -> Array2<i64> {
+    let mut out = Array2::zeros(w.raw_dim());
+    for (row_in, mut row_out) in w.axis_iter(Axis(0)).zip(out.axis_iter_mut(Axis(0))) {
+        for ch in 0..c {
+            for y in 0..h {
+                for x in 0..iw {
+                    row_out[(y * iw + x) * c + ch] = row_in[ch * h * iw + y * iw + x];
+                }
+            }
+        }
+    }
+    out
+}
+
+/// Names become Verilog identifiers and file names.
+fn check_identifier(name: &str, allow_dash: bool) -> Result<(), String> {
+    let mut chars = name.chars();
+    let first_ok = chars
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_');
+    let rest_ok = chars.all(|c| c.is_ascii_alphanumeric() || c == '_' || (allow_dash && c == '-'));
+    if first_ok && rest_ok && name.len() <= 64 {
+        Ok(())
+    } else {
+        Err(format!(
+            "\"{name}\" is not a valid name: it must start with a letter or _, and contain only letters, digits, _{} (at most 64 characters)",
+            if allow_dash { " and -" } else { "" }
+        ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn chw_permutation_moves_columns() {
+        // 1 output, 2x1 image with 2 channels: PyTorch column order (c, y) = c*2 + y.
+        let w = ndarray::array![[10, 11, 20, 21]]; // c0y0 c0y1 c1y0 c1y1
+        let p = chw_to_hwc_columns(&w, 2, 1, 2);
+        assert_eq!(p, ndarray::array![[10, 20, 11, 21]]); // y0c0 y0c1 y1c0 y1c1
+    }
+
+    #[test]
+    fn identifiers() {
+        assert!(check_identifier("fc_0", false).is_ok());
+        assert!(check_identifier("tfc-w1a1", true).is_ok());
+        assert!(check_identifier("tfc-w1a1", false).is_err());
+        assert!(check_identifier("0fc", false).is_err());
+        assert!(check_identifier("", false).is_err());
+    }
+}

@@ -1,0 +1,7 @@
+//! The front end: `net.toml` and its `.npy` arrays in, a validated [`crate::ir::Network`] out.
+
+mod load;
+pub mod npy;
+mod schema;
+
+pub use load::load;
