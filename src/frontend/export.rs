@@ -7,17 +7,18 @@
 //!   (`io`, `hwio`, `input_order = "hwc"`) on request; stored as int8 (uint8 for `uint8` weights), or
 //!   as float32 on request;
 //! - batch-norm parameters as float64 (float32 on request, when every value is exactly an f32);
-//! - [`Activation::Thresholds`] as form (b) (`thresholds` int64 `[C, 2^n − 1]`, `out_dtype`,
-//!   `out_bias`); a channel compared with `acc ≤ T` ([`Compare::Le`]) has no form-(b) equivalent and
-//!   is refused with [`Error::Unsupported`];
-//! - [`Activation::Identity`] as `none`.
+//! - [`Activation::Thresholds`] as form (b) (`thresholds` int64 `[C, 2^n − 1]` exactly as in the IR,
+//!   `out_dtype`, `out_bias`); a channel compared with `acc ≤ T` ([`Compare::Le`]) has no form-(b)
+//!   equivalent and is refused with [`Error::Unsupported`];
+//! - [`Activation::Identity`] as `none`;
+//! - `pad_value` of a conv layer when it is padded or the value is not the loader's default.
 //!
 //! The output is byte-deterministic: the same network and options give the same bytes.
 //! Files are named `<layer>_w.npy`, `<layer>_gamma.npy`, … `<layer>_thr.npy`.
 
 use std::path::Path;
 
-use ndarray::{Array, Array1, Array2, Array4, ArrayView2, Dimension};
+use ndarray::{Array, Array1, Array2, Array4, Dimension};
 use ndarray_npy::{WritableElement, WriteNpyExt};
 
 use crate::datatype::DataType;
@@ -26,7 +27,6 @@ use crate::ir::{
     Activation, BatchNorm, Compare, Layer, MatVec, Network, Op, Quantizer, Shape, Thresholds,
     ValueType,
 };
-use crate::synth::Rng;
 
 /// Which framework's weight layouts to write.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -40,7 +40,7 @@ pub enum WeightLayout {
 }
 
 /// How [`write_network_with`] stores the arrays. The default: PyTorch layouts, integer weights,
-/// float64 batch-norm parameters, thresholds as in the IR.
+/// float64 batch-norm parameters.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct ExportOptions {
     /// Store weights as float32 (every weight is exactly representable) instead of int8/uint8.
@@ -49,10 +49,6 @@ pub struct ExportOptions {
     /// an f32, else the export fails with [`Error::Unsupported`].
     pub float32_params: bool,
     pub layout: WeightLayout,
-    /// Write each threshold row shuffled, with thresholds that are always/never met moved beyond
-    /// the accumulator range (deterministically). Same network, but the loader has to sort and
-    /// clamp; for testing it.
-    pub scramble_thresholds: bool,
 }
 
 /// Writes `net` into `dir` (created if missing) as `net.toml` and `.npy` files, with the default
@@ -297,6 +293,12 @@ impl Exporter {
                 self.line(format!("stride = {}", pair(g.stride)));
                 if g.padding != [0, 0] {
                     self.line(format!("padding = {}", pair(g.padding)));
+                }
+                // The loader's default: 0, or the minimum of a datatype without 0 (bipolar: −1,
+                // allowed only unpadded). Written when padded or when different, so that it reads
+                // back as it was.
+                let default_pad = if in_dt.contains(0) { 0 } else { in_dt.min() };
+                if g.padding != [0, 0] || g.pad_value != default_pad {
                     self.line(format!("pad_value = {}", g.pad_value));
                 }
                 self.line(format!("weights = \"{file}\""));
@@ -311,10 +313,7 @@ impl Exporter {
         match &m.activation {
             Activation::Identity => self.line("kind = \"none\""),
             Activation::BatchNorm(bn) => self.batchnorm(name, bn, m.rows())?,
-            Activation::Thresholds(t) => {
-                let (lo, hi) = m.acc_range(in_dt);
-                self.thresholds(name, t, m.rows(), lo, hi)?
-            }
+            Activation::Thresholds(t) => self.thresholds(name, t, m.rows())?,
         }
         Ok(())
     }
@@ -422,14 +421,7 @@ impl Exporter {
         Ok(())
     }
 
-    fn thresholds(
-        &mut self,
-        name: &str,
-        t: &Thresholds,
-        channels: usize,
-        acc_lo: i64,
-        acc_hi: i64,
-    ) -> Result<()> {
+    fn thresholds(&mut self, name: &str, t: &Thresholds, channels: usize) -> Result<()> {
         if let Some(c) = t.compare.iter().position(|&c| c == Compare::Le) {
             return Err(Error::Unsupported(format!(
                 "layer \"{name}\": channel {c} compares acc <= T, which net.toml's thresholds \
@@ -449,11 +441,7 @@ impl Exporter {
                 ),
             ));
         }
-        let values = if self.options.scramble_thresholds {
-            scrambled(t.values.view(), acc_lo, acc_hi, name)
-        } else {
-            t.values.as_standard_layout().into_owned()
-        };
+        let values = t.values.as_standard_layout().into_owned();
         let file = self.file(format!("{name}_thr.npy"), npy_bytes(&values));
         self.line("kind = \"thresholds\"");
         self.line(format!("thresholds = \"{file}\""));
@@ -463,32 +451,6 @@ impl Exporter {
         }
         Ok(())
     }
-}
-
-/// Each row shuffled; thresholds that are always met (≤ lo) moved below the range, never met
-/// (≥ hi + 1) above it. Deterministic in the layer name.
-fn scrambled(values: ArrayView2<i64>, lo: i64, hi: i64, name: &str) -> Array2<i64> {
-    let seed = name.bytes().fold(0xCBF2_9CE4_8422_2325u64, |h, b| {
-        (h ^ u64::from(b)).wrapping_mul(0x100_0000_01B3)
-    });
-    let mut rng = Rng::new(seed);
-    let mut out = values.as_standard_layout().into_owned();
-    let span = (hi - lo).clamp(1, 1 << 20);
-    for mut row in out.rows_mut() {
-        let mut v: Vec<i64> = row.to_vec();
-        rng.shuffle(&mut v);
-        for t in &mut v {
-            if *t <= lo {
-                *t = lo - rng.range(0, span);
-            } else if *t > hi {
-                *t = hi + 1 + rng.range(0, span);
-            }
-        }
-        for (dst, src) in row.iter_mut().zip(v) {
-            *dst = src;
-        }
-    }
-    out
 }
 
 #[cfg(test)]
@@ -534,6 +496,25 @@ mod tests {
                 std::fs::read(d2.path().join(&f)).unwrap(),
                 "{f}"
             );
+        }
+    }
+
+    #[test]
+    fn committed_examples_are_up_to_date() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples");
+        for name in small_examples() {
+            let (net, opts) = synth::example(name).unwrap();
+            for (file, bytes) in to_files(&net, &opts).unwrap() {
+                let path = root.join(name).join(&file);
+                let on_disk = std::fs::read(&path).unwrap_or_else(|e| {
+                    panic!("{}: {e}; run scripts/gen-examples", path.display())
+                });
+                assert!(
+                    on_disk == bytes,
+                    "{} differs from the generator's output; run scripts/gen-examples {name}",
+                    path.display()
+                );
+            }
         }
     }
 
@@ -772,52 +753,87 @@ kind = "argmax"
         assert!(to_files(&net, &opts).is_ok());
     }
 
-    #[test]
-    fn scrambled_thresholds_keep_their_meaning() {
-        let (net, opts) = synth::example("w2a2").unwrap();
-        assert!(opts.scramble_thresholds);
-        let Op::MatVec(m) = &net.layers[0].op else {
-            panic!()
-        };
-        let Activation::Thresholds(t) = &m.activation else {
-            panic!()
-        };
-        let (lo, hi) = m.acc_range(DataType::UInt(2));
-        let s = scrambled(t.values.view(), lo, hi, "fc0");
-        let mut moved = false;
-        for (a, b) in t.values.rows().into_iter().zip(s.rows()) {
-            let mut sorted: Vec<i64> = b.iter().map(|&v| v.clamp(lo, hi + 1)).collect();
-            sorted.sort_unstable();
-            assert_eq!(sorted, a.to_vec());
-            moved |= b.iter().any(|&v| v < lo || v > hi + 1);
-        }
-        assert!(moved);
-    }
-
-    /// A network as the loader returns it: `pad_value` means nothing without padding, so it is
-    /// not written; compare it as 0.
-    fn normalized(mut net: Network) -> Network {
-        for layer in &mut net.layers {
-            if let Op::MatVec(MatVec { conv: Some(g), .. }) = &mut layer.op {
-                if g.padding == [0, 0] {
-                    g.pad_value = 0;
-                }
-            }
-        }
-        net
-    }
-
     fn round_trip(net: &Network, opts: &ExportOptions) {
         let dir = tempfile::tempdir().unwrap();
         write_network_with(net, dir.path(), opts).unwrap();
         let back = crate::frontend::load(&dir.path().join("net.toml"))
             .unwrap_or_else(|e| panic!("{}: {e}", net.name));
-        assert_eq!(
-            normalized(back),
-            normalized(net.clone()),
-            "{} {opts:?}",
-            net.name
-        );
+        if let Some(diff) = first_difference(&back, net) {
+            panic!("{} {opts:?}: loaded != exported: {diff}", net.name);
+        }
+    }
+
+    /// A short description of where two networks differ, or `None` when they are equal.
+    fn first_difference(got: &Network, want: &Network) -> Option<String> {
+        if got == want {
+            return None;
+        }
+        if (&got.name, got.input, got.head) != (&want.name, want.input, want.head) {
+            return Some(format!(
+                "name/input/head {:?} vs {:?}",
+                (&got.name, got.input, got.head),
+                (&want.name, want.input, want.head)
+            ));
+        }
+        if got.layers.len() != want.layers.len() {
+            return Some(format!(
+                "{} vs {} layers",
+                got.layers.len(),
+                want.layers.len()
+            ));
+        }
+        for (g, w) in got.layers.iter().zip(&want.layers) {
+            let at = format!("layer {}", w.name);
+            if (&g.name, g.input, g.output) != (&w.name, w.input, w.output) {
+                return Some(format!(
+                    "{at}: name/types {:?} vs {:?}",
+                    (&g.name, g.input, g.output),
+                    (&w.name, w.input, w.output)
+                ));
+            }
+            match (&g.op, &w.op) {
+                (Op::MatVec(a), Op::MatVec(b)) => {
+                    if a.conv != b.conv {
+                        return Some(format!("{at}: conv {:?} vs {:?}", a.conv, b.conv));
+                    }
+                    if a.weights != b.weights {
+                        return Some(format!("{at}: weights differ"));
+                    }
+                    if (a.weight_dtype, a.folding) != (b.weight_dtype, b.folding) {
+                        return Some(format!(
+                            "{at}: {:?} vs {:?}",
+                            (a.weight_dtype, a.folding),
+                            (b.weight_dtype, b.folding)
+                        ));
+                    }
+                    match (&a.activation, &b.activation) {
+                        (Activation::Thresholds(x), Activation::Thresholds(y)) if x != y => {
+                            for c in 0..y.channels().min(x.channels()) {
+                                if x.values.row(c) != y.values.row(c) {
+                                    return Some(format!(
+                                        "{at}: threshold row {c}: {} vs {}",
+                                        x.values.row(c),
+                                        y.values.row(c)
+                                    ));
+                                }
+                            }
+                            return Some(format!(
+                                "{at}: thresholds {:?} vs {:?}",
+                                (x.values.dim(), &x.compare, x.out_bias, x.out_dtype),
+                                (y.values.dim(), &y.compare, y.out_bias, y.out_dtype)
+                            ));
+                        }
+                        (x, y) if x != y => {
+                            return Some(format!("{at}: activation {x:?} vs {y:?}"));
+                        }
+                        _ => {}
+                    }
+                }
+                (a, b) if a != b => return Some(format!("{at}: {a:?} vs {b:?}")),
+                _ => {}
+            }
+        }
+        Some("differs (unlocated)".into())
     }
 
     #[test]
@@ -841,16 +857,22 @@ kind = "argmax"
                 } else {
                     WeightLayout::Keras
                 },
-                scramble_thresholds: seed % 5 < 3,
             };
             round_trip(
                 &synth::mlp(&synth::random_mlp_spec(seed, &limits), seed),
                 &opts,
             );
-            round_trip(
-                &synth::cnn(&synth::random_cnn_spec(seed, &limits), seed),
-                &opts,
-            );
+            let mut cnn = synth::cnn(&synth::random_cnn_spec(seed, &limits), seed);
+            if seed % 2 == 1 {
+                // A pad value that is not the default, on an unpadded layer: must read back too.
+                for layer in &mut cnn.layers {
+                    let max = layer.input.dtype.max();
+                    if let Op::MatVec(MatVec { conv: Some(g), .. }) = &mut layer.op {
+                        g.pad_value = max;
+                    }
+                }
+            }
+            round_trip(&cnn, &opts);
         }
     }
 }
