@@ -1,0 +1,71 @@
+// bnn_thresh.v -- combinational multi-threshold activation of one channel.
+//
+//   count = #{ i < NSTEPS : acc >= T[i] }   when the direction bit is 0
+//   count = #{ i < NSTEPS : acc <= T[i] }   when the direction bit is 1
+//   out   = (count + OUT_BIAS) mod 2^OBITS
+//
+// acc and every T[i] are two's complement (ACC_BITS and TBITS bits); they are
+// compared exactly after sign-extension to max(ACC_BITS, TBITS) + 1 bits.
+// Threshold word layout: {dir, T[NSTEPS-1], ..., T[1], T[0]}, T[0] in the
+// LSBs, dir at bit NSTEPS*TBITS. The order of the T[i] does not matter.
+// Parameter checking: see bnn_rom.v (missing `ERROR_...` module).
+`default_nettype none
+
+module bnn_thresh #(
+    parameter integer ACC_BITS = 8,   // accumulator width, two's complement (>= 1)
+    parameter integer NSTEPS   = 1,   // number of thresholds (>= 1)
+    parameter integer TBITS    = 8,   // threshold width, two's complement (>= 1)
+    parameter integer OBITS    = 1,   // output width (>= 1)
+    parameter integer OUT_BIAS = 0    // signed integer added to the count before truncation
+) (
+    input  wire [ACC_BITS-1:0]     acc,    // accumulator value
+    input  wire [NSTEPS*TBITS:0]   tword,  // {dir, T[NSTEPS-1..0]}
+    output wire [OBITS-1:0]        out     // (count + OUT_BIAS) mod 2^OBITS
+);
+
+    generate
+        if (NSTEPS < 1) begin : g_err_n
+            ERROR_bnn_thresh_NSTEPS_must_be_at_least_1 u_err ();
+        end
+        if (ACC_BITS < 1 || TBITS < 1 || OBITS < 1) begin : g_err_w
+            ERROR_bnn_thresh_widths_must_be_at_least_1 u_err ();
+        end
+    endgenerate
+
+    // comparison width: strictly wider than both operands
+    localparam integer CW = ((ACC_BITS > TBITS) ? ACC_BITS : TBITS) + 1;
+
+    wire          dir = tword[NSTEPS*TBITS];
+    wire [CW-1:0] acc_x;
+    bnn_resize #(.IN_W(ACC_BITS), .OUT_W(CW), .SIGNED(1)) u_acc (.din(acc), .dout(acc_x));
+
+    wire [NSTEPS-1:0] hit;
+    genvar g;
+    generate
+        for (g = 0; g < NSTEPS; g = g + 1) begin : g_cmp
+            wire [CW-1:0] t_x;
+            bnn_resize #(.IN_W(TBITS), .OUT_W(CW), .SIGNED(1)) u_t (
+                .din (tword[g*TBITS +: TBITS]),
+                .dout(t_x)
+            );
+            assign hit[g] = dir ? ($signed(acc_x) <= $signed(t_x))
+                                : ($signed(acc_x) >= $signed(t_x));
+        end
+    endgenerate
+
+    // count in 32 bits (NSTEPS < 2^31), then add the bias modulo 2^32
+    reg [31:0] count;
+    integer i;
+    always @* begin
+        count = 32'd0;
+        for (i = 0; i < NSTEPS; i = i + 1) begin
+            count = count + {31'd0, hit[i]};
+        end
+    end
+    wire [31:0] biased = count + OUT_BIAS;
+
+    bnn_resize #(.IN_W(32), .OUT_W(OBITS), .SIGNED(1)) u_out (.din(biased), .dout(out));
+
+endmodule
+
+`default_nettype wire

@@ -1,0 +1,2074 @@
+//! Tests of the hand-written RTL library in `hw/`.
+//!
+//! Every module is built with Verilator (`-Wall`, no waivers) against the
+//! generic AXI-Stream harness `sim/axis_tb.cpp`, driven with random data and
+//! the project's random stall pattern (see `sim/README.md`), and every output
+//! word is compared with a reference model written in this file. Cycle
+//! counts are checked against the timing documented in `docs/hw-modules.md`
+//! (e.g. the MVTU must take exactly NF*SF cycles per vector without stalls).
+//! There are also lint, Icarus and yosys checks.
+//!
+//! Only `std` is used, so this file does not depend on the bnn_gen library.
+//! Required tools: verilator (5.x), iverilog, yosys; a missing tool makes
+//! the tests FAIL (never skip) with an installation hint.
+//! Work files go to `<target>/hw-tests/<test>/<config>/`.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::{Condvar, Mutex, OnceLock};
+use std::thread;
+
+// ===========================================================================
+// infrastructure
+// ===========================================================================
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn hw(file: &str) -> String {
+    root().join("hw").join(file).to_string_lossy().into_owned()
+}
+
+fn target_dir() -> PathBuf {
+    match std::env::var_os("CARGO_TARGET_DIR") {
+        Some(d) => {
+            let p = PathBuf::from(d);
+            if p.is_absolute() {
+                p
+            } else {
+                root().join(p)
+            }
+        }
+        None => root().join("target"),
+    }
+}
+
+fn work_dir(test: &str, cfg: &str) -> PathBuf {
+    let d = target_dir().join("hw-tests").join(test).join(cfg);
+    let _ = fs::remove_dir_all(&d);
+    fs::create_dir_all(&d).expect("create work dir");
+    d
+}
+
+/// Panics (test failure, never a skip) when `tool` cannot be run.
+fn require(tool: &str) {
+    let arg = if tool == "iverilog" {
+        "-V"
+    } else {
+        "--version"
+    };
+    if let Err(e) = Command::new(tool).arg(arg).output() {
+        panic!(
+            "`{tool}` is required by tests/hw_modules.rs but could not be run ({e}). \
+             Install it (Debian/Ubuntu: `apt-get install verilator iverilog yosys`); \
+             CI must install it too."
+        );
+    }
+}
+
+/// Global limit on concurrently running tool processes (cargo runs the
+/// test functions in parallel and each of them runs its configs in threads).
+struct Slots {
+    free: Mutex<usize>,
+    cv: Condvar,
+}
+struct SlotGuard;
+impl Drop for SlotGuard {
+    fn drop(&mut self) {
+        let s = slots();
+        *s.free.lock().unwrap() += 1;
+        s.cv.notify_one();
+    }
+}
+fn slots() -> &'static Slots {
+    static S: OnceLock<Slots> = OnceLock::new();
+    S.get_or_init(|| Slots {
+        free: Mutex::new(
+            thread::available_parallelism()
+                .map(|n| n.get())
+                .unwrap_or(2)
+                .max(1),
+        ),
+        cv: Condvar::new(),
+    })
+}
+fn slot() -> SlotGuard {
+    let s = slots();
+    let mut f = s.free.lock().unwrap();
+    while *f == 0 {
+        f = s.cv.wait(f).unwrap();
+    }
+    *f -= 1;
+    SlotGuard
+}
+
+type Job = Box<dyn FnOnce() -> Result<(), String> + Send>;
+
+/// Runs the jobs in parallel threads (bounded by the global slots) and fails
+/// with every error message if any job failed.
+fn run_jobs(what: &str, jobs: Vec<(String, Job)>) {
+    let handles: Vec<_> = jobs
+        .into_iter()
+        .map(|(name, job)| {
+            (
+                name,
+                thread::spawn(move || {
+                    let _g = slot();
+                    job()
+                }),
+            )
+        })
+        .collect();
+    let mut errors = Vec::new();
+    for (name, h) in handles {
+        match h.join() {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => errors.push(format!("[{name}] {e}")),
+            Err(_) => errors.push(format!("[{name}] panicked")),
+        }
+    }
+    if !errors.is_empty() {
+        panic!(
+            "{what}: {} failure(s):\n{}",
+            errors.len(),
+            errors.join("\n\n")
+        );
+    }
+}
+
+fn run_cmd(cmd: &mut Command) -> Result<(std::process::ExitStatus, String), String> {
+    let out = cmd
+        .output()
+        .map_err(|e| format!("cannot run {cmd:?}: {e}"))?;
+    let mut text = String::from_utf8_lossy(&out.stdout).into_owned();
+    text.push_str(&String::from_utf8_lossy(&out.stderr));
+    Ok((out.status, text))
+}
+
+fn check_cmd(cmd: &mut Command) -> Result<String, String> {
+    let desc = format!("{cmd:?}");
+    let (st, text) = run_cmd(cmd)?;
+    if st.success() {
+        Ok(text)
+    } else {
+        Err(format!(
+            "command failed ({st}): {desc}\n{}",
+            tail(&text, 60)
+        ))
+    }
+}
+
+fn tail(s: &str, lines: usize) -> String {
+    let v: Vec<&str> = s.lines().collect();
+    v[v.len().saturating_sub(lines)..].join("\n")
+}
+
+/// Tiny xorshift32 generator for stimulus.
+struct Rng(u32);
+impl Rng {
+    fn new(seed: u32) -> Self {
+        Rng(if seed == 0 { 0x1234_5678 } else { seed })
+    }
+    fn next(&mut self) -> u32 {
+        let mut x = self.0;
+        x ^= x << 13;
+        x ^= x >> 17;
+        x ^= x << 5;
+        self.0 = x;
+        x
+    }
+    /// uniform in [0, n)
+    fn below(&mut self, n: u64) -> u64 {
+        let v = ((self.next() as u64) << 32) | self.next() as u64;
+        v % n.max(1)
+    }
+    /// uniform in [lo, hi]
+    fn range(&mut self, lo: i64, hi: i64) -> i64 {
+        lo + self.below((hi - lo + 1) as u64) as i64
+    }
+    fn bits(&mut self, n: usize) -> u64 {
+        if n >= 64 {
+            ((self.next() as u64) << 32) | self.next() as u64
+        } else {
+            (((self.next() as u64) << 32) | self.next() as u64) & ((1u64 << n) - 1)
+        }
+    }
+}
+
+/// Arbitrary-width bit vector (LSB = bit 0) for stream words.
+#[derive(Clone, PartialEq, Eq, Debug)]
+struct Bits {
+    n: usize,
+    v: Vec<bool>,
+}
+impl Bits {
+    fn new(n: usize) -> Self {
+        Bits {
+            n,
+            v: vec![false; n],
+        }
+    }
+    fn set(&mut self, pos: usize, width: usize, val: u64) {
+        for i in 0..width {
+            self.v[pos + i] = if i < 64 { (val >> i) & 1 == 1 } else { false };
+        }
+    }
+    fn hex(&self) -> String {
+        let digits = self.n.div_ceil(4).max(1);
+        let mut s = String::with_capacity(digits);
+        for d in (0..digits).rev() {
+            let mut nib = 0u32;
+            for b in 0..4 {
+                let i = d * 4 + b;
+                if i < self.n && self.v[i] {
+                    nib |= 1 << b;
+                }
+            }
+            s.push(char::from_digit(nib, 16).unwrap());
+        }
+        s
+    }
+}
+
+fn mask(v: i64, bits: usize) -> u64 {
+    if bits >= 64 {
+        v as u64
+    } else {
+        (v as u64) & ((1u64 << bits) - 1)
+    }
+}
+
+fn gcd(a: usize, b: usize) -> usize {
+    if b == 0 {
+        a
+    } else {
+        gcd(b, a % b)
+    }
+}
+
+/// Writes a `$readmemh` file: exactly `words.len()` lines, final newline.
+fn write_mem(path: &Path, words: &[Bits]) {
+    let mut s = String::new();
+    for w in words {
+        s.push_str(&w.hex());
+        s.push('\n');
+    }
+    fs::write(path, s).expect("write mem file");
+}
+
+/// Verilator-builds `top` with the AXI-Stream harness; returns the binary.
+///
+/// The Verilator runtime (verilated.cpp, verilated_threads.cpp) dominates the
+/// C++ compile time, so it is compiled once per test process (see
+/// `runtime_lib`) and linked into every other build as a static library;
+/// if that fails for any reason the plain build is used.
+fn build(
+    dir: &Path,
+    top: &str,
+    srcs: &[String],
+    params: &[(String, String)],
+    in_bits: usize,
+    out_bits: usize,
+) -> Result<PathBuf, String> {
+    if let Some(lib) = runtime_lib() {
+        if let Ok(exe) = build_with(dir, top, srcs, params, in_bits, out_bits, Some(&lib)) {
+            return Ok(exe);
+        }
+    }
+    build_with(dir, top, srcs, params, in_bits, out_bits, None)
+}
+
+/// The Verilator runtime objects of one plain build, as a static library.
+fn runtime_lib() -> Option<PathBuf> {
+    static LIB: OnceLock<Option<PathBuf>> = OnceLock::new();
+    LIB.get_or_init(|| {
+        let dir = work_dir("_common", "runtime");
+        build_with(
+            &dir,
+            "bnn_fifo",
+            &[hw("bnn_fifo.v")],
+            &[param("WIDTH", 8), param("DEPTH", 2)],
+            8,
+            8,
+            None,
+        )
+        .ok()?;
+        let objs: Vec<PathBuf> = fs::read_dir(dir.join("obj"))
+            .ok()?
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| {
+                let n = p.file_name().unwrap().to_string_lossy();
+                n.starts_with("verilated") && n.ends_with(".o")
+            })
+            .collect();
+        let lib = dir.join("libverilated_runtime.a");
+        if objs.is_empty() || lib.to_string_lossy().contains(char::is_whitespace) {
+            return None;
+        }
+        check_cmd(Command::new("ar").arg("rcs").arg(&lib).args(&objs)).ok()?;
+        Some(lib)
+    })
+    .clone()
+}
+
+fn build_with(
+    dir: &Path,
+    top: &str,
+    srcs: &[String],
+    params: &[(String, String)],
+    in_bits: usize,
+    out_bits: usize,
+    runtime: Option<&Path>,
+) -> Result<PathBuf, String> {
+    let obj = dir.join("obj");
+    let _ = fs::remove_dir_all(&obj);
+    // the simulations are short: favour compile time over run time
+    let mut makeflags = String::from("OPT_FAST=-O1 OPT_SLOW=-O0 OPT_GLOBAL=-O1");
+    if let Some(lib) = runtime {
+        makeflags.push_str(&format!(
+            " VM_GLOBAL_FAST= VM_GLOBAL_SLOW= LDLIBS={}",
+            lib.display()
+        ));
+    }
+    let mut cmd = Command::new("verilator");
+    cmd.args([
+        "--cc", "--exe", "--build", "-O2", "-Wall", "--prefix", "Vtop", "-j", "1",
+    ])
+    .args(["--top-module", top])
+    .arg("-Mdir")
+    .arg(&obj)
+    .args(["-MAKEFLAGS", &makeflags])
+    .args(["-CFLAGS", &format!("-DIN_BITS={in_bits}")])
+    .args(["-CFLAGS", &format!("-DOUT_BITS={out_bits}")]);
+    for (k, v) in params {
+        cmd.arg(format!("-G{k}={v}"));
+    }
+    cmd.args(srcs);
+    cmd.arg(root().join("sim").join("axis_tb.cpp"));
+    check_cmd(&mut cmd)?;
+    Ok(obj.join("Vtop"))
+}
+
+struct RunOut {
+    outs: Vec<(String, u64)>,
+    in_cycles: Vec<u64>,
+    code: i32,
+    log: String,
+}
+
+#[allow(clippy::too_many_arguments)]
+fn run_tb(
+    exe: &Path,
+    dir: &Path,
+    tag: &str,
+    inputs: &[Bits],
+    expect: usize,
+    seed: u32,
+    stall_in: f64,
+    stall_out: f64,
+    timeout: u64,
+    extra: u64,
+) -> Result<RunOut, String> {
+    let inp = dir.join(format!("{tag}.in.hex"));
+    let outp = dir.join(format!("{tag}.out.txt"));
+    let cycp = dir.join(format!("{tag}.incyc.txt"));
+    let mut s = String::new();
+    for w in inputs {
+        s.push_str(&w.hex());
+        s.push('\n');
+    }
+    fs::write(&inp, s).map_err(|e| e.to_string())?;
+    let (st, log) = run_cmd(
+        Command::new(exe)
+            .arg("--in")
+            .arg(&inp)
+            .arg("--out")
+            .arg(&outp)
+            .arg("--in-cycles")
+            .arg(&cycp)
+            .args(["--expect", &expect.to_string()])
+            .args(["--timeout", &timeout.to_string()])
+            .args(["--seed", &seed.to_string()])
+            .args(["--stall-in", &stall_in.to_string()])
+            .args(["--stall-out", &stall_out.to_string()])
+            .args(["--extra", &extra.to_string()]),
+    )?;
+    let outs = fs::read_to_string(&outp)
+        .map_err(|e| e.to_string())?
+        .lines()
+        .map(|l| {
+            let mut it = l.split_whitespace();
+            let h = it.next().unwrap_or("").to_string();
+            let c = it.next().and_then(|c| c.parse().ok()).unwrap_or(u64::MAX);
+            (h, c)
+        })
+        .collect();
+    let in_cycles = fs::read_to_string(&cycp)
+        .map_err(|e| e.to_string())?
+        .lines()
+        .map(|l| l.trim().parse().unwrap_or(u64::MAX))
+        .collect();
+    Ok(RunOut {
+        outs,
+        in_cycles,
+        code: st.code().unwrap_or(-1),
+        log,
+    })
+}
+
+/// The stall settings every module is run with: (seed, p_in, p_out).
+const STALLS: [(u32, f64, f64); 4] = [
+    (1, 0.0, 0.0),
+    (7, 0.3, 0.3),
+    (99, 0.3, 0.3),
+    (2024, 0.0, 0.6),
+];
+
+/// Compares the data of a run with the expected words.
+fn check_data(tag: &str, run: &RunOut, expected: &[Bits]) -> Result<(), String> {
+    if run.code != 0 {
+        return Err(format!(
+            "{tag}: harness exit code {} \n{}",
+            run.code,
+            tail(&run.log, 10)
+        ));
+    }
+    if run.outs.len() != expected.len() {
+        return Err(format!(
+            "{tag}: got {} output words, expected {}",
+            run.outs.len(),
+            expected.len()
+        ));
+    }
+    for (i, ((got, cyc), exp)) in run.outs.iter().zip(expected).enumerate() {
+        if *got != exp.hex() {
+            return Err(format!(
+                "{tag}: output word {i} (cycle {cyc}) is {got}, expected {}",
+                exp.hex()
+            ));
+        }
+    }
+    Ok(())
+}
+
+// ===========================================================================
+// cycle-accurate timing models (written from docs/hw-modules.md and
+// sim/README.md; every run's handshake cycles must match them exactly)
+// ===========================================================================
+
+/// Control-path model of a streaming module (data is checked separately).
+trait Timing {
+    /// s_axis_tready in the current cycle.
+    fn s_ready(&self, s_valid: bool, m_ready: bool) -> bool;
+    /// m_axis_tvalid in the current cycle.
+    fn m_valid(&self, s_valid: bool) -> bool;
+    /// The rising edge.
+    fn edge(&mut self, s_valid: bool, m_ready: bool, in_hs: bool, out_hs: bool);
+}
+
+fn xorshift32(x: &mut u32) -> u32 {
+    *x ^= *x << 13;
+    *x ^= *x >> 17;
+    *x ^= *x << 5;
+    *x
+}
+
+fn stall_threshold(p: f64) -> u64 {
+    if p.is_nan() || p <= 0.0 {
+        return 0;
+    }
+    ((p * 4294967296.0).floor() as u64).min(u32::MAX as u64)
+}
+
+/// The harness of sim/README.md around a timing model: returns the cycles of
+/// the input and of the first `n_out` output handshakes.
+fn simulate<T: Timing>(
+    dut: &mut T,
+    n_in: usize,
+    n_out: usize,
+    seed: u32,
+    p_in: f64,
+    p_out: f64,
+) -> (Vec<u64>, Vec<u64>) {
+    let mut s_in = if seed == 0 { 1 } else { seed };
+    let mut s_out = seed ^ 0x9E37_79B9;
+    if s_out == 0 {
+        s_out = 1;
+    }
+    let (t_in, t_out) = (stall_threshold(p_in), stall_threshold(p_out));
+    let (mut ins, mut outs) = (Vec::new(), Vec::new());
+    let mut s_valid = false;
+    let mut cycle = 0u64;
+    while outs.len() < n_out && cycle < 1_000_000 {
+        xorshift32(&mut s_in);
+        xorshift32(&mut s_out);
+        if !s_valid && ins.len() < n_in && (s_in as u64) >= t_in {
+            s_valid = true;
+        }
+        let m_ready = (s_out as u64) >= t_out;
+        let in_hs = s_valid && dut.s_ready(s_valid, m_ready);
+        let out_hs = dut.m_valid(s_valid) && m_ready;
+        dut.edge(s_valid, m_ready, in_hs, out_hs);
+        if in_hs {
+            ins.push(cycle);
+            s_valid = false;
+        }
+        if out_hs {
+            outs.push(cycle);
+        }
+        cycle += 1;
+    }
+    (ins, outs)
+}
+
+/// Compares a run's handshake cycles with the model's.
+fn check_timing<T: Timing>(
+    tag: &str,
+    run: &RunOut,
+    mut dut: T,
+    n_in: usize,
+    seed: u32,
+    pi: f64,
+    po: f64,
+) -> Result<(), String> {
+    let (ins, outs) = simulate(&mut dut, n_in, run.outs.len(), seed, pi, po);
+    let got_outs: Vec<u64> = run.outs.iter().map(|o| o.1).collect();
+    // the harness stops after the last expected output (+ extra cycles), so
+    // compare the inputs accepted up to the last output
+    let last = *got_outs.last().unwrap_or(&0);
+    let ins: Vec<u64> = ins.into_iter().filter(|&c| c <= last).collect();
+    let got_ins: Vec<u64> = run
+        .in_cycles
+        .iter()
+        .copied()
+        .filter(|&c| c <= last)
+        .collect();
+    for (what, got, want) in [("input", &got_ins, &ins), ("output", &got_outs, &outs)] {
+        if got != want {
+            let i = got
+                .iter()
+                .zip(want.iter())
+                .position(|(a, b)| a != b)
+                .unwrap_or(got.len().min(want.len()));
+            return Err(format!(
+                "{tag}: {what} handshake cycles differ from the documented timing model at #{i}: \
+                 rtl {:?} vs model {:?} (counts {} / {})",
+                &got[i.saturating_sub(2)..(i + 3).min(got.len())],
+                &want[i.saturating_sub(2)..(i + 3).min(want.len())],
+                got.len(),
+                want.len()
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// bnn_mvtu control path (the register list of the timing description).
+struct MvtuTiming {
+    nf: usize,
+    sf: usize,
+    a_nf: usize,
+    a_sf: usize,
+    b_valid: bool,
+    b_last: bool,
+    c_valid: bool,
+    c_last: bool,
+    d_last: bool,
+    q_cnt: u32,
+}
+impl MvtuTiming {
+    fn new(nf: usize, sf: usize) -> Self {
+        MvtuTiming {
+            nf,
+            sf,
+            a_nf: 0,
+            a_sf: 0,
+            b_valid: false,
+            b_last: false,
+            c_valid: false,
+            c_last: false,
+            d_last: false,
+            q_cnt: 0,
+        }
+    }
+    fn adv(&self) -> bool {
+        !(self.d_last && self.q_cnt == 2)
+    }
+}
+impl Timing for MvtuTiming {
+    fn s_ready(&self, _: bool, _: bool) -> bool {
+        self.adv() && self.a_nf == 0
+    }
+    fn m_valid(&self, _: bool) -> bool {
+        self.q_cnt != 0
+    }
+    fn edge(&mut self, s_valid: bool, _: bool, _: bool, out_hs: bool) {
+        let adv = self.adv();
+        let a_valid = self.a_nf != 0 || s_valid;
+        let a_last = self.a_sf == self.sf - 1;
+        let push = adv && self.d_last;
+        if adv {
+            self.d_last = self.c_valid && self.c_last;
+            self.c_valid = self.b_valid;
+            self.c_last = self.b_last;
+            self.b_valid = a_valid;
+            self.b_last = a_last;
+            if a_valid {
+                self.a_sf = if a_last { 0 } else { self.a_sf + 1 };
+                if a_last {
+                    self.a_nf = (self.a_nf + 1) % self.nf;
+                }
+            }
+        }
+        self.q_cnt = self.q_cnt + push as u32 - out_hs as u32;
+    }
+}
+
+/// bnn_fifo control path.
+struct FifoTiming {
+    depth: usize,
+    mcnt: usize,
+    o_valid: bool,
+}
+impl Timing for FifoTiming {
+    fn s_ready(&self, _: bool, _: bool) -> bool {
+        self.mcnt != self.depth - 1
+    }
+    fn m_valid(&self, _: bool) -> bool {
+        self.o_valid
+    }
+    fn edge(&mut self, _: bool, m_ready: bool, push: bool, _: bool) {
+        let load = (!self.o_valid || m_ready) && (self.mcnt != 0 || push);
+        if load {
+            self.o_valid = true;
+        } else if m_ready {
+            self.o_valid = false;
+        }
+        self.mcnt = self.mcnt + push as usize - load as usize;
+    }
+}
+
+/// bnn_dwc control path (all four implementations).
+struct DwcTiming {
+    ib: usize,
+    ob: usize,
+    // up-sizer
+    cnt: usize,
+    o_valid: bool,
+    // down-sizer
+    r: usize,
+    in_valid: bool,
+    // general
+    n: usize,
+    bw: usize,
+}
+impl DwcTiming {
+    fn new(ib: usize, ob: usize) -> Self {
+        let bw = ib + ob + ib.max(ob) - gcd(ib, ob);
+        DwcTiming {
+            ib,
+            ob,
+            cnt: 0,
+            o_valid: false,
+            r: 0,
+            in_valid: false,
+            n: 0,
+            bw,
+        }
+    }
+}
+impl Timing for DwcTiming {
+    fn s_ready(&self, _: bool, m_ready: bool) -> bool {
+        let (ib, ob) = (self.ib, self.ob);
+        if ib == ob {
+            m_ready
+        } else if ob % ib == 0 {
+            !(self.cnt == ob / ib - 1 && self.o_valid)
+        } else if ib % ob == 0 {
+            !self.in_valid
+        } else {
+            self.n + ib <= self.bw
+        }
+    }
+    fn m_valid(&self, s_valid: bool) -> bool {
+        let (ib, ob) = (self.ib, self.ob);
+        if ib == ob {
+            s_valid
+        } else if ob % ib == 0 {
+            self.o_valid
+        } else if ib % ob == 0 {
+            self.r != 0
+        } else {
+            self.n >= ob
+        }
+    }
+    fn edge(&mut self, _: bool, _: bool, push: bool, pop: bool) {
+        let (ib, ob) = (self.ib, self.ob);
+        if ib == ob {
+            // pass-through: no state
+        } else if ob % ib == 0 {
+            let k = ob / ib;
+            if push && self.cnt == k - 1 {
+                self.o_valid = true;
+            } else if pop {
+                self.o_valid = false;
+            }
+            if push {
+                self.cnt = (self.cnt + 1) % k;
+            }
+        } else if ib % ob == 0 {
+            let k = ib / ob;
+            let free = self.r == 0 || (self.r == 1 && pop);
+            if free && self.in_valid {
+                self.r = k;
+                self.in_valid = false;
+            } else if free && push {
+                self.r = k;
+            } else {
+                if pop {
+                    self.r -= 1;
+                }
+                if push {
+                    self.in_valid = true;
+                }
+            }
+        } else {
+            self.n = self.n - if pop { ob } else { 0 } + if push { ib } else { 0 };
+        }
+    }
+}
+
+/// bnn_topk control path.
+struct TopkTiming {
+    nw: usize,
+    k: usize,
+    w: usize,
+    out_cnt: usize,
+}
+impl Timing for TopkTiming {
+    fn s_ready(&self, _: bool, m_ready: bool) -> bool {
+        self.w != self.nw - 1 || self.out_cnt == 0 || (self.out_cnt == 1 && m_ready)
+    }
+    fn m_valid(&self, _: bool) -> bool {
+        self.out_cnt != 0
+    }
+    fn edge(&mut self, _: bool, _: bool, push: bool, pop: bool) {
+        let last = self.w == self.nw - 1;
+        if push {
+            self.w = if last { 0 } else { self.w + 1 };
+        }
+        if push && last {
+            self.out_cnt = self.k;
+        } else if pop {
+            self.out_cnt -= 1;
+        }
+    }
+}
+
+fn param(k: &str, v: impl ToString) -> (String, String) {
+    (k.to_string(), v.to_string())
+}
+
+// ===========================================================================
+// MVTU
+// ===========================================================================
+
+#[derive(Clone, Debug)]
+struct MvtuCfg {
+    name: &'static str,
+    mw: usize,
+    mh: usize,
+    pe: usize,
+    simd: usize,
+    wbits: usize,
+    ibits: usize,
+    wtype: u32, // 0 bipolar, 1 unsigned, 2 signed
+    itype: u32,
+    nsteps: usize, // 0 = no activation
+    obits: usize,  // ignored when nsteps == 0
+    out_bias: i64,
+    fanin: usize, // XNOR_FANIN (true fan-in, columns >= fanin are padding)
+    dirs: bool,   // random direction bits
+    vectors: usize,
+}
+
+impl MvtuCfg {
+    fn nf(&self) -> usize {
+        self.mh / self.pe
+    }
+    fn sf(&self) -> usize {
+        self.mw / self.simd
+    }
+    fn xnor(&self) -> bool {
+        self.wtype == 0 && self.itype == 0
+    }
+}
+
+fn val_range(ty: u32, bits: usize) -> (i64, i64) {
+    match ty {
+        0 => (-1, 1),
+        1 => (0, (1i64 << bits) - 1),
+        _ => (-(1i64 << (bits - 1)), (1i64 << (bits - 1)) - 1),
+    }
+}
+
+fn decode(raw: u64, ty: u32, bits: usize) -> i64 {
+    match ty {
+        0 => {
+            if raw & 1 == 1 {
+                1
+            } else {
+                -1
+            }
+        }
+        1 => raw as i64,
+        _ => {
+            let v = raw as i64;
+            if v >= (1i64 << (bits - 1)) {
+                v - (1i64 << bits)
+            } else {
+                v
+            }
+        }
+    }
+}
+
+/// Smallest signed width (>= 2) holding [lo, hi].
+fn signed_bits(lo: i64, hi: i64) -> usize {
+    let mut b = 2;
+    while !(-(1i64 << (b - 1)) <= lo && hi < (1i64 << (b - 1))) {
+        b += 1;
+    }
+    b
+}
+
+struct MvtuCase {
+    acc_bits: usize,
+    tbits: usize,
+    obits: usize,
+    inputs: Vec<Bits>,
+    expected: Vec<Bits>,
+    wmem: Vec<Vec<Bits>>, // per PE
+    tmem: Vec<Vec<Bits>>, // per PE
+}
+
+fn mvtu_case(c: &MvtuCfg, seed: u32) -> MvtuCase {
+    let mut rng = Rng::new(seed);
+    let (nf, sf) = (c.nf(), c.sf());
+    let xnor = c.xnor();
+    // accumulator range and width (what the generator computes)
+    let (acc_lo, acc_hi) = if xnor {
+        (-(c.fanin as i64), c.fanin as i64)
+    } else {
+        let (wl, wh) = val_range(c.wtype, c.wbits);
+        let (xl, xh) = val_range(c.itype, c.ibits);
+        let prods = [wl * xl, wl * xh, wh * xl, wh * xh];
+        let pl = *prods.iter().min().unwrap();
+        let ph = *prods.iter().max().unwrap();
+        (pl * c.mw as i64, ph * c.mw as i64)
+    };
+    let acc_bits = signed_bits(acc_lo, acc_hi);
+    let tbits = acc_bits + 1;
+    let obits = if c.nsteps == 0 { acc_bits } else { c.obits };
+
+    // raw weights / inputs
+    let mut w = vec![vec![0u64; c.mw]; c.mh];
+    for row in w.iter_mut() {
+        for (k, x) in row.iter_mut().enumerate() {
+            // XNOR padding columns: weight +1 against input -1 never match
+            *x = if xnor && k >= c.fanin {
+                1
+            } else {
+                rng.bits(c.wbits)
+            };
+        }
+    }
+    let xs: Vec<Vec<u64>> = (0..c.vectors)
+        .map(|_| {
+            (0..c.mw)
+                .map(|k| {
+                    if xnor && k >= c.fanin {
+                        0
+                    } else {
+                        rng.bits(c.ibits)
+                    }
+                })
+                .collect()
+        })
+        .collect();
+
+    // exact accumulators: popcount in XNOR mode, dot product otherwise
+    let accs: Vec<Vec<i64>> = xs
+        .iter()
+        .map(|x| {
+            (0..c.mh)
+                .map(|r| {
+                    if xnor {
+                        (0..c.mw).filter(|&k| w[r][k] == x[k]).count() as i64
+                    } else {
+                        (0..c.mw)
+                            .map(|k| {
+                                decode(w[r][k], c.wtype, c.wbits) * decode(x[k], c.itype, c.ibits)
+                            })
+                            .sum()
+                    }
+                })
+                .collect()
+        })
+        .collect();
+
+    // thresholds: near the observed accumulators, some at the extremes
+    let (t_lo, t_hi) = if xnor {
+        (0, c.fanin as i64 + 1)
+    } else {
+        (acc_lo - 1, acc_hi + 1)
+    };
+    let mut thr = vec![vec![0i64; c.nsteps]; c.mh];
+    let mut dir = vec![false; c.mh];
+    for r in 0..c.mh {
+        dir[r] = c.dirs && rng.below(2) == 1;
+        for t in thr[r].iter_mut() {
+            *t = match rng.below(8) {
+                0 => t_lo,
+                1 => t_hi,
+                _ => {
+                    let v = accs[rng.below(accs.len() as u64) as usize][r];
+                    (v + rng.range(-1, 1)).clamp(t_lo, t_hi)
+                }
+            };
+        }
+    }
+
+    // expected outputs, one word per (vector, nf)
+    let mut expected = Vec::new();
+    for acc in &accs {
+        for n in 0..nf {
+            let mut word = Bits::new(c.pe * obits);
+            for p in 0..c.pe {
+                let r = n * c.pe + p;
+                let a = acc[r];
+                let v = if c.nsteps == 0 {
+                    if xnor {
+                        2 * a - c.fanin as i64
+                    } else {
+                        a
+                    }
+                } else {
+                    let cnt = thr[r]
+                        .iter()
+                        .filter(|&&t| if dir[r] { a <= t } else { a >= t })
+                        .count() as i64;
+                    cnt + c.out_bias
+                };
+                word.set(p * obits, obits, mask(v, obits));
+            }
+            expected.push(word);
+        }
+    }
+
+    // input words
+    let mut inputs = Vec::new();
+    for x in &xs {
+        for s in 0..sf {
+            let mut word = Bits::new(c.simd * c.ibits);
+            for l in 0..c.simd {
+                word.set(l * c.ibits, c.ibits, x[s * c.simd + l]);
+            }
+            inputs.push(word);
+        }
+    }
+
+    // ROM images
+    let tw = c.nsteps * tbits + 1;
+    let mut wmem = Vec::new();
+    let mut tmem = Vec::new();
+    for p in 0..c.pe {
+        let mut wl = Vec::new();
+        for n in 0..nf {
+            for s in 0..sf {
+                let mut word = Bits::new(c.simd * c.wbits);
+                for l in 0..c.simd {
+                    word.set(l * c.wbits, c.wbits, w[n * c.pe + p][s * c.simd + l]);
+                }
+                wl.push(word);
+            }
+        }
+        wmem.push(wl);
+        let mut tl = Vec::new();
+        for n in 0..nf {
+            let r = n * c.pe + p;
+            let mut word = Bits::new(tw);
+            for (i, &t) in thr[r].iter().enumerate() {
+                word.set(i * tbits, tbits, mask(t, tbits));
+            }
+            word.set(c.nsteps * tbits, 1, dir[r] as u64);
+            tl.push(word);
+        }
+        tmem.push(tl);
+    }
+    MvtuCase {
+        acc_bits,
+        tbits,
+        obits,
+        inputs,
+        expected,
+        wmem,
+        tmem,
+    }
+}
+
+fn mvtu_sources() -> Vec<String> {
+    let mut v = vec![root()
+        .join("tests/hw/mvtu_tb_top.v")
+        .to_string_lossy()
+        .into_owned()];
+    for f in [
+        "bnn_mvtu.v",
+        "bnn_dot.v",
+        "bnn_thresh.v",
+        "bnn_resize.v",
+        "bnn_rom.v",
+    ] {
+        v.push(hw(f));
+    }
+    v
+}
+
+fn mvtu_params(c: &MvtuCfg, case: &MvtuCase) -> Vec<(String, String)> {
+    vec![
+        param("MW", c.mw),
+        param("MH", c.mh),
+        param("PE", c.pe),
+        param("SIMD", c.simd),
+        param("WBITS", c.wbits),
+        param("IBITS", c.ibits),
+        param("WTYPE", c.wtype),
+        param("ITYPE", c.itype),
+        param("ACC_BITS", case.acc_bits),
+        param("NSTEPS", c.nsteps),
+        param("OBITS", case.obits),
+        param("TBITS", case.tbits),
+        param("OUT_BIAS", c.out_bias),
+        param("XNOR_FANIN", c.fanin),
+    ]
+}
+
+fn mvtu_configs() -> Vec<MvtuCfg> {
+    let base = MvtuCfg {
+        name: "",
+        mw: 16,
+        mh: 8,
+        pe: 2,
+        simd: 4,
+        wbits: 1,
+        ibits: 1,
+        wtype: 0,
+        itype: 0,
+        nsteps: 1,
+        obits: 1,
+        out_bias: 0,
+        fanin: 16,
+        dirs: false,
+        vectors: 8,
+    };
+    vec![
+        // W1A1, XNOR-popcount with thresholds
+        MvtuCfg {
+            name: "w1a1_thr",
+            ..base.clone()
+        },
+        // PE = 1, SIMD = 1
+        MvtuCfg {
+            name: "w1a1_pe1_simd1",
+            mw: 6,
+            mh: 3,
+            pe: 1,
+            simd: 1,
+            fanin: 6,
+            ..base.clone()
+        },
+        // full unfolding: PE = MH, SIMD = MW (NF = SF = 1)
+        MvtuCfg {
+            name: "w1a1_full_unfold",
+            mw: 12,
+            mh: 6,
+            pe: 6,
+            simd: 12,
+            fanin: 12,
+            vectors: 16,
+            ..base.clone()
+        },
+        // W1A1 without activation, padded fan-in (K = 17 of MW = 20)
+        MvtuCfg {
+            name: "w1a1_noact_pad",
+            mw: 20,
+            mh: 4,
+            pe: 2,
+            simd: 4,
+            nsteps: 0,
+            fanin: 17,
+            ..base.clone()
+        },
+        // W2A2: signed 2-bit weights, unsigned 2-bit inputs, negative-direction channels
+        MvtuCfg {
+            name: "w2a2_dir",
+            mw: 16,
+            mh: 8,
+            pe: 4,
+            simd: 2,
+            wbits: 2,
+            ibits: 2,
+            wtype: 2,
+            itype: 1,
+            nsteps: 3,
+            obits: 2,
+            dirs: true,
+            ..base.clone()
+        },
+        // W4A4, non-power-of-two folding PE = 3, SIMD = 5
+        MvtuCfg {
+            name: "w4a4_pe3_simd5",
+            mw: 15,
+            mh: 9,
+            pe: 3,
+            simd: 5,
+            wbits: 4,
+            ibits: 4,
+            wtype: 2,
+            itype: 1,
+            nsteps: 15,
+            obits: 4,
+            dirs: true,
+            ..base.clone()
+        },
+        // W4A4 signed x signed, signed int4 output (bias -8)
+        MvtuCfg {
+            name: "w4a4_signed_out",
+            mw: 8,
+            mh: 4,
+            pe: 2,
+            simd: 4,
+            wbits: 4,
+            ibits: 4,
+            wtype: 2,
+            itype: 2,
+            nsteps: 15,
+            obits: 4,
+            out_bias: -8,
+            ..base.clone()
+        },
+        // bipolar weights x uint8 inputs, binary output (first layer style), SF = 9
+        MvtuCfg {
+            name: "bip_x_u8_thr",
+            mw: 27,
+            mh: 8,
+            pe: 4,
+            simd: 3,
+            ibits: 8,
+            itype: 1,
+            ..base.clone()
+        },
+        // bipolar x uint8 without activation, NF = SF = 1, 72-bit in / wide out (VlWide)
+        MvtuCfg {
+            name: "bip_x_u8_noact_wide",
+            mw: 18,
+            mh: 6,
+            pe: 6,
+            simd: 9,
+            ibits: 8,
+            itype: 1,
+            nsteps: 0,
+            ..base.clone()
+        },
+        // SF = 1 with NF > 1 (single-word input buffer), unsigned x signed
+        MvtuCfg {
+            name: "u3_x_s3_sf1",
+            mw: 4,
+            mh: 8,
+            pe: 2,
+            simd: 4,
+            wbits: 3,
+            ibits: 3,
+            wtype: 1,
+            itype: 2,
+            nsteps: 0,
+            ..base.clone()
+        },
+        // NF = 1 with SF > 1, W1A1, 3-step thresholds with bias
+        MvtuCfg {
+            name: "w1a1_nf1",
+            mw: 32,
+            mh: 4,
+            pe: 4,
+            simd: 8,
+            fanin: 32,
+            nsteps: 3,
+            obits: 2,
+            ..base
+        },
+    ]
+}
+
+fn mvtu_job(c: MvtuCfg) -> Result<(), String> {
+    let dir = work_dir("mvtu", c.name);
+    let case = mvtu_case(&c, 0xC0FFEE ^ (c.name.len() as u32 * 7919));
+    for (p, w) in case.wmem.iter().enumerate() {
+        write_mem(&dir.join(format!("w{p:03}.mem")), w);
+    }
+    if c.nsteps > 0 {
+        for (p, t) in case.tmem.iter().enumerate() {
+            write_mem(&dir.join(format!("t{p:03}.mem")), t);
+        }
+    }
+    let mut params = mvtu_params(&c, &case);
+    params.push(param("MEM_DIR", format!("\"{}\"", dir.display())));
+    let exe = build(
+        &dir,
+        "mvtu_tb_top",
+        &mvtu_sources(),
+        &params,
+        c.simd * c.ibits,
+        c.pe * case.obits,
+    )?;
+    let (nf, sf) = (c.nf() as u64, c.sf() as u64);
+    let timeout = (case.inputs.len() as u64 * nf + 100) * 20;
+    for (seed, pi, po) in STALLS {
+        let tag = format!("s{seed}_{pi}_{po}");
+        let run = run_tb(
+            &exe,
+            &dir,
+            &tag,
+            &case.inputs,
+            case.expected.len(),
+            seed,
+            pi,
+            po,
+            timeout,
+            64,
+        )?;
+        check_data(&format!("{} {tag}", c.name), &run, &case.expected)?;
+        check_timing(
+            &format!("{} {tag}", c.name),
+            &run,
+            MvtuTiming::new(c.nf(), c.sf()),
+            case.inputs.len(),
+            seed,
+            pi,
+            po,
+        )?;
+        if pi == 0.0 && po == 0.0 {
+            // exact timing without stalls: NF*SF cycles per vector, latency 4
+            for (i, &cy) in run.in_cycles.iter().enumerate() {
+                let (v, s) = (i as u64 / sf, i as u64 % sf);
+                let want = v * nf * sf + s;
+                if cy != want {
+                    return Err(format!(
+                        "{}: input word {i} accepted at cycle {cy}, expected {want}",
+                        c.name
+                    ));
+                }
+            }
+            for (i, (_, cy)) in run.outs.iter().enumerate() {
+                let (v, n) = (i as u64 / nf, i as u64 % nf);
+                let want = v * nf * sf + n * sf + sf - 1 + 4;
+                if *cy != want {
+                    return Err(format!(
+                        "{}: output word {i} at cycle {cy}, expected {want}",
+                        c.name
+                    ));
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+#[test]
+fn mvtu_random_stalls() {
+    require("verilator");
+    let jobs: Vec<(String, Job)> = mvtu_configs()
+        .into_iter()
+        .map(|c| (c.name.to_string(), Box::new(move || mvtu_job(c)) as Job))
+        .collect();
+    run_jobs("bnn_mvtu", jobs);
+}
+
+// ===========================================================================
+// FIFO
+// ===========================================================================
+
+const FIFO_CFGS: [(usize, usize); 4] = [(8, 2), (70, 5), (16, 3), (33, 64)];
+
+fn fifo_job(width: usize, depth: usize) -> Result<(), String> {
+    let name = format!("w{width}_d{depth}");
+    let dir = work_dir("fifo", &name);
+    let exe = build(
+        &dir,
+        "bnn_fifo",
+        &[hw("bnn_fifo.v")],
+        &[param("WIDTH", width), param("DEPTH", depth)],
+        width,
+        width,
+    )?;
+    let mut rng = Rng::new(width as u32 * 31 + depth as u32);
+    let words: Vec<Bits> = (0..200)
+        .map(|_| {
+            let mut b = Bits::new(width);
+            let mut pos = 0;
+            while pos < width {
+                let n = (width - pos).min(32);
+                b.set(pos, n, rng.bits(n));
+                pos += n;
+            }
+            b
+        })
+        .collect();
+    for (seed, pi, po) in STALLS {
+        let tag = format!("s{seed}_{pi}_{po}");
+        let run = run_tb(
+            &exe,
+            &dir,
+            &tag,
+            &words,
+            words.len(),
+            seed,
+            pi,
+            po,
+            100_000,
+            64,
+        )?;
+        check_data(&format!("{name} {tag}"), &run, &words)?;
+        let model = FifoTiming {
+            depth,
+            mcnt: 0,
+            o_valid: false,
+        };
+        check_timing(
+            &format!("{name} {tag}"),
+            &run,
+            model,
+            words.len(),
+            seed,
+            pi,
+            po,
+        )?;
+        if pi == 0.0 && po == 0.0 {
+            for (i, (&ci, (_, co))) in run.in_cycles.iter().zip(&run.outs).enumerate() {
+                if ci != i as u64 || *co != i as u64 + 1 {
+                    return Err(format!(
+                        "{name}: word {i} in at {ci} out at {co}, expected {i} / {}",
+                        i + 1
+                    ));
+                }
+            }
+        }
+    }
+    // capacity: the consumer never takes a word, so exactly DEPTH are accepted
+    let run = run_tb(
+        &exe,
+        &dir,
+        "capacity",
+        &words,
+        1,
+        5,
+        0.0,
+        1.0,
+        depth as u64 + 40,
+        0,
+    )?;
+    if run.code != 2 || run.in_cycles.len() != depth {
+        return Err(format!(
+            "{name}: capacity run accepted {} words (exit {}), expected DEPTH = {depth}",
+            run.in_cycles.len(),
+            run.code
+        ));
+    }
+    Ok(())
+}
+
+#[test]
+fn fifo_random_stalls() {
+    require("verilator");
+    let jobs: Vec<(String, Job)> = FIFO_CFGS
+        .iter()
+        .map(|&(w, d)| {
+            (
+                format!("fifo w{w} d{d}"),
+                Box::new(move || fifo_job(w, d)) as Job,
+            )
+        })
+        .collect();
+    run_jobs("bnn_fifo", jobs);
+}
+
+// ===========================================================================
+// data-width converter
+// ===========================================================================
+
+const DWC_CFGS: [(usize, usize); 8] = [
+    (8, 32),
+    (32, 8),
+    (48, 32),
+    (24, 64),
+    (16, 16),
+    (70, 14),
+    (12, 80),
+    (3, 5),
+];
+
+fn dwc_job(ib: usize, ob: usize) -> Result<(), String> {
+    let name = format!("{ib}_to_{ob}");
+    let dir = work_dir("dwc", &name);
+    let exe = build(
+        &dir,
+        "bnn_dwc",
+        &[hw("bnn_dwc.v")],
+        &[param("IN_BITS", ib), param("OUT_BITS", ob)],
+        ib,
+        ob,
+    )?;
+    let lcm = ib / gcd(ib, ob) * ob;
+    let frames = (40 * ib).div_ceil(lcm).max(2);
+    let total = frames * lcm;
+    let mut rng = Rng::new((ib * 1000 + ob) as u32);
+    let stream: Vec<bool> = (0..total).map(|_| rng.next() & 1 == 1).collect();
+    let chunk = |w: usize| -> Vec<Bits> {
+        stream
+            .chunks(w)
+            .map(|c| Bits {
+                n: w,
+                v: c.to_vec(),
+            })
+            .collect()
+    };
+    let inputs = chunk(ib);
+    let expected = chunk(ob);
+    for (seed, pi, po) in STALLS {
+        let tag = format!("s{seed}_{pi}_{po}");
+        let run = run_tb(
+            &exe,
+            &dir,
+            &tag,
+            &inputs,
+            expected.len(),
+            seed,
+            pi,
+            po,
+            100_000,
+            64,
+        )?;
+        check_data(&format!("{name} {tag}"), &run, &expected)?;
+        check_timing(
+            &format!("{name} {tag}"),
+            &run,
+            DwcTiming::new(ib, ob),
+            inputs.len(),
+            seed,
+            pi,
+            po,
+        )?;
+        if pi == 0.0 && po == 0.0 {
+            if ib <= ob {
+                // the narrow input side runs at one word per cycle
+                for (i, &c) in run.in_cycles.iter().enumerate() {
+                    if c != i as u64 {
+                        return Err(format!(
+                            "{name}: input {i} accepted at cycle {c}, expected {i}"
+                        ));
+                    }
+                }
+                // and an output word leaves the cycle after its last input bit
+                for (j, (_, c)) in run.outs.iter().enumerate() {
+                    let last_in = ((j + 1) * ob).div_ceil(ib) - 1;
+                    let want = run.in_cycles[last_in] + if ib == ob { 0 } else { 1 };
+                    if *c != want {
+                        return Err(format!("{name}: output {j} at cycle {c}, expected {want}"));
+                    }
+                }
+            }
+            if ib >= ob {
+                // the narrow output side runs at one word per cycle
+                let first = if ib == ob { 0 } else { 1 };
+                for (j, (_, c)) in run.outs.iter().enumerate() {
+                    if *c != first + j as u64 {
+                        return Err(format!(
+                            "{name}: output {j} at cycle {c}, expected {}",
+                            first + j as u64
+                        ));
+                    }
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+#[test]
+fn dwc_random_stalls() {
+    require("verilator");
+    let jobs: Vec<(String, Job)> = DWC_CFGS
+        .iter()
+        .map(|&(i, o)| {
+            (
+                format!("dwc {i}->{o}"),
+                Box::new(move || dwc_job(i, o)) as Job,
+            )
+        })
+        .collect();
+    run_jobs("bnn_dwc", jobs);
+}
+
+// ===========================================================================
+// top-k
+// ===========================================================================
+
+#[derive(Clone, Copy, Debug)]
+struct TopkCfg {
+    n: usize,
+    elems: usize,
+    ebits: usize,
+    signed: bool,
+    k: usize,
+    idx_bits: usize,
+}
+
+const TOPK_CFGS: [TopkCfg; 4] = [
+    TopkCfg {
+        n: 10,
+        elems: 1,
+        ebits: 8,
+        signed: true,
+        k: 1,
+        idx_bits: 8,
+    },
+    TopkCfg {
+        n: 10,
+        elems: 4,
+        ebits: 4,
+        signed: false,
+        k: 3,
+        idx_bits: 8,
+    },
+    TopkCfg {
+        n: 7,
+        elems: 8,
+        ebits: 5,
+        signed: true,
+        k: 7,
+        idx_bits: 3,
+    },
+    TopkCfg {
+        n: 16,
+        elems: 16,
+        ebits: 3,
+        signed: false,
+        k: 1,
+        idx_bits: 4,
+    },
+];
+
+fn topk_job(c: TopkCfg) -> Result<(), String> {
+    let name = format!(
+        "n{}_e{}_b{}_{}_k{}",
+        c.n,
+        c.elems,
+        c.ebits,
+        if c.signed { "s" } else { "u" },
+        c.k
+    );
+    let dir = work_dir("topk", &name);
+    let exe = build(
+        &dir,
+        "bnn_topk",
+        &[hw("bnn_topk.v"), hw("bnn_resize.v")],
+        &[
+            param("N", c.n),
+            param("ELEMS", c.elems),
+            param("ELEM_BITS", c.ebits),
+            param("SIGNED", c.signed as u32),
+            param("K", c.k),
+            param("IDX_BITS", c.idx_bits),
+        ],
+        c.elems * c.ebits,
+        c.idx_bits,
+    )?;
+    let nw = c.n.div_ceil(c.elems);
+    let nv = 30;
+    let mut rng = Rng::new((c.n * 100 + c.elems * 10 + c.k) as u32);
+    let mut inputs = Vec::new();
+    let mut expected = Vec::new();
+    for v in 0..nv {
+        // narrow value ranges give many ties
+        let spread: i64 = if v % 3 == 0 { 2 } else { (1i64 << c.ebits) / 2 };
+        let vals: Vec<i64> = (0..nw * c.elems)
+            .map(|_| {
+                if c.signed {
+                    rng.range(
+                        -spread.min(1 << (c.ebits - 1)),
+                        (spread - 1).min((1 << (c.ebits - 1)) - 1),
+                    )
+                } else {
+                    rng.range(0, (2 * spread - 1).min((1 << c.ebits) - 1))
+                }
+            })
+            .collect();
+        for w in 0..nw {
+            let mut word = Bits::new(c.elems * c.ebits);
+            for e in 0..c.elems {
+                word.set(e * c.ebits, c.ebits, mask(vals[w * c.elems + e], c.ebits));
+            }
+            inputs.push(word);
+        }
+        let mut idx: Vec<usize> = (0..c.n).collect();
+        idx.sort_by(|&a, &b| vals[b].cmp(&vals[a]).then(a.cmp(&b)));
+        for &i in idx.iter().take(c.k) {
+            let mut word = Bits::new(c.idx_bits);
+            word.set(0, c.idx_bits, i as u64);
+            expected.push(word);
+        }
+    }
+    for (seed, pi, po) in STALLS {
+        let tag = format!("s{seed}_{pi}_{po}");
+        let run = run_tb(
+            &exe,
+            &dir,
+            &tag,
+            &inputs,
+            expected.len(),
+            seed,
+            pi,
+            po,
+            100_000,
+            64,
+        )?;
+        check_data(&format!("{name} {tag}"), &run, &expected)?;
+        let model = TopkTiming {
+            nw,
+            k: c.k,
+            w: 0,
+            out_cnt: 0,
+        };
+        check_timing(
+            &format!("{name} {tag}"),
+            &run,
+            model,
+            inputs.len(),
+            seed,
+            pi,
+            po,
+        )?;
+        if pi == 0.0 && po == 0.0 {
+            let period = nw.max(c.k) as u64;
+            for (i, (_, cy)) in run.outs.iter().enumerate() {
+                let (v, j) = ((i / c.k) as u64, (i % c.k) as u64);
+                let want = nw as u64 + v * period + j;
+                if *cy != want {
+                    return Err(format!("{name}: output {i} at cycle {cy}, expected {want}"));
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+#[test]
+fn topk_random_stalls() {
+    require("verilator");
+    let jobs: Vec<(String, Job)> = TOPK_CFGS
+        .iter()
+        .map(|&c| (format!("topk {c:?}"), Box::new(move || topk_job(c)) as Job))
+        .collect();
+    run_jobs("bnn_topk", jobs);
+}
+
+// ===========================================================================
+// lint, Icarus, yosys
+// ===========================================================================
+
+/// (top, sources, parameters) for every module and swept parameter set.
+/// (top module, source files, -G parameters)
+type LintTarget = (String, Vec<String>, Vec<(String, String)>);
+
+fn lint_targets() -> Vec<LintTarget> {
+    let mut t = Vec::new();
+    let mvtu_core: Vec<String> = ["bnn_mvtu.v", "bnn_dot.v", "bnn_thresh.v", "bnn_resize.v"]
+        .iter()
+        .map(|f| hw(f))
+        .collect();
+    for c in mvtu_configs() {
+        let case = mvtu_case(&c, 1);
+        let p = mvtu_params(&c, &case);
+        t.push(("bnn_mvtu".to_string(), mvtu_core.clone(), p.clone()));
+        let mut pw = p;
+        pw.push(param("MEM_DIR", "\"/nonexistent\""));
+        t.push(("mvtu_tb_top".to_string(), mvtu_sources(), pw));
+    }
+    for (w, d) in FIFO_CFGS {
+        t.push((
+            "bnn_fifo".into(),
+            vec![hw("bnn_fifo.v")],
+            vec![param("WIDTH", w), param("DEPTH", d)],
+        ));
+    }
+    for (i, o) in DWC_CFGS {
+        t.push((
+            "bnn_dwc".into(),
+            vec![hw("bnn_dwc.v")],
+            vec![param("IN_BITS", i), param("OUT_BITS", o)],
+        ));
+    }
+    for c in TOPK_CFGS {
+        t.push((
+            "bnn_topk".into(),
+            vec![hw("bnn_topk.v"), hw("bnn_resize.v")],
+            vec![
+                param("N", c.n),
+                param("ELEMS", c.elems),
+                param("ELEM_BITS", c.ebits),
+                param("SIGNED", c.signed as u32),
+                param("K", c.k),
+                param("IDX_BITS", c.idx_bits),
+            ],
+        ));
+    }
+    for (w, d) in [(1, 1), (8, 13), (100, 64)] {
+        t.push((
+            "bnn_rom".into(),
+            vec![hw("bnn_rom.v")],
+            vec![param("WIDTH", w), param("DEPTH", d)],
+        ));
+    }
+    for (simd, wb, ib, wt, it, acc) in [
+        (1, 1, 1, 0, 0, 2),
+        (7, 1, 8, 0, 1, 12),
+        (3, 8, 8, 2, 2, 10),
+        (4, 2, 3, 1, 2, 4),
+    ] {
+        t.push((
+            "bnn_dot".into(),
+            vec![hw("bnn_dot.v"), hw("bnn_resize.v")],
+            vec![
+                param("SIMD", simd),
+                param("WBITS", wb),
+                param("IBITS", ib),
+                param("WTYPE", wt),
+                param("ITYPE", it),
+                param("ACC_BITS", acc),
+            ],
+        ));
+    }
+    for (acc, n, tb, ob, bias) in [(1, 1, 1, 1, 0), (10, 15, 12, 4, -8), (40, 3, 8, 2, 1)] {
+        t.push((
+            "bnn_thresh".into(),
+            vec![hw("bnn_thresh.v"), hw("bnn_resize.v")],
+            vec![
+                param("ACC_BITS", acc),
+                param("NSTEPS", n),
+                param("TBITS", tb),
+                param("OBITS", ob),
+                param("OUT_BIAS", bias),
+            ],
+        ));
+    }
+    for (i, o, s) in [(8, 16, 1), (16, 8, 0), (5, 5, 1), (1, 3, 0)] {
+        t.push((
+            "bnn_resize".into(),
+            vec![hw("bnn_resize.v")],
+            vec![param("IN_W", i), param("OUT_W", o), param("SIGNED", s)],
+        ));
+    }
+    t
+}
+
+#[test]
+fn verilator_lint_all_modules() {
+    require("verilator");
+    let targets = lint_targets();
+    // every file of hw/ must be covered
+    let covered: std::collections::BTreeSet<String> =
+        targets.iter().flat_map(|t| t.1.clone()).collect();
+    for e in fs::read_dir(root().join("hw")).unwrap() {
+        let p = e.unwrap().path();
+        if p.extension().is_some_and(|x| x == "v") {
+            let s = p.to_string_lossy().into_owned();
+            assert!(
+                covered.contains(&s),
+                "hw module {s} is not linted by tests/hw_modules.rs"
+            );
+        }
+    }
+    let jobs: Vec<(String, Job)> = targets
+        .into_iter()
+        .enumerate()
+        .map(|(i, (top, srcs, params))| {
+            let name = format!("{i}:{top}");
+            let job: Job = Box::new(move || {
+                let mut cmd = Command::new("verilator");
+                cmd.args(["--lint-only", "-Wall", "--top-module", &top]);
+                for (k, v) in &params {
+                    cmd.arg(format!("-G{k}={v}"));
+                }
+                cmd.args(&srcs);
+                let out = check_cmd(&mut cmd)?;
+                if out.contains("%Warning") {
+                    return Err(format!("warnings for {params:?}:\n{out}"));
+                }
+                Ok(())
+            });
+            (name, job)
+        })
+        .collect();
+    run_jobs("verilator --lint-only -Wall", jobs);
+}
+
+/// Parameter errors must stop elaboration with the rule in the message.
+#[test]
+fn parameter_checks_stop_elaboration() {
+    require("verilator");
+    type Case = (
+        &'static str,
+        Vec<String>,
+        Vec<(String, String)>,
+        &'static str,
+    );
+    let cases: Vec<Case> = vec![
+        (
+            "bnn_mvtu",
+            ["bnn_mvtu.v", "bnn_dot.v", "bnn_thresh.v", "bnn_resize.v"]
+                .iter()
+                .map(|f| hw(f))
+                .collect(),
+            vec![param("MW", 15), param("SIMD", 4), param("XNOR_FANIN", 15)],
+            "ERROR_bnn_mvtu_SIMD_must_divide_MW",
+        ),
+        (
+            "bnn_mvtu",
+            ["bnn_mvtu.v", "bnn_dot.v", "bnn_thresh.v", "bnn_resize.v"]
+                .iter()
+                .map(|f| hw(f))
+                .collect(),
+            vec![param("MH", 9), param("PE", 2)],
+            "ERROR_bnn_mvtu_PE_must_divide_MH",
+        ),
+        (
+            "bnn_fifo",
+            vec![hw("bnn_fifo.v")],
+            vec![param("DEPTH", 1)],
+            "ERROR_bnn_fifo_DEPTH_must_be_at_least_2",
+        ),
+        (
+            "bnn_topk",
+            vec![hw("bnn_topk.v"), hw("bnn_resize.v")],
+            vec![param("N", 3), param("K", 4)],
+            "ERROR_bnn_topk_K_must_be_in_1_to_N",
+        ),
+    ];
+    for (top, srcs, params, msg) in cases {
+        let mut cmd = Command::new("verilator");
+        cmd.args(["--lint-only", "-Wall", "--top-module", top]);
+        for (k, v) in &params {
+            cmd.arg(format!("-G{k}={v}"));
+        }
+        cmd.args(&srcs);
+        let (st, out) = run_cmd(&mut cmd).unwrap();
+        assert!(
+            !st.success() && out.contains(msg),
+            "{top} {params:?} should fail with {msg}:\n{out}"
+        );
+    }
+}
+
+#[test]
+fn icarus_compiles_all_modules() {
+    require("iverilog");
+    let dir = work_dir("icarus", "all");
+    let mut srcs: Vec<String> = fs::read_dir(root().join("hw"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "v"))
+        .map(|p| p.to_string_lossy().into_owned())
+        .collect();
+    srcs.sort();
+    srcs.push(
+        root()
+            .join("tests/hw/mvtu_tb_top.v")
+            .to_string_lossy()
+            .into_owned(),
+    );
+    let mut jobs: Vec<(String, Job)> = Vec::new();
+    // default parameters of every module as tops, then the MVTU sweep
+    {
+        let srcs = srcs.clone();
+        let out = dir.join("all.vvp");
+        jobs.push((
+            "defaults".into(),
+            Box::new(move || {
+                check_cmd(
+                    Command::new("iverilog")
+                        .args(["-g2005", "-Wall", "-o"])
+                        .arg(&out)
+                        .args(&srcs),
+                )
+                .map(|_| ())
+            }),
+        ));
+    }
+    for c in mvtu_configs() {
+        let case = mvtu_case(&c, 1);
+        let params = mvtu_params(&c, &case);
+        let srcs = srcs.clone();
+        let out = dir.join(format!("{}.vvp", c.name));
+        jobs.push((
+            c.name.to_string(),
+            Box::new(move || {
+                let mut cmd = Command::new("iverilog");
+                cmd.args(["-g2005", "-s", "mvtu_tb_top", "-o"]).arg(&out);
+                for (k, v) in &params {
+                    cmd.arg(format!("-Pmvtu_tb_top.{k}={v}"));
+                }
+                cmd.args(&srcs);
+                check_cmd(&mut cmd).map(|_| ())
+            }),
+        ));
+    }
+    run_jobs("iverilog -g2005", jobs);
+}
+
+#[test]
+fn yosys_synth_xilinx() {
+    require("yosys");
+    let mut jobs: Vec<(String, Job)> = Vec::new();
+    // an MVTU with its ROMs (W2A2, thresholds)
+    {
+        let c = mvtu_configs()
+            .into_iter()
+            .find(|c| c.name == "w2a2_dir")
+            .unwrap();
+        let dir = work_dir("yosys", "mvtu");
+        let case = mvtu_case(&c, 3);
+        for (p, w) in case.wmem.iter().enumerate() {
+            write_mem(&dir.join(format!("w{p:03}.mem")), w);
+        }
+        for (p, t) in case.tmem.iter().enumerate() {
+            write_mem(&dir.join(format!("t{p:03}.mem")), t);
+        }
+        let mut params = mvtu_params(&c, &case);
+        params.push(param("MEM_DIR", format!("\"{}\"", dir.display())));
+        let chparam: String = params
+            .iter()
+            .map(|(k, v)| format!(" -set {k} {v}"))
+            .collect();
+        let script = format!(
+            "read_verilog {}; chparam{chparam} mvtu_tb_top; synth_xilinx -family xc7 -noiopad -noclkbuf -top mvtu_tb_top; stat",
+            mvtu_sources().join(" ")
+        );
+        jobs.push((
+            "mvtu".into(),
+            Box::new(move || yosys(&dir, &script, &["FDRE"])),
+        ));
+    }
+    // a weight-ROM-sized bnn_rom must become block RAM
+    {
+        let dir = work_dir("yosys", "rom");
+        let mut rng = Rng::new(77);
+        let words: Vec<Bits> = (0..1024)
+            .map(|_| {
+                let mut b = Bits::new(64);
+                b.set(0, 32, rng.bits(32));
+                b.set(32, 32, rng.bits(32));
+                b
+            })
+            .collect();
+        let mem = dir.join("rom.mem");
+        write_mem(&mem, &words);
+        let script = format!(
+            "read_verilog {}; chparam -set WIDTH 64 -set DEPTH 1024 -set INIT_FILE \"{}\" bnn_rom; \
+             synth_xilinx -family xc7 -noiopad -noclkbuf -top bnn_rom; stat",
+            hw("bnn_rom.v"),
+            mem.display()
+        );
+        jobs.push((
+            "rom".into(),
+            Box::new(move || yosys(&dir, &script, &["RAMB"])),
+        ));
+    }
+    for (name, top, srcs, sets, need) in [
+        (
+            "fifo",
+            "bnn_fifo",
+            vec![hw("bnn_fifo.v")],
+            " -set WIDTH 32 -set DEPTH 1024",
+            "RAMB",
+        ),
+        (
+            "fifo_small",
+            "bnn_fifo",
+            vec![hw("bnn_fifo.v")],
+            " -set WIDTH 16 -set DEPTH 32",
+            "RAM32M",
+        ),
+        (
+            "dwc_gen",
+            "bnn_dwc",
+            vec![hw("bnn_dwc.v")],
+            " -set IN_BITS 48 -set OUT_BITS 32",
+            "FDRE",
+        ),
+        (
+            "dwc_up",
+            "bnn_dwc",
+            vec![hw("bnn_dwc.v")],
+            " -set IN_BITS 8 -set OUT_BITS 32",
+            "FDRE",
+        ),
+        (
+            "dwc_down",
+            "bnn_dwc",
+            vec![hw("bnn_dwc.v")],
+            " -set IN_BITS 64 -set OUT_BITS 16",
+            "FDRE",
+        ),
+        (
+            "topk",
+            "bnn_topk",
+            vec![hw("bnn_topk.v"), hw("bnn_resize.v")],
+            " -set N 10 -set ELEMS 2 -set K 3",
+            "FDRE",
+        ),
+    ] {
+        let dir = work_dir("yosys", name);
+        let script = format!(
+            "read_verilog {}; chparam{sets} {top}; synth_xilinx -family xc7 -noiopad -noclkbuf -top {top}; stat",
+            srcs.join(" ")
+        );
+        jobs.push((name.into(), Box::new(move || yosys(&dir, &script, &[need]))));
+    }
+    run_jobs("yosys synth_xilinx", jobs);
+}
+
+/// Runs a yosys script; the final netlist statistics must mention every
+/// cell type in `need` (e.g. RAMB for block RAM inference).
+fn yosys(dir: &Path, script: &str, need: &[&str]) -> Result<(), String> {
+    let log = dir.join("yosys.log");
+    let out = check_cmd(
+        Command::new("yosys")
+            .arg("-q")
+            .arg("-l")
+            .arg(&log)
+            .arg("-p")
+            .arg(script),
+    )?;
+    let text = fs::read_to_string(&log).unwrap_or_default() + &out;
+    if text.contains("ERROR") {
+        return Err(tail(&text, 30));
+    }
+    let stat = &text[text.rfind("Printing statistics").unwrap_or(0)..];
+    for n in need {
+        if !stat.contains(n) {
+            return Err(format!("no {n} cell in the netlist:\n{}", tail(stat, 60)));
+        }
+    }
+    Ok(())
+}
