@@ -44,6 +44,8 @@ struct At<'a> {
     ctx: &'a Ctx,
     index: usize,
     name: String,
+    /// Where the layer's input comes from: `the output of layer 0 ("fc0")` or `the network input`.
+    source: String,
 }
 
 impl At<'_> {
@@ -69,6 +71,96 @@ impl At<'_> {
 
     fn err(&self, field: &str, message: impl Into<String>) -> Error {
         Error::invalid(self.field(field), message)
+    }
+
+    /// Decodes a table of this layer into `T`: the layer itself (`prefix` ""), its activation
+    /// ("activation.") or its quantizer ("activation.quantizer."). The error names the field.
+    fn decode<T: serde::de::DeserializeOwned>(
+        &self,
+        prefix: &str,
+        table: toml::Table,
+    ) -> Result<T> {
+        toml::Value::Table(table)
+            .try_into()
+            .map_err(|e: toml::de::Error| {
+                // The message of a wrong type does not name the field; the error's key path (shown
+                // by its Display as a last line "in `a.b`") does. Unknown and missing fields are
+                // named in the message.
+                let text = e.to_string();
+                let (message, keys) = match text.trim_end().rsplit_once("\nin `") {
+                    Some((m, k)) => (m.to_string(), Some(k.trim_end_matches('`').to_string())),
+                    None => (text.trim_end().to_string(), None),
+                };
+                let message = message
+                    .replace("expected i64", "expected an integer")
+                    .replace("expected f64", "expected a number");
+                let named = |start: &str| {
+                    message
+                        .strip_prefix(start)
+                        .and_then(|rest| rest.split('`').next())
+                        .map(str::to_string)
+                };
+                match keys
+                    .or_else(|| named("unknown field `"))
+                    .or_else(|| named("missing field `"))
+                {
+                    Some(field) => self.err(&format!("{prefix}{field}"), message),
+                    None if prefix.is_empty() => Error::invalid(self.here(), message),
+                    None => self.err(prefix.trim_end_matches('.'), message),
+                }
+            })
+    }
+
+    /// Removes the `kind` from a table and checks that it is one of `kinds`.
+    fn take_kind(&self, prefix: &str, table: &mut toml::Table, kinds: &[&str]) -> Result<String> {
+        let field = format!("{prefix}kind");
+        let expected = one_of(kinds);
+        match table.remove("kind") {
+            Some(toml::Value::String(k)) if kinds.contains(&k.as_str()) => Ok(k),
+            Some(toml::Value::String(k)) => {
+                Err(self.err(&field, format!("unknown kind \"{k}\": expected {expected}")))
+            }
+            Some(other) => Err(self.err(
+                &field,
+                format!("expected a string ({expected}), found {}", other.type_str()),
+            )),
+            None => Err(self.err(&field, format!("missing: expected {expected}"))),
+        }
+    }
+
+    /// Removes the sub-table `key` (`activation`, `quantizer`) from a table.
+    fn take_table(&self, prefix: &str, table: &mut toml::Table, key: &str) -> Result<toml::Table> {
+        let field = format!("{prefix}{key}");
+        match table.remove(key) {
+            Some(toml::Value::Table(t)) => Ok(t),
+            Some(other) => Err(self.err(
+                &field,
+                format!("expected a table, found {}", other.type_str()),
+            )),
+            None => Err(self.err(
+                &field,
+                format!(
+                    "missing: {}",
+                    match key {
+                        "activation" =>
+                            "every dense and conv2d layer needs a [layer.activation] table \
+                                 (kind = \"batchnorm\", \"thresholds\" or \"none\")",
+                        _ =>
+                            "batch-norm needs a quantizer: { kind = \"sign\" } or \
+                      { kind = \"uniform\", bits = n, signed = false, scale = s }",
+                    }
+                ),
+            )),
+        }
+    }
+}
+
+/// `"a", "b" or "c"`.
+fn one_of(kinds: &[&str]) -> String {
+    let quoted: Vec<String> = kinds.iter().map(|k| format!("\"{k}\"")).collect();
+    match quoted.split_last() {
+        Some((last, rest)) if !rest.is_empty() => format!("{} or {last}", rest.join(", ")),
+        _ => quoted.join(""),
     }
 }
 
@@ -170,16 +262,13 @@ impl Ctx {
             ctx: self,
             index,
             name: declared_name.clone().unwrap_or(default_name),
+            source: match done.last() {
+                Some(prev) => format!("the output of layer {} (\"{}\")", index - 1, prev.name),
+                None => "the network input".to_string(),
+            },
         };
-        if kind.is_none() {
-            return Err(at.err(
-                "kind",
-                "missing or not a string: expected \"dense\", \"conv2d\" or \"maxpool\"",
-            ));
-        }
-        let spec: LayerSpec = toml::Value::Table(table)
-            .try_into()
-            .map_err(|e: toml::de::Error| Error::invalid(at.here(), e.message().to_string()))?;
+        let mut table = table;
+        let kind = at.take_kind("", &mut table, &["dense", "conv2d", "maxpool"])?;
 
         if let Some(name) = &declared_name {
             check_identifier(name, false).map_err(|m| at.err("name", m))?;
@@ -191,10 +280,16 @@ impl Ctx {
             ));
         }
 
-        let (op, output) = match spec {
-            LayerSpec::Dense(d) => self.dense(&at, d, input)?,
-            LayerSpec::Conv2d(c) => self.conv(&at, c, input)?,
-            LayerSpec::Maxpool(p) => self.maxpool(&at, p, input)?,
+        let (op, output) = match kind.as_str() {
+            "dense" => {
+                let activation = at.take_table("", &mut table, "activation")?;
+                self.dense(&at, at.decode("", table)?, activation, input)?
+            }
+            "conv2d" => {
+                let activation = at.take_table("", &mut table, "activation")?;
+                self.conv(&at, at.decode("", table)?, activation, input)?
+            }
+            _ => self.maxpool(&at, at.decode("", table)?, input)?,
         };
         Ok(Layer {
             name: at.name,
@@ -204,7 +299,13 @@ impl Ctx {
         })
     }
 
-    fn dense(&self, at: &At, d: DenseSpec, input: TensorType) -> Result<(Op, TensorType)> {
+    fn dense(
+        &self,
+        at: &At,
+        d: DenseSpec,
+        activation: toml::Table,
+        input: TensorType,
+    ) -> Result<(Op, TensorType)> {
         let in_dtype = matvec_input(at, input)?;
         let mh = positive(d.out_features, MAX_DIM).map_err(|m| at.err("out_features", m))?;
         let mw = input.shape.len();
@@ -223,13 +324,24 @@ impl Ctx {
                 ))
             }
         };
+        let names = if layout == "oi" {
+            "[out_features, in_features]"
+        } else {
+            "[in_features, out_features]"
+        };
         let w = shaped::<Ix2>(
             raw,
             &expected,
             &loc,
             &format!(
-                "[{}, {}] (weight_layout \"{layout}\")",
-                expected[0], expected[1]
+                "[{}, {}] = {names} (weight_layout \"{layout}\"; in_features = {mw}{}, the size of {})",
+                expected[0],
+                expected[1],
+                match input.shape {
+                    Shape::Flat(_) => String::new(),
+                    image => format!(" = {image}"),
+                },
+                at.source
             ),
         )?;
         let mut w = if layout == "io" { w.reversed_axes() } else { w };
@@ -272,7 +384,7 @@ impl Ctx {
             activation: Activation::Identity,
             folding,
         };
-        mv.activation = self.activation(at, d.activation, &mv)?;
+        mv.activation = self.activation(at, activation, &mv)?;
         let output = TensorType {
             shape: Shape::Flat(mh),
             dtype: activation_output(&mv, in_dtype),
@@ -280,7 +392,13 @@ impl Ctx {
         Ok((Op::MatVec(mv), output))
     }
 
-    fn conv(&self, at: &At, c: ConvSpec, input: TensorType) -> Result<(Op, TensorType)> {
+    fn conv(
+        &self,
+        at: &At,
+        c: ConvSpec,
+        activation: toml::Table,
+        input: TensorType,
+    ) -> Result<(Op, TensorType)> {
         let in_dtype = matvec_input(at, input)?;
         let Shape::Image { h, w: iw, c: ifm } = input.shape else {
             return Err(Error::invalid(
@@ -365,11 +483,19 @@ impl Ctx {
                 ))
             }
         };
+        let names = if layout == "oihw" {
+            "[out_channels, in_channels, kh, kw]"
+        } else {
+            "[kh, kw, in_channels, out_channels]"
+        };
         let w4 = shaped::<Ix4>(
             raw,
             &expected,
             &loc,
-            &format!("{expected:?} (weight_layout \"{layout}\")"),
+            &format!(
+                "{expected:?} = {names} (weight_layout \"{layout}\"; in_channels = {ifm}, the channels of {})",
+                at.source
+            ),
         )?;
         check_values(w4.view().into_dyn(), weight_dtype, &loc)?;
         // To (OFM, kh, kw, IFM): FINN's order, the order the sliding window emits.
@@ -411,7 +537,7 @@ impl Ctx {
             activation: Activation::Identity,
             folding,
         };
-        mv.activation = self.activation(at, c.activation, &mv)?;
+        mv.activation = self.activation(at, activation, &mv)?;
         let output = TensorType {
             shape: Shape::Image {
                 h: oh,
@@ -454,11 +580,22 @@ impl Ctx {
         Ok((Op::MaxPool(MaxPool { kernel, stride }), output))
     }
 
-    fn activation(&self, at: &At, spec: ActivationSpec, mv: &MatVec) -> Result<Activation> {
+    fn activation(&self, at: &At, mut table: toml::Table, mv: &MatVec) -> Result<Activation> {
         let channels = mv.rows();
-        match spec {
-            ActivationSpec::None(NoneSpec {}) => Ok(Activation::Identity),
-            ActivationSpec::Batchnorm(bn) => {
+        let kind = at.take_kind(
+            "activation.",
+            &mut table,
+            &["batchnorm", "thresholds", "none"],
+        )?;
+        match kind.as_str() {
+            "none" => {
+                let KindOnly {} = at.decode("activation.", table)?;
+                Ok(Activation::Identity)
+            }
+            "batchnorm" => {
+                let quantizer = at.take_table("activation.", &mut table, "quantizer")?;
+                let bn: BatchNormSpec = at.decode("activation.", table)?;
+                let quantizer = quantizer_spec(at, quantizer)?;
                 let per_channel = |field: &str, rel: &str| -> Result<Vec<f64>> {
                     let (path, loc) = at.file(&format!("activation.{field}"), rel);
                     let a = npy::read_float(&path).map_err(in_field(&loc))?;
@@ -500,20 +637,20 @@ impl Ctx {
                         format!("{} must be a positive number", bn.eps),
                     ));
                 }
-                let quantizer = match bn.quantizer {
-                    QuantizerSpec::Sign => Quantizer::Sign,
-                    QuantizerSpec::Uniform {
+                let quantizer = match quantizer {
+                    None => Quantizer::Sign,
+                    Some(UniformSpec {
                         bits,
                         signed,
                         scale,
-                    } => {
+                    }) => {
                         let lo = if signed { 2 } else { 1 };
                         if !(lo..=8).contains(&bits) {
                             return Err(at.err(
                                 "activation.quantizer.bits",
                                 format!(
-                                    "{bits} is out of range: {lo}..8 for a {} quantizer",
-                                    if signed { "signed" } else { "unsigned" }
+                                    "{bits} is out of range: {lo}..8 for {} quantizer",
+                                    if signed { "a signed" } else { "an unsigned" }
                                 ),
                             ));
                         }
@@ -541,7 +678,8 @@ impl Ctx {
                     quantizer,
                 }))
             }
-            ActivationSpec::Thresholds(t) => {
+            _ => {
+                let t: ThresholdsSpec = at.decode("activation.", table)?;
                 let out_dtype =
                     parse_dtype(&t.out_dtype).map_err(|m| at.err("activation.out_dtype", m))?;
                 if out_dtype == DataType::Ternary {
@@ -561,12 +699,13 @@ impl Ctx {
                     }
                     (dt, bias) => {
                         let b = bias.unwrap_or(0);
-                        if !(dt.contains(b) && dt.contains(b + steps as i64)) {
+                        // Saturating: out_bias may be anything up to i64::MAX.
+                        let last = b.saturating_add(steps as i64);
+                        if !(dt.contains(b) && dt.contains(last)) {
                             return Err(at.err(
                                 "activation.out_bias",
                                 format!(
-                                    "{b}: the outputs out_bias + 0 .. out_bias + {steps} = {b} .. {} must all be {dt} values ({} .. {})",
-                                    b + steps as i64,
+                                    "{b}: the outputs out_bias + 0 .. out_bias + {steps} = {b} .. {last} must all be {dt} values ({} .. {})",
                                     dt.min(),
                                     dt.max()
                                 ),
@@ -583,7 +722,7 @@ impl Ctx {
                     return Err(Error::invalid(
                         loc,
                         format!(
-                            "expected shape [{channels}, {steps}] (or [1, {steps}] for all channels): an {}-bit {out_dtype} output has 2^{} - 1 = {steps} thresholds per channel; found {shape:?}",
+                            "expected shape [{channels}, {steps}] (or [1, {steps}] for all channels): out_dtype {out_dtype} has {} bits, so 2^{} - 1 = {steps} thresholds per channel; found {shape:?}",
                             out_dtype.bits(),
                             out_dtype.bits()
                         ),
@@ -609,9 +748,21 @@ impl Ctx {
 
     fn head(&self, spec: HeadSpec, body: TensorType) -> Result<TopK> {
         let classes = body.shape.len();
-        let k = match spec {
-            HeadSpec::Argmax => 1,
-            HeadSpec::Topk { k } => {
+        let k = match (spec.kind.as_str(), spec.k) {
+            ("argmax", None) => 1,
+            ("argmax", Some(k)) => {
+                return Err(Error::invalid(
+                    self.top("head.k"),
+                    format!("k = {k} with kind = \"argmax\": argmax is top-1; for k best classes say kind = \"topk\""),
+                ))
+            }
+            ("topk", None) => {
+                return Err(Error::invalid(
+                    self.top("head.k"),
+                    "missing: kind = \"topk\" needs k, the number of best classes to output",
+                ))
+            }
+            ("topk", Some(k)) => {
                 if !(1..=classes as i64).contains(&k) {
                     return Err(Error::invalid(
                         self.top("head.k"),
@@ -622,6 +773,12 @@ impl Ctx {
                 }
                 k as usize
             }
+            (other, _) => {
+                return Err(Error::invalid(
+                    self.top("head.kind"),
+                    format!("unknown kind \"{other}\": expected \"argmax\" or \"topk\""),
+                ))
+            }
         };
         if body.shape.pixels() != 1 {
             return Err(Error::invalid(
@@ -630,6 +787,21 @@ impl Ctx {
             ));
         }
         Ok(TopK { k })
+    }
+}
+
+/// Decodes `activation.quantizer`: `None` for sign, the parameters for uniform.
+fn quantizer_spec(at: &At, mut table: toml::Table) -> Result<Option<UniformSpec>> {
+    let prefix = "activation.quantizer.";
+    match at
+        .take_kind(prefix, &mut table, &["sign", "uniform"])?
+        .as_str()
+    {
+        "sign" => {
+            let KindOnly {} = at.decode(prefix, table)?;
+            Ok(None)
+        }
+        _ => at.decode(prefix, table).map(Some),
     }
 }
 
@@ -790,6 +962,60 @@ mod tests {
         let w = ndarray::array![[10, 11, 20, 21]]; // c0y0 c0y1 c1y0 c1y1
         let p = chw_to_hwc_columns(&w, 2, 1, 2);
         assert_eq!(p, ndarray::array![[10, 20, 11, 21]]); // y0c0 y0c1 y1c0 y1c1
+    }
+
+    /// A one-layer network (bipolar [2] → dense 1) with `activation` as its activation table and
+    /// `head` appended, loaded from a temporary directory.
+    fn load_one(activation: &str, head: &str) -> Result<Network> {
+        let dir = tempfile::tempdir().unwrap();
+        ndarray_npy::write_npy(dir.path().join("w.npy"), &ndarray::array![[1i64, -1]]).unwrap();
+        ndarray_npy::write_npy(dir.path().join("t.npy"), &ndarray::array![[0i64, 1, 2]]).unwrap();
+        let text = format!(
+            "name = \"n\"\n[input]\nshape = [2]\ndtype = \"bipolar\"\n\
+             [[layer]]\nkind = \"dense\"\nout_features = 1\nweights = \"w.npy\"\n\
+             weight_dtype = \"bipolar\"\npe = 1\nsimd = 2\nactivation = {activation}\n{head}"
+        );
+        std::fs::write(dir.path().join("net.toml"), text).unwrap();
+        load(&dir.path().join("net.toml"))
+    }
+
+    #[test]
+    fn out_bias_near_i64_max_is_an_error_not_an_overflow() {
+        let act = "{ kind = \"thresholds\", thresholds = \"t.npy\", out_dtype = \"uint2\", \
+                   out_bias = 9223372036854775807 }";
+        let msg = load_one(act, "").unwrap_err().to_string();
+        assert!(msg.contains("field `activation.out_bias`"), "{msg}");
+        assert!(load_one(&act.replace("9223372036854775807", "0"), "").is_ok());
+    }
+
+    #[test]
+    fn unknown_keys_of_kinds_without_fields_are_errors() {
+        // Serde's internally tagged enums silently accepted these (unit variants ignore keys).
+        let sign =
+            "{ kind = \"batchnorm\", gamma = \"g.npy\", beta = \"g.npy\", mean = \"g.npy\", \
+                    var = \"g.npy\", eps = 1.0, quantizer = { kind = \"sign\", bits = 1 } }";
+        let msg = load_one(sign, "").unwrap_err().to_string();
+        assert!(msg.contains("field `activation.quantizer.bits`"), "{msg}");
+        let msg = load_one("{ kind = \"none\", scale = 2 }", "")
+            .unwrap_err()
+            .to_string();
+        assert!(msg.contains("field `activation.scale`"), "{msg}");
+        let head = "[head]\nkind = \"argmax\"\nk = 1\n";
+        let msg = load_one("{ kind = \"none\" }", head)
+            .unwrap_err()
+            .to_string();
+        assert!(msg.contains("field `head.k`"), "{msg}");
+        assert!(load_one("{ kind = \"none\" }", "[head]\nkind = \"argmax\"\n").is_ok());
+    }
+
+    #[test]
+    fn a_wrong_type_names_its_field() {
+        let act = "{ kind = \"thresholds\", thresholds = 3, out_dtype = \"uint2\" }";
+        let msg = load_one(act, "").unwrap_err().to_string();
+        assert!(
+            msg.contains("field `activation.thresholds`") && msg.contains("expected a string"),
+            "{msg}"
+        );
     }
 
     #[test]

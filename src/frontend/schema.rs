@@ -3,7 +3,13 @@
 //!
 //! Numbers that must be positive are read as `i64` and checked in `load`, so that `pe = -1` gets a
 //! message about PE rather than a serde type error.
+//!
+//! Tables with a `kind` (layers, activations, quantizers) are dispatched on it by hand in `load`,
+//! which then decodes the struct of that kind. Serde's internally tagged enums would do it in one
+//! step, but they buffer the table first, which loses the key path of a type error ("invalid type:
+//! string, expected i64" without saying which field) and ignores unknown keys on unit variants.
 
+use serde::de::{self, Deserializer, SeqAccess, Visitor};
 use serde::Deserialize;
 
 #[derive(Debug, Deserialize)]
@@ -24,14 +30,7 @@ pub struct InputSpec {
     pub dtype: String,
 }
 
-#[derive(Debug, Deserialize)]
-#[serde(tag = "kind", rename_all = "lowercase")]
-pub enum LayerSpec {
-    Dense(DenseSpec),
-    Conv2d(ConvSpec),
-    Maxpool(PoolSpec),
-}
-
+/// A `dense` layer, without its `kind` and `activation` (decoded separately).
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct DenseSpec {
@@ -45,9 +44,9 @@ pub struct DenseSpec {
     pub input_order: Option<String>,
     pub pe: i64,
     pub simd: i64,
-    pub activation: ActivationSpec,
 }
 
+/// A `conv2d` layer, without its `kind` and `activation` (decoded separately).
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ConvSpec {
@@ -64,9 +63,9 @@ pub struct ConvSpec {
     pub weight_dtype: String,
     pub pe: i64,
     pub simd: i64,
-    pub activation: ActivationSpec,
 }
 
+/// A `maxpool` layer, without its `kind`.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PoolSpec {
@@ -78,21 +77,42 @@ pub struct PoolSpec {
 }
 
 /// `k` or `[kh, kw]`.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(untagged)]
+#[derive(Debug, Clone)]
 pub enum Pair {
     One(i64),
     Two(Vec<i64>),
 }
 
-#[derive(Debug, Deserialize)]
-#[serde(tag = "kind", rename_all = "lowercase")]
-pub enum ActivationSpec {
-    Batchnorm(BatchNormSpec),
-    Thresholds(ThresholdsSpec),
-    None(NoneSpec),
+/// By hand rather than `#[serde(untagged)]`, whose error is "data did not match any variant of
+/// untagged enum Pair".
+impl<'de> Deserialize<'de> for Pair {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct PairVisitor;
+        impl<'de> Visitor<'de> for PairVisitor {
+            type Value = Pair;
+
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a number k or a list [vertical, horizontal]")
+            }
+
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<Pair, E> {
+                Ok(Pair::One(v))
+            }
+
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Pair, A::Error> {
+                let mut v = Vec::new();
+                while let Some(x) = seq.next_element::<i64>()? {
+                    v.push(x);
+                }
+                Ok(Pair::Two(v))
+            }
+        }
+        deserializer.deserialize_any(PairVisitor)
+    }
 }
 
+/// `[layer.activation]` with `kind = "batchnorm"`, without `kind` and `quantizer` (decoded
+/// separately).
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct BatchNormSpec {
@@ -103,16 +123,18 @@ pub struct BatchNormSpec {
     pub eps: f64,
     pub alpha: Option<String>,
     pub bias: Option<String>,
-    pub quantizer: QuantizerSpec,
 }
 
+/// `quantizer = { kind = "uniform", ... }`, without `kind`.
 #[derive(Debug, Deserialize)]
-#[serde(tag = "kind", rename_all = "lowercase", deny_unknown_fields)]
-pub enum QuantizerSpec {
-    Sign,
-    Uniform { bits: i64, signed: bool, scale: f64 },
+#[serde(deny_unknown_fields)]
+pub struct UniformSpec {
+    pub bits: i64,
+    pub signed: bool,
+    pub scale: f64,
 }
 
+/// `[layer.activation]` with `kind = "thresholds"`, without `kind`.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ThresholdsSpec {
@@ -121,13 +143,15 @@ pub struct ThresholdsSpec {
     pub out_bias: Option<i64>,
 }
 
+/// A table whose only key is `kind`: activation `none`, quantizer `sign`.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct NoneSpec {}
+pub struct KindOnly {}
 
+/// `[head]`: `kind` is "argmax" or "topk"; `k` only with "topk" (checked in `load`).
 #[derive(Debug, Deserialize)]
-#[serde(tag = "kind", rename_all = "lowercase", deny_unknown_fields)]
-pub enum HeadSpec {
-    Argmax,
-    Topk { k: i64 },
+#[serde(deny_unknown_fields)]
+pub struct HeadSpec {
+    pub kind: String,
+    pub k: Option<i64>,
 }
