@@ -55,7 +55,7 @@ impl MatVecSummary {
         if pad_rows > 0 {
             notes.push(format!(
                 "PE {} does not divide MH {}: outputs padded to {} (+{pad_rows}), the padded channels \
-                 are dropped from the stream",
+                 stay in the stream as all-zero padding slots",
                 self.pe,
                 self.rows,
                 self.nf * self.pe

@@ -1,5 +1,6 @@
 //! Passes over the IR. [`lower`] runs the ones every backend needs, in order.
 
+pub mod pad;
 pub mod thresholds;
 
 use crate::error::Result;

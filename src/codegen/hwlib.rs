@@ -1,0 +1,34 @@
+//! The hand-written RTL library (`hw/*.v`), embedded in the binary so `bnn-gen build` works from
+//! any directory. `build` copies the modules a design needs into `DIR/rtl/`.
+
+/// Every library module: file name and text, leaves first (a valid compile order).
+pub const MODULES: [(&str, &str); 8] = [
+    ("bnn_resize.v", include_str!("../../hw/bnn_resize.v")),
+    ("bnn_rom.v", include_str!("../../hw/bnn_rom.v")),
+    ("bnn_dot.v", include_str!("../../hw/bnn_dot.v")),
+    ("bnn_thresh.v", include_str!("../../hw/bnn_thresh.v")),
+    ("bnn_mvtu.v", include_str!("../../hw/bnn_mvtu.v")),
+    ("bnn_dwc.v", include_str!("../../hw/bnn_dwc.v")),
+    ("bnn_fifo.v", include_str!("../../hw/bnn_fifo.v")),
+    ("bnn_topk.v", include_str!("../../hw/bnn_topk.v")),
+];
+
+/// The text of library module file `name` (e.g. `"bnn_mvtu.v"`).
+pub fn module(name: &str) -> Option<&'static str> {
+    MODULES.iter().find(|(n, _)| *n == name).map(|(_, t)| *t)
+}
+
+/// The library files a design needs, in compile order: the MVTU and its parts always, the width
+/// converter, FIFO and top-k head when used.
+pub fn needed(dwc: bool, fifo: bool, topk: bool) -> Vec<&'static str> {
+    MODULES
+        .iter()
+        .map(|(n, _)| *n)
+        .filter(|n| match *n {
+            "bnn_dwc.v" => dwc,
+            "bnn_fifo.v" => fifo,
+            "bnn_topk.v" => topk,
+            _ => true,
+        })
+        .collect()
+}

@@ -1,0 +1,823 @@
+//! Renders the files of a design from the hardware IR: the askama templates in `templates/` get
+//! precomputed numbers, names and wiring; the ROM contents are formatted here.
+
+use super::bits::Bits;
+use super::report::{self, mem_file};
+use super::{hwlib, Design, GeneratedFile};
+use crate::datatype::DataType;
+use crate::error::{Error, Result};
+use crate::passes::pad::{type_code, HwActivation, HwElement, HwLayer, HwNetwork, StreamFormat};
+use askama::Template;
+use std::collections::BTreeSet;
+
+const VERSION: &str = env!("CARGO_PKG_VERSION");
+
+struct Param {
+    name: &'static str,
+    value: String,
+}
+
+fn param(name: &'static str, value: impl ToString) -> Param {
+    Param {
+        name,
+        value: value.to_string(),
+    }
+}
+
+/// A Verilog integer: negative values as sized signed literals (`-32'sd2`), so that they never
+/// turn a comparison unsigned.
+fn vint(v: i64) -> String {
+    if v < 0 {
+        format!("-32'sd{}", v.unsigned_abs())
+    } else {
+        v.to_string()
+    }
+}
+
+/// `[bits-1:0]` left-aligned in a column of `width` characters.
+fn range(bits: usize, width: usize) -> String {
+    format!("{:<width$}", format!("[{}:0]", bits - 1))
+}
+
+fn wire(name: impl Into<String>, bits: usize) -> Wire {
+    Wire {
+        name: name.into(),
+        bits,
+        range: String::new(),
+    }
+}
+
+fn clog2_or_1(n: usize) -> usize {
+    if n > 1 {
+        (usize::BITS - (n - 1).leading_zeros()) as usize
+    } else {
+        1
+    }
+}
+
+struct Rom {
+    inst: String,
+    file: String,
+    hi: usize,
+    lo: usize,
+}
+
+#[derive(Template)]
+#[template(path = "layer.v")]
+struct LayerTemplate {
+    header: Vec<String>,
+    module: String,
+    blank: String,
+    r_in: String,
+    r_out: String,
+    r_waddr: String,
+    r_wdata: String,
+    r_taddr: String,
+    r_tdata: String,
+    simd: usize,
+    pe: usize,
+    ibits: u32,
+    obits: u32,
+    wbits: u32,
+    sf: usize,
+    ww: usize,
+    tw: usize,
+    wdepth: usize,
+    tdepth: usize,
+    tword: String,
+    tbits: u32,
+    params: Vec<Param>,
+    wroms: Vec<Rom>,
+    troms: Vec<Rom>,
+}
+
+struct Wire {
+    name: String,
+    bits: usize,
+    range: String,
+}
+
+struct Block {
+    comment: String,
+    module: String,
+    inst: String,
+    params: Vec<Param>,
+    input: String,
+    output: String,
+}
+
+#[derive(Template)]
+#[template(path = "top.v")]
+struct TopTemplate {
+    header: Vec<String>,
+    module: String,
+    blank: String,
+    r_in: String,
+    r_out: String,
+    in_desc: String,
+    out_desc: String,
+    wires: Vec<Wire>,
+    input_wiring: Vec<String>,
+    blocks: Vec<Block>,
+    output_wiring: Vec<String>,
+}
+
+#[derive(Template)]
+#[template(path = "filelist.f")]
+struct FileListTemplate<'a> {
+    files: &'a [String],
+}
+
+#[derive(Template)]
+#[template(path = "synth_yosys.ys")]
+struct YosysTemplate<'a> {
+    version: &'a str,
+    net_name: &'a str,
+    top: &'a str,
+    files: &'a [String],
+    stat_file: &'a str,
+}
+
+#[derive(Template)]
+#[template(path = "vivado.tcl")]
+struct VivadoTemplate<'a> {
+    version: &'a str,
+    net_name: &'a str,
+    top: &'a str,
+    files: &'a [String],
+    default_period: &'a str,
+}
+
+struct StreamDoc {
+    words_per_frame: usize,
+    elements_per_word: usize,
+    element_bits: u32,
+    datatype: String,
+    bipolar: bool,
+    raw: bool,
+    is_image: bool,
+    elements: usize,
+    slots: usize,
+    pad_elements: usize,
+    used_bits: usize,
+    spare_bits: usize,
+    tdata_bits: usize,
+}
+
+impl StreamDoc {
+    fn new(f: &StreamFormat, is_image: bool) -> Self {
+        StreamDoc {
+            words_per_frame: f.words_per_frame,
+            elements_per_word: f.elements_per_word,
+            element_bits: f.element.bits(),
+            datatype: f.element.name(),
+            bipolar: f.element == HwElement::Data(DataType::Bipolar),
+            raw: matches!(f.element, HwElement::Acc(_)),
+            is_image,
+            elements: f.elements,
+            slots: f.slots,
+            pad_elements: f.slots - f.elements,
+            used_bits: f.used_bits(),
+            spare_bits: f.tdata_bits - f.used_bits(),
+            tdata_bits: f.tdata_bits,
+        }
+    }
+}
+
+struct LayerDoc {
+    name: String,
+    module: String,
+    mw: usize,
+    mh: usize,
+    mw_pad: usize,
+    mh_pad: usize,
+    weight_dtype: String,
+    input_dtype: String,
+    output_dtype: String,
+    pe: usize,
+    simd: usize,
+    nf: usize,
+    sf: usize,
+    cycles: usize,
+    acc_bits: u32,
+    luts: u64,
+    bram18: u64,
+}
+
+#[derive(Template)]
+#[template(path = "README.md")]
+struct ReadmeTemplate<'a> {
+    version: &'a str,
+    net_name: &'a str,
+    net_ident: &'a str,
+    top: &'a str,
+    has_head: bool,
+    any_thresholds: bool,
+    classes: usize,
+    in_tdata_bits: usize,
+    out_tdata_bits: usize,
+    input: StreamDoc,
+    output: StreamDoc,
+    layers: Vec<LayerDoc>,
+    links: Vec<String>,
+    notes: &'a [String],
+    ii: usize,
+    fps_100: String,
+    latency: u64,
+    latency_formula: String,
+}
+
+fn render(t: &impl Template, what: &str) -> Result<Vec<u8>> {
+    let mut text = t
+        .render()
+        .map_err(|e| Error::Unsupported(format!("internal error rendering {what}: {e}")))?;
+    // askama drops the template's final newline; every generated file ends with exactly one.
+    while text.ends_with('\n') {
+        text.pop();
+    }
+    text.push('\n');
+    Ok(text.into_bytes())
+}
+
+/// Module names of the layers: `<net>_<layer>`, made unique against the top, the library and
+/// each other.
+fn layer_modules(hw: &HwNetwork, top: &str) -> Vec<String> {
+    let mut used: BTreeSet<String> = hwlib::MODULES
+        .iter()
+        .map(|(f, _)| f.trim_end_matches(".v").to_string())
+        .collect();
+    used.insert(top.to_string());
+    hw.layers
+        .iter()
+        .enumerate()
+        .map(|(i, l)| {
+            let mut name = format!("{}_{}", hw.ident, l.ident);
+            while used.contains(&name) {
+                name = format!("{name}_l{i}");
+            }
+            used.insert(name.clone());
+            name
+        })
+        .collect()
+}
+
+fn weight_mem(layer: &HwLayer, p: usize) -> Vec<u8> {
+    let wbits = layer.wbits() as usize;
+    let ww = layer.simd * wbits;
+    let mut out = String::with_capacity(layer.nf() * layer.sf() * (ww.div_ceil(4) + 1));
+    for nf in 0..layer.nf() {
+        let row = layer.weights.row(nf * layer.pe + p);
+        for sf in 0..layer.sf() {
+            let mut word = Bits::zero(ww);
+            for lane in 0..layer.simd {
+                let w = row[sf * layer.simd + lane];
+                word.set(lane * wbits, wbits, layer.weight_dtype.encode(i64::from(w)));
+            }
+            out.push_str(&word.to_hex());
+            out.push('\n');
+        }
+    }
+    out.into_bytes()
+}
+
+fn threshold_mem(layer: &HwLayer, p: usize) -> Vec<u8> {
+    let HwActivation::Thresholds(t) = &layer.activation else {
+        return Vec::new();
+    };
+    let tb = t.tbits as usize;
+    let mut out = String::new();
+    for nf in 0..layer.nf() {
+        let c = nf * layer.pe + p;
+        let mut word = Bits::zero(layer.tmem_width());
+        for (j, &v) in t.values.row(c).iter().enumerate() {
+            word.set(j * tb, tb, v as u64);
+        }
+        word.set(t.nsteps() * tb, 1, u64::from(t.le[c]));
+        out.push_str(&word.to_hex());
+        out.push('\n');
+    }
+    out.into_bytes()
+}
+
+fn layer_header(hw: &HwNetwork, l: &HwLayer) -> Vec<String> {
+    let mut h = vec![
+        format!(
+            "Generated by bnn-gen {VERSION} from network \"{}\", layer \"{}\". Do not edit.",
+            hw.name, l.name
+        ),
+        String::new(),
+        format!(
+            "Dense {} x {} ({} weights, {} inputs -> {}), padded to MW {} x MH {}.",
+            l.mw,
+            l.mh,
+            l.weight_dtype,
+            l.input_dtype,
+            l.output.name(),
+            l.mw_pad,
+            l.mh_pad
+        ),
+        format!(
+            "PE {}, SIMD {}: NF {} x SF {} = {} cycles per frame.",
+            l.pe,
+            l.simd,
+            l.nf(),
+            l.sf(),
+            l.cycles()
+        ),
+    ];
+    if l.xnor {
+        h.push(format!(
+            "XNOR-popcount: accumulator P in [0, {}]; thresholds in the popcount domain (T_pc = ceil((T+K)/2) for >=, floor((T+K)/2) for <=, K = {}).",
+            l.mw, l.mw
+        ));
+    } else {
+        h.push(format!(
+            "Multiply-accumulate: accumulator in [{}, {}], true domain.",
+            l.acc_lo, l.acc_hi
+        ));
+    }
+    if l.mw_pad > l.mw {
+        h.push(format!(
+            "Input slots {}..{} are padding (zero bits); their weights are {}.",
+            l.mw,
+            l.mw_pad - 1,
+            if l.xnor {
+                "bit 1 (XNOR with 0 adds nothing)"
+            } else {
+                "0 or meet a zero input"
+            }
+        ));
+    }
+    if l.mh_pad > l.mh {
+        h.push(format!(
+            "Output channels {}..{} are padding{}.",
+            l.mh,
+            l.mh_pad - 1,
+            if l.nsteps() > 0 {
+                " and emit zero bits"
+            } else {
+                " (don't care)"
+            }
+        ));
+    }
+    h
+}
+
+fn layer_file(hw: &HwNetwork, l: &HwLayer, module: &str) -> Result<Vec<u8>> {
+    let ww = l.simd * l.wbits() as usize;
+    let tw = l.tmem_width().max(1);
+    let (nsteps, tbits, obias) = match &l.activation {
+        HwActivation::Thresholds(t) => (t.nsteps(), t.tbits, t.out_bias),
+        HwActivation::Identity => (0, 1, 0),
+    };
+    let params = vec![
+        param("MW", l.mw_pad),
+        param("MH", l.mh_pad),
+        param("PE", l.pe),
+        param("SIMD", l.simd),
+        param("WBITS", l.wbits()),
+        param("IBITS", l.ibits()),
+        param("WTYPE", type_code(l.weight_dtype)),
+        param("ITYPE", type_code(l.input_dtype)),
+        param("ACC_BITS", l.acc_bits),
+        param("NSTEPS", nsteps),
+        param("OBITS", l.obits()),
+        param("TBITS", tbits),
+        param("OUT_BIAS", vint(obias)),
+        param("XNOR_FANIN", l.mw),
+    ];
+    let digits = |p: usize| format!("{p:03}");
+    let wroms = (0..l.pe)
+        .map(|p| Rom {
+            inst: format!("u_wrom_{}", digits(p)),
+            file: mem_file(l, 'w', p),
+            hi: (p + 1) * ww - 1,
+            lo: p * ww,
+        })
+        .collect();
+    let troms = if nsteps > 0 {
+        (0..l.pe)
+            .map(|p| Rom {
+                inst: format!("u_trom_{}", digits(p)),
+                file: mem_file(l, 't', p),
+                hi: (p + 1) * tw - 1,
+                lo: p * tw,
+            })
+            .collect()
+    } else {
+        Vec::new()
+    };
+    let widths = [
+        l.simd * l.ibits() as usize,
+        l.pe * l.obits() as usize,
+        clog2_or_1(l.nf() * l.sf()),
+        l.pe * ww,
+        clog2_or_1(l.nf()),
+        l.pe * tw,
+    ];
+    let col = widths
+        .iter()
+        .map(|&b| format!("[{}:0]", b - 1).len())
+        .max()
+        .unwrap_or(0);
+    let t = LayerTemplate {
+        header: layer_header(hw, l),
+        module: module.to_string(),
+        blank: " ".repeat(col),
+        r_in: range(widths[0], col),
+        r_out: range(widths[1], col),
+        r_waddr: range(widths[2], col),
+        r_wdata: range(widths[3], col),
+        r_taddr: range(widths[4], col),
+        r_tdata: range(widths[5], col),
+        simd: l.simd,
+        pe: l.pe,
+        ibits: l.ibits(),
+        obits: l.obits(),
+        wbits: l.wbits(),
+        sf: l.sf(),
+        ww,
+        tw,
+        wdepth: l.nf() * l.sf(),
+        tdepth: l.nf(),
+        tword: match nsteps {
+            0 => String::new(),
+            1 => "{dir, T[0]}".to_string(),
+            2 => "{dir, T[1], T[0]}".to_string(),
+            n => format!("{{dir, T[{}], ..., T[0]}}", n - 1),
+        },
+        tbits,
+        params,
+        wroms,
+        troms,
+    };
+    render(&t, module)
+}
+
+fn stream_desc(f: &StreamFormat) -> String {
+    format!(
+        "{} x {} ({} bits each), {} words per frame",
+        f.elements_per_word,
+        f.element.name(),
+        f.element.bits(),
+        f.words_per_frame
+    )
+}
+
+fn top_file(hw: &HwNetwork, top: &str, modules: &[String]) -> Result<Vec<u8>> {
+    let input = hw.input_stream();
+    let output = hw.output_stream();
+    let mut wires = Vec::new();
+    let mut blocks = Vec::new();
+    let mut input_wiring = Vec::new();
+    let mut output_wiring = Vec::new();
+
+    // Input port -> "in" stream of the first layer's width.
+    let in_w = input.used_bits();
+    wires.push(wire("in", in_w));
+    if in_w < input.tdata_bits {
+        input_wiring.push(format!("assign in_tdata = s_axis_tdata[{}:0];", in_w - 1));
+        input_wiring.push(format!(
+            "wire   unused_s_axis_tdata = &{{1'b0, s_axis_tdata[{}:{in_w}]}};  // TDATA padding bits",
+            input.tdata_bits - 1
+        ));
+    } else {
+        input_wiring.push("assign in_tdata = s_axis_tdata;".into());
+    }
+    input_wiring.push("assign in_tvalid = s_axis_tvalid;".into());
+    input_wiring.push("assign s_axis_tready = in_tready;".into());
+
+    let mut cur = "in".to_string();
+    for (i, l) in hw.layers.iter().enumerate() {
+        let out = format!("l{i}_{}", l.ident);
+        wires.push(wire(out.clone(), l.pe * l.obits() as usize));
+        blocks.push(Block {
+            comment: format!(
+                "Layer {i} \"{}\": dense {} -> {}, PE {}, SIMD {}, NF {} x SF {} = {} cycles/frame.",
+                l.name,
+                l.mw,
+                l.mh,
+                l.pe,
+                l.simd,
+                l.nf(),
+                l.sf(),
+                l.cycles()
+            ),
+            module: modules[i].clone(),
+            inst: format!("u_l{i}_{}", l.ident),
+            params: vec![param("MEM_DIR", "MEM_DIR")],
+            input: cur.clone(),
+            output: out.clone(),
+        });
+        cur = out;
+        if let Some(link) = hw.links.get(i) {
+            if link.dwc() {
+                let out = format!("link{i}_dwc");
+                wires.push(wire(out.clone(), link.out_bits));
+                blocks.push(Block {
+                    comment: format!(
+                        "Link {i}: width converter {} -> {} bits ({} elements per frame).",
+                        link.in_bits, link.out_bits, link.elements
+                    ),
+                    module: "bnn_dwc".into(),
+                    inst: format!("u_link{i}_dwc"),
+                    params: vec![
+                        param("IN_BITS", link.in_bits),
+                        param("OUT_BITS", link.out_bits),
+                    ],
+                    input: cur.clone(),
+                    output: out.clone(),
+                });
+                cur = out;
+            }
+            if let Some(depth) = link.fifo_depth {
+                let out = format!("link{i}_fifo");
+                wires.push(wire(out.clone(), link.out_bits));
+                blocks.push(Block {
+                    comment: format!(
+                        "Link {i}: FIFO of one frame ({depth} words) so that layer {} runs ahead \
+                         while layer {} replays its neuron folds.",
+                        i,
+                        i + 1
+                    ),
+                    module: "bnn_fifo".into(),
+                    inst: format!("u_link{i}_fifo"),
+                    params: vec![param("WIDTH", link.out_bits), param("DEPTH", depth)],
+                    input: cur.clone(),
+                    output: out.clone(),
+                });
+                cur = out;
+            }
+        }
+    }
+    if let Some(h) = &hw.head {
+        wires.push(wire("head", h.idx_bits));
+        blocks.push(Block {
+            comment: format!(
+                "Head: top-{} of {} values ({} per word), indices best first, ties to the lower index.",
+                h.k, h.n, h.elems
+            ),
+            module: "bnn_topk".into(),
+            inst: "u_head".into(),
+            params: vec![
+                param("N", h.n),
+                param("ELEMS", h.elems),
+                param("ELEM_BITS", h.elem_bits),
+                param("SIGNED", u32::from(h.signed)),
+                param("K", h.k),
+                param("IDX_BITS", h.idx_bits),
+            ],
+            input: cur.clone(),
+            output: "head".into(),
+        });
+        cur = "head".into();
+    }
+    let out_w = wires.last().expect("at least the input").bits;
+    if out_w < output.tdata_bits {
+        output_wiring.push(format!(
+            "assign m_axis_tdata = {{{}'d0, {cur}_tdata}};  // TDATA padded with zero bits",
+            output.tdata_bits - out_w
+        ));
+    } else {
+        output_wiring.push(format!("assign m_axis_tdata = {cur}_tdata;"));
+    }
+    output_wiring.push(format!("assign m_axis_tvalid = {cur}_tvalid;"));
+    output_wiring.push(format!("assign {cur}_tready = m_axis_tready;"));
+
+    let mut header = vec![
+        format!("Generated by bnn-gen {VERSION} from network \"{}\". Do not edit.", hw.name),
+        String::new(),
+        format!(
+            "Streaming accelerator: {} dense layer(s){}; ideal initiation interval {} cycles per frame.",
+            hw.layers.len(),
+            if hw.head.is_some() { " and a top-k head" } else { "" },
+            hw.ideal_ii()
+        ),
+        "Streams are LSB first: element i of a word at bits [i*b, (i+1)*b); bipolar +1 = bit 1.".into(),
+        format!(
+            "Input: {} words per frame of {} elements ({}); frame element e in word e/{}, slot e%{}.",
+            input.words_per_frame,
+            input.elements_per_word,
+            input.element.name(),
+            input.elements_per_word,
+            input.elements_per_word
+        ),
+    ];
+    if input.slots > input.elements {
+        header.push(format!(
+            "Input slots {}..{} of each frame are padding and must be zero bits.",
+            input.elements,
+            input.slots - 1
+        ));
+    }
+    header.push(match &hw.head {
+        Some(h) => format!(
+            "Output: {} word(s) per frame, the top-{} class indices, best first.",
+            h.k, h.k
+        ),
+        None => format!(
+            "Output: {} words per frame of {} elements ({}){}.",
+            output.words_per_frame,
+            output.elements_per_word,
+            output.element.name(),
+            if output.slots > output.elements {
+                format!(
+                    "; slots {}..{} are padding",
+                    output.elements,
+                    output.slots - 1
+                )
+            } else {
+                String::new()
+            }
+        ),
+    });
+    header.push("ROM contents: $readmemh(MEM_DIR/<file>), MEM_DIR relative to the tool's working directory.".into());
+
+    let col = wires
+        .iter()
+        .map(|w| w.bits)
+        .chain([input.tdata_bits, output.tdata_bits])
+        .map(|b| format!("[{}:0]", b - 1).len())
+        .max()
+        .unwrap_or(0);
+    for w in &mut wires {
+        w.range = range(w.bits, col);
+    }
+    let t = TopTemplate {
+        header,
+        module: top.to_string(),
+        blank: " ".repeat(col),
+        r_in: range(input.tdata_bits, col),
+        r_out: range(output.tdata_bits, col),
+        in_desc: stream_desc(&input),
+        out_desc: match &hw.head {
+            Some(h) => format!("top-{} class indices, one per word", h.k),
+            None => stream_desc(&output),
+        },
+        wires,
+        input_wiring,
+        blocks,
+        output_wiring,
+    };
+    render(&t, top)
+}
+
+fn link_text(hw: &HwNetwork, i: usize) -> String {
+    let k = &hw.links[i];
+    let (a, b) = (&hw.layers[k.from], &hw.layers[k.from + 1]);
+    let mut parts = vec![format!(
+        "{} -> {}: {} elements per frame, {}-bit words in, {}-bit words out",
+        a.name, b.name, k.elements, k.in_bits, k.out_bits
+    )];
+    if k.dwc() {
+        parts.push("a `bnn_dwc` width converter".into());
+    }
+    match k.fifo_depth {
+        Some(d) => parts.push(format!("a {d}-word `bnn_fifo` (one frame of {})", b.name)),
+        None => parts.push(format!(
+            "no FIFO ({} has NF = 1 and reads every cycle)",
+            b.name
+        )),
+    }
+    parts.join("; ")
+}
+
+/// Generates every file of the design.
+pub(super) fn generate(hw: HwNetwork) -> Result<Design> {
+    let top = format!("{}_top", hw.ident);
+    let modules = layer_modules(&hw, &top);
+    let mut files = Vec::new();
+
+    let any_dwc = hw.links.iter().any(|k| k.dwc());
+    let any_fifo = hw.links.iter().any(|k| k.fifo_depth.is_some());
+    let mut rtl: Vec<String> = Vec::new();
+    for name in hwlib::needed(any_dwc, any_fifo, hw.head.is_some()) {
+        let text = hwlib::module(name).expect("a library module");
+        files.push(GeneratedFile {
+            path: format!("rtl/{name}"),
+            contents: text.as_bytes().to_vec(),
+        });
+        rtl.push(format!("rtl/{name}"));
+    }
+    for (l, module) in hw.layers.iter().zip(&modules) {
+        files.push(GeneratedFile {
+            path: format!("rtl/{module}.v"),
+            contents: layer_file(&hw, l, module)?,
+        });
+        rtl.push(format!("rtl/{module}.v"));
+    }
+    files.push(GeneratedFile {
+        path: format!("rtl/{top}.v"),
+        contents: top_file(&hw, &top, &modules)?,
+    });
+    rtl.push(format!("rtl/{top}.v"));
+
+    for l in &hw.layers {
+        for p in 0..l.pe {
+            files.push(GeneratedFile {
+                path: format!("mem/{}", mem_file(l, 'w', p)),
+                contents: weight_mem(l, p),
+            });
+        }
+        if l.nsteps() > 0 {
+            for p in 0..l.pe {
+                files.push(GeneratedFile {
+                    path: format!("mem/{}", mem_file(l, 't', p)),
+                    contents: threshold_mem(l, p),
+                });
+            }
+        }
+    }
+
+    files.push(GeneratedFile {
+        path: "bnn_gen.f".into(),
+        contents: render(&FileListTemplate { files: &rtl }, "bnn_gen.f")?,
+    });
+    files.push(GeneratedFile {
+        path: "synth_yosys.ys".into(),
+        contents: render(
+            &YosysTemplate {
+                version: VERSION,
+                net_name: &hw.name,
+                top: &top,
+                files: &rtl,
+                stat_file: super::yosys::STAT_FILE,
+            },
+            "synth_yosys.ys",
+        )?,
+    });
+    files.push(GeneratedFile {
+        path: "vivado.tcl".into(),
+        contents: render(
+            &VivadoTemplate {
+                version: VERSION,
+                net_name: &hw.name,
+                top: &top,
+                files: &rtl,
+                default_period: "10.0",
+            },
+            "vivado.tcl",
+        )?,
+    });
+
+    let rep = report::build_report(&hw, &top, &modules);
+    let (latency, latency_formula) = report::latency(&hw);
+    let ii = hw.ideal_ii();
+    let layers = hw
+        .layers
+        .iter()
+        .zip(&modules)
+        .zip(&rep.layers)
+        .map(|((l, m), r)| LayerDoc {
+            name: l.name.clone(),
+            module: m.clone(),
+            mw: l.mw,
+            mh: l.mh,
+            mw_pad: l.mw_pad,
+            mh_pad: l.mh_pad,
+            weight_dtype: l.weight_dtype.to_string(),
+            input_dtype: l.input_dtype.to_string(),
+            output_dtype: r.output_datatype.clone(),
+            pe: l.pe,
+            simd: l.simd,
+            nf: l.nf(),
+            sf: l.sf(),
+            cycles: l.cycles(),
+            acc_bits: l.acc_bits,
+            luts: r.estimated_luts,
+            bram18: r.estimated_bram18,
+        })
+        .collect();
+    let input = hw.input_stream();
+    let output = hw.output_stream();
+    let readme = ReadmeTemplate {
+        version: VERSION,
+        net_name: &hw.name,
+        net_ident: &hw.ident,
+        top: &top,
+        has_head: hw.head.is_some(),
+        any_thresholds: hw.layers.iter().any(|l| l.nsteps() > 0),
+        classes: hw.head.map_or(0, |h| h.n),
+        in_tdata_bits: input.tdata_bits,
+        out_tdata_bits: output.tdata_bits,
+        input: StreamDoc::new(&input, hw.input_is_image),
+        output: StreamDoc::new(&output, false),
+        layers,
+        links: (0..hw.links.len()).map(|i| link_text(&hw, i)).collect(),
+        notes: &hw.notes,
+        ii,
+        fps_100: format!("{:.0}", 100e6 / ii.max(1) as f64),
+        latency,
+        latency_formula,
+    };
+    files.push(GeneratedFile {
+        path: "README.md".into(),
+        contents: render(&readme, "README.md")?,
+    });
+    files.push(GeneratedFile {
+        path: "report.json".into(),
+        contents: report::to_json(&rep).into_bytes(),
+    });
+
+    Ok(Design { hw, top, files })
+}

@@ -1,0 +1,3 @@
+{% for f in files -%}
+{{ f }}
+{% endfor -%}

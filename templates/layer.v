@@ -1,0 +1,70 @@
+{% for line in header -%}
+//{% if !line.is_empty() %} {{ line }}{% endif %}
+{% endfor -%}
+`default_nettype none
+
+module {{ module }} #(
+    parameter MEM_DIR = "mem"  // directory of the .mem files; $readmemh opens MEM_DIR/<file>
+) (
+    input  wire {{ blank }} ap_clk,         // clock
+    input  wire {{ blank }} ap_rst_n,       // synchronous reset, active low
+    input  wire {{ r_in }} s_axis_tdata,   // {{ simd }} x {{ ibits }}-bit input elements
+    input  wire {{ blank }} s_axis_tvalid,
+    output wire {{ blank }} s_axis_tready,
+    output wire {{ r_out }} m_axis_tdata,   // {{ pe }} x {{ obits }}-bit output elements
+    output wire {{ blank }} m_axis_tvalid,
+    input  wire {{ blank }} m_axis_tready
+);
+
+    wire {{ blank }} wmem_en;
+    wire {{ r_waddr }} wmem_addr;
+    wire {{ r_wdata }} wmem_rdata;
+    wire {{ blank }} tmem_en;
+    wire {{ r_taddr }} tmem_addr;
+    wire {{ r_tdata }} tmem_rdata;
+
+    bnn_mvtu #(
+{%- for p in params %}
+        .{{ p.name }}({{ p.value }}){% if !loop.last %},{% endif %}
+{%- endfor %}
+    ) u_mvtu (
+        .ap_clk       (ap_clk),
+        .ap_rst_n     (ap_rst_n),
+        .s_axis_tdata (s_axis_tdata),
+        .s_axis_tvalid(s_axis_tvalid),
+        .s_axis_tready(s_axis_tready),
+        .m_axis_tdata (m_axis_tdata),
+        .m_axis_tvalid(m_axis_tvalid),
+        .m_axis_tready(m_axis_tready),
+        .wmem_en      (wmem_en),
+        .wmem_addr    (wmem_addr),
+        .wmem_rdata   (wmem_rdata),
+        .tmem_en      (tmem_en),
+        .tmem_addr    (tmem_addr),
+        .tmem_rdata   (tmem_rdata)
+    );
+
+    // Weight ROMs, one per PE: {{ wdepth }} words of {{ ww }} bits; word nf*{{ sf }}+sf holds
+    // W[nf*{{ pe }}+pe][sf*{{ simd }}+lane], lane at bits [lane*{{ wbits }} +: {{ wbits }}].
+{%- for r in wroms %}
+    bnn_rom #(.WIDTH({{ ww }}), .DEPTH({{ wdepth }}), .INIT_FILE({MEM_DIR, "/{{ r.file }}"})) {{ r.inst }} (
+        .ap_clk(ap_clk), .en(wmem_en), .addr(wmem_addr), .rdata(wmem_rdata[{{ r.hi }}:{{ r.lo }}])
+    );
+{%- endfor %}
+{% if troms.is_empty() %}
+    // No activation: no threshold ROMs (the MVTU ignores tmem_rdata).
+    assign tmem_rdata = {{ pe * tw }}'d0;
+    wire unused_tmem = &{1'b0, tmem_en, tmem_addr};
+{%- else %}
+    // Threshold ROMs, one per PE: {{ tdepth }} words of {{ tw }} bits; word nf holds
+    // {{ tword }} ({{ tbits }}-bit two's complement) of channel nf*{{ pe }}+pe.
+{%- for r in troms %}
+    bnn_rom #(.WIDTH({{ tw }}), .DEPTH({{ tdepth }}), .INIT_FILE({MEM_DIR, "/{{ r.file }}"})) {{ r.inst }} (
+        .ap_clk(ap_clk), .en(tmem_en), .addr(tmem_addr), .rdata(tmem_rdata[{{ r.hi }}:{{ r.lo }}])
+    );
+{%- endfor %}
+{%- endif %}
+
+endmodule
+
+`default_nettype wire
