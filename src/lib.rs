@@ -5,11 +5,16 @@
 //! (batch-norm → integer thresholds); [`golden`] runs it with plain integer arithmetic as the
 //! reference every other model is checked against.
 
+pub mod codegen;
+pub mod cyclesim;
 pub mod datatype;
 pub mod error;
 pub mod frontend;
-// pub mod golden; (being written)
+pub mod golden;
 pub mod ir;
 pub mod passes;
+pub mod report;
+pub mod synth;
+pub mod verify;
 
 pub use error::{Error, Result};

@@ -1,1 +1,288 @@
-fn main() {}
+//! `bnn-gen`: the command line. Parsing and printing only; the work is in the library.
+
+use bnn_gen::error::{Error, Result};
+use bnn_gen::{codegen, frontend, golden, passes, report, verify};
+use clap::{Parser, Subcommand, ValueEnum};
+use ndarray::{ArrayD, Axis};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Instant;
+
+/// Compiles binarized and quantized neural networks into streaming FPGA accelerators.
+#[derive(Parser)]
+#[command(name = "bnn-gen", version, about, long_about = None)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Validate a network and print its per-layer shapes, datatypes, accumulator widths, folding
+    /// and cycles per frame.
+    Check {
+        /// The network description (net.toml); .npy paths in it are relative to its directory.
+        net: PathBuf,
+    },
+    /// Run a network on input frames and write its outputs.
+    Run {
+        /// The network description (net.toml).
+        net: PathBuf,
+        /// Input frames: npy of shape [N, *input.shape], values of the input datatype.
+        #[arg(long)]
+        input: PathBuf,
+        /// Where to write the outputs (int64 npy): [N, k] class indices with a head, else
+        /// [N, *output shape].
+        #[arg(long)]
+        output: Option<PathBuf>,
+        /// Which model runs the network.
+        #[arg(long, value_enum, default_value_t = Engine::Golden)]
+        engine: Engine,
+        /// Labels (integer npy [N]): print the top-1 accuracy.
+        #[arg(long)]
+        labels: Option<PathBuf>,
+    },
+    /// Generate a synthesizable streaming accelerator (RTL, ROM contents, synthesis scripts,
+    /// README and report.json) for a dense network.
+    Build {
+        /// The network description (net.toml).
+        net: PathBuf,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = Target::Verilog)]
+        target: Target,
+        /// Output directory (created if missing; see --force).
+        #[arg(short = 'o', long = "out")]
+        out: PathBuf,
+        /// Write into an existing non-empty directory that bnn-gen did not create.
+        #[arg(long)]
+        force: bool,
+        /// Also run yosys (synth_xilinx) on the design and add its counts to report.json.
+        #[arg(long)]
+        synth: bool,
+    },
+    /// Build a dense network's design, simulate the RTL with random back-pressure and check every
+    /// output word against the golden model (and the cycle simulator, cycle for cycle); print
+    /// throughput and latency.
+    Verify {
+        /// The network description (net.toml).
+        net: PathBuf,
+        /// Frames to run (default: 100 random ones, or every frame of --input).
+        #[arg(long)]
+        frames: Option<usize>,
+        /// Seed of the random frames and (low 32 bits) of the stall generator.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// Stall probability per cycle on both streams (tvalid gaps in, tready drops out).
+        #[arg(long, default_value_t = 0.0)]
+        stall: f64,
+        /// The RTL simulator.
+        #[arg(long, value_enum, default_value_t = Sim::Verilator)]
+        sim: Sim,
+        /// Input frames (npy [N, *input.shape]) instead of random ones.
+        #[arg(long)]
+        input: Option<PathBuf>,
+        /// Design directory (default build/verify-<net>); must be new, empty or written by bnn-gen.
+        #[arg(short = 'o', long = "out")]
+        out: Option<PathBuf>,
+        /// Skip the cycle-accurate simulator (two-way check: golden vs RTL only).
+        #[arg(long)]
+        no_cyclesim: bool,
+    },
+    /// Write one of the built-in pseudo-random example networks (net.toml + .npy files).
+    GenExample {
+        /// Example name (tiny, lfc, w2a2, cnv-small, cnv).
+        name: String,
+        /// Output directory (created if missing).
+        #[arg(long)]
+        out: PathBuf,
+    },
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum Target {
+    /// Verilog-2005 RTL (the hand-written modules of hw/ plus generated wiring).
+    Verilog,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum Sim {
+    /// Verilator with the generic AXI-Stream harness (sim/axis_tb.cpp).
+    Verilator,
+    /// Icarus Verilog with a generated Verilog testbench.
+    Icarus,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum Engine {
+    /// The functional reference model: integer arithmetic, bit-packed XNOR-popcount.
+    Golden,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli.command) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(command: Command) -> Result<()> {
+    match command {
+        Command::Check { net } => {
+            let mut network = frontend::load(&net)?;
+            passes::lower(&mut network)?;
+            print!("{}", report::check_table(&network));
+            Ok(())
+        }
+        Command::Run {
+            net,
+            input,
+            output,
+            engine: Engine::Golden,
+            labels,
+        } => {
+            let mut network = frontend::load(&net)?;
+            passes::lower(&mut network)?;
+            let frames = frontend::npy::read_int(&input)?;
+            let model = golden::GoldenModel::new(&network)?;
+            let start = Instant::now();
+            let result = model.run_batch(frames.view()).map_err(|e| in_file(&input, e))?;
+            let seconds = start.elapsed().as_secs_f64();
+            let n = frames.shape().first().copied().unwrap_or(0);
+            eprintln!(
+                "golden: {n} frames in {:.3} s ({:.0} frames/s)",
+                seconds,
+                n as f64 / seconds.max(1e-9)
+            );
+            if let Some(path) = &output {
+                ndarray_npy::write_npy(path, &result).map_err(|e| Error::invalid(path.display().to_string(), e.to_string()))?;
+            }
+            if let Some(path) = &labels {
+                let labels = frontend::npy::read_int(path)?;
+                let correct = count_correct(&result, &labels, network.head.is_some()).map_err(|m| Error::invalid(path.display().to_string(), m))?;
+                println!("accuracy: {:.2} % ({correct}/{n})", 100.0 * correct as f64 / n.max(1) as f64);
+            }
+            Ok(())
+        }
+        Command::Build {
+            net,
+            target: Target::Verilog,
+            out,
+            force,
+            synth,
+        } => {
+            let start = Instant::now();
+            let mut network = frontend::load(&net)?;
+            passes::lower(&mut network)?;
+            let design = codegen::build(&network, &out, codegen::BuildOptions { force })?;
+            eprintln!(
+                "wrote {} files to {} in {:.3} s (top {}, ideal II {} cycles/frame)",
+                design.files.len(),
+                out.display(),
+                start.elapsed().as_secs_f64(),
+                design.top,
+                design.hw.ideal_ii()
+            );
+            if synth {
+                let start = Instant::now();
+                let c = codegen::synth_yosys(&out, &design.top)?;
+                eprintln!(
+                    "yosys synth_xilinx: {} LUT, {} FF, {} BRAM18 equivalent ({} RAMB36 + {} RAMB18), {} LUTRAM cells, {} DSP in {:.1} s",
+                    c.luts,
+                    c.ffs,
+                    c.bram18_equivalent,
+                    c.bram36,
+                    c.bram18,
+                    c.lutram_cells,
+                    c.dsp,
+                    start.elapsed().as_secs_f64()
+                );
+            }
+            Ok(())
+        }
+        Command::Verify {
+            net,
+            frames,
+            seed,
+            stall,
+            sim,
+            input,
+            out,
+            no_cyclesim,
+        } => {
+            let mut network = frontend::load(&net)?;
+            passes::lower(&mut network)?;
+            let input_path = input;
+            let input = match &input_path {
+                Some(path) => Some(frontend::npy::read_int(path)?),
+                None => None,
+            };
+            let options = verify::VerifyOptions {
+                frames,
+                seed,
+                stall,
+                simulator: match sim {
+                    Sim::Verilator => verify::Simulator::Verilator,
+                    Sim::Icarus => verify::Simulator::Icarus,
+                },
+                input,
+                dir: out,
+                cycle_sim: !no_cyclesim,
+                ..verify::VerifyOptions::default()
+            };
+            let report = verify::run(&network, &options).map_err(|e| match (&input_path, &e) {
+                // Errors about the frames name the input file.
+                (Some(path), Error::Invalid { location, .. }) if location.starts_with("input") => in_file(path, e),
+                _ => e,
+            })?;
+            println!("{report}");
+            match &report.failure {
+                None => Ok(()),
+                Some(_) => Err(Error::Unsupported(format!("verification of {} failed", report.network))),
+            }
+        }
+        Command::GenExample { name, out } => {
+            bnn_gen::synth::write_example(&name, &out)?;
+            eprintln!("wrote {}", out.join("net.toml").display());
+            Ok(())
+        }
+    }
+}
+
+/// Errors about the frames name the input file.
+fn in_file(path: &Path, e: Error) -> Error {
+    match e {
+        Error::Invalid { location, message } => Error::invalid(format!("{}: {location}", path.display()), message),
+        other => other,
+    }
+}
+
+/// Top-1 hits: with a head the first index is the prediction; without one, the argmax of each
+/// output row (ties to the lower index).
+fn count_correct(result: &ArrayD<i64>, labels: &ArrayD<i64>, has_head: bool) -> Result<usize, String> {
+    let n = result.shape()[0];
+    if labels.shape() != [n] {
+        return Err(format!("expected labels of shape [{n}], found {:?}", labels.shape()));
+    }
+    let mut correct = 0;
+    for (row, &label) in result.axis_iter(Axis(0)).zip(labels.iter()) {
+        let flat: Vec<i64> = row.iter().copied().collect();
+        let predicted = if has_head {
+            flat[0]
+        } else {
+            // First maximum: strict > keeps the lower index on ties.
+            let mut best = 0;
+            for (i, &v) in flat.iter().enumerate() {
+                if v > flat[best] {
+                    best = i;
+                }
+            }
+            best as i64
+        };
+        correct += usize::from(predicted == label);
+    }
+    Ok(correct)
+}

@@ -1,0 +1,427 @@
+//! The per-PE dot products of one MVTU beat (`hw/bnn_dot.v` for all PEs), on weights
+//! pre-decoded per ROM address. Three exact datapaths, chosen per layer:
+//!
+//! - **XNOR** (bipolar × bipolar): `dot = SIMD − popcount(w ^ x)`, the number of equal bits (the
+//!   RTL's XNOR-popcount; both operands are zero above SIMD bits, so no mask is needed).
+//! - **bit planes** (any other types when the plane count is small against SIMD): every operand
+//!   value is `α·Σ_j c_j·bit_j + β` (bipolar: α = 2, β = −1, c = [1]; unsigned: c_j = 2^j;
+//!   signed: the top plane weighs −2^(n−1)), so
+//!   `Σ w·x = αw·αx·Σ_ij cw_i·cx_j·popcount(W_i & X_j) + αw·βx·ΣW + βw·αx·ΣX + βw·βx·SIMD`,
+//!   with ΣW precomputed per (address, PE) and ΣX once per beat.
+//! - **MAC**: one `i32` multiply per lane (few lanes, many bits).
+//!
+//! All three give the exact integer sum; the MVTU wraps it to ACC_BITS like the RTL. The
+//! popcount loops are compiled a second time with the `popcnt` instruction enabled and that
+//! version is used when the CPU has it.
+
+use super::bits::{self, limbs, sext};
+
+#[derive(Clone, Debug)]
+enum Path {
+    Xnor {
+        /// `[addr][pe][sl]`
+        w: Vec<u64>,
+    },
+    Planes {
+        /// `[addr][pe][wbits][sl]` weight bit planes
+        w: Vec<u64>,
+        /// `[addr][pe]` Σ_l W_l (the plane-weighted raw sum)
+        wsum: Vec<i64>,
+        /// `[wbits][ibits]` αw·αx·cw_i·cx_j
+        coef: Vec<i64>,
+        /// input plane coefficients cx_j
+        cx: Vec<i64>,
+        /// αw·βx, βw·αx, βw·βx·SIMD
+        k_w: i64,
+        k_x: i64,
+        k_c: i64,
+    },
+    Mac {
+        /// `[addr][pe][simd]` decoded weights
+        w: Vec<i32>,
+    },
+}
+
+/// Pre-decoded weights of one MVTU and the kernel for its types.
+#[derive(Clone, Debug)]
+pub struct DotUnit {
+    path: Path,
+    pe: usize,
+    simd: usize,
+    wb: usize,
+    ib: usize,
+    itype: u32,
+    /// Limbs of SIMD bits (one plane).
+    sl: usize,
+    popcnt: bool,
+    /// Scratch: input planes `[ibits][sl]` or decoded input lanes.
+    xp: Vec<u64>,
+    xdec: Vec<i32>,
+}
+
+/// (α, β, plane coefficients) of a type code (0 bipolar, 1 unsigned, 2 signed) of `n` bits.
+fn affine(ty: u32, n: usize) -> (i64, i64, Vec<i64>) {
+    match ty {
+        0 => (2, -1, vec![1]),
+        1 => (1, 0, (0..n).map(|j| 1i64 << j).collect()),
+        _ => (
+            1,
+            0,
+            (0..n)
+                .map(|j| if j + 1 == n { -(1i64 << j) } else { 1i64 << j })
+                .collect(),
+        ),
+    }
+}
+
+fn decode(raw: u64, ty: u32, bits: u32) -> i32 {
+    match ty {
+        0 => {
+            if raw & 1 == 1 {
+                1
+            } else {
+                -1
+            }
+        }
+        1 => raw as i32,
+        _ => sext(raw, bits) as i32,
+    }
+}
+
+fn has_popcnt() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        std::is_x86_feature_detected!("popcnt")
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        true
+    }
+}
+
+#[inline(always)]
+fn xnor_body(w: &[u64], x: &[u64], sl: usize, simd: i64, out: &mut [i64]) {
+    if sl == 1 {
+        let xv = x[0];
+        for (o, &wv) in out.iter_mut().zip(w) {
+            *o = simd - i64::from((wv ^ xv).count_ones());
+        }
+    } else {
+        for (o, wp) in out.iter_mut().zip(w.chunks_exact(sl)) {
+            let d: u32 = wp.iter().zip(x).map(|(a, b)| (a ^ b).count_ones()).sum();
+            *o = simd - i64::from(d);
+        }
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+#[inline(always)]
+fn planes_body(
+    w: &[u64],
+    wsum: &[i64],
+    xp: &[u64],
+    coef: &[i64],
+    wb: usize,
+    ib: usize,
+    sl: usize,
+    k_w: i64,
+    base: i64,
+    out: &mut [i64],
+) {
+    let per = wb * sl;
+    if wb == 1 && ib == 1 && sl == 1 {
+        let (x, c) = (xp[0], coef[0]);
+        for ((o, &wv), &s) in out.iter_mut().zip(w).zip(wsum) {
+            *o = c * i64::from((wv & x).count_ones()) + k_w * s + base;
+        }
+        return;
+    }
+    for ((o, wp), &s) in out.iter_mut().zip(w.chunks_exact(per)).zip(wsum) {
+        let mut acc = 0i64;
+        for i in 0..wb {
+            let wi = &wp[i * sl..(i + 1) * sl];
+            for j in 0..ib {
+                let xj = &xp[j * sl..(j + 1) * sl];
+                let c: u32 = wi.iter().zip(xj).map(|(a, b)| (a & b).count_ones()).sum();
+                acc += coef[i * ib + j] * i64::from(c);
+            }
+        }
+        *o = acc + k_w * s + base;
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "popcnt")]
+unsafe fn xnor_popcnt(w: &[u64], x: &[u64], sl: usize, simd: i64, out: &mut [i64]) {
+    xnor_body(w, x, sl, simd, out)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[allow(clippy::too_many_arguments)]
+#[target_feature(enable = "popcnt")]
+unsafe fn planes_popcnt(
+    w: &[u64],
+    wsum: &[i64],
+    xp: &[u64],
+    coef: &[i64],
+    wb: usize,
+    ib: usize,
+    sl: usize,
+    k_w: i64,
+    base: i64,
+    out: &mut [i64],
+) {
+    planes_body(w, wsum, xp, coef, wb, ib, sl, k_w, base, out)
+}
+
+impl DotUnit {
+    /// `wrom[pe][addr]`: raw weight ROM words (SIMD lanes of `wbits` bits).
+    pub fn new(
+        wrom: &[Vec<Vec<u64>>],
+        depth: usize,
+        simd: usize,
+        wbits: u32,
+        ibits: u32,
+        wtype: u32,
+        itype: u32,
+    ) -> Self {
+        let pe = wrom.len();
+        let (wb, ib) = (wbits as usize, ibits as usize);
+        let sl = limbs(simd);
+        let lane = |p: usize, addr: usize, l: usize| bits::get(&wrom[p][addr], l * wb, wb);
+        let path = if wtype == 0 && itype == 0 {
+            let mut w = Vec::with_capacity(depth * pe * sl);
+            for addr in 0..depth {
+                for p in 0..pe {
+                    let mut packed = vec![0u64; sl];
+                    for l in 0..simd {
+                        bits::set(&mut packed, l, 1, lane(p, addr, l));
+                    }
+                    w.extend_from_slice(&packed);
+                }
+            }
+            Path::Xnor { w }
+        } else if 2 * wb * ib * sl <= simd {
+            let (aw, bw, cw) = affine(wtype, wb);
+            let (ax, bx, cx) = affine(itype, ib);
+            let mut w = Vec::with_capacity(depth * pe * wb * sl);
+            let mut wsum = Vec::with_capacity(depth * pe);
+            for addr in 0..depth {
+                for p in 0..pe {
+                    let mut planes = vec![0u64; wb * sl];
+                    let mut s = 0i64;
+                    for l in 0..simd {
+                        let raw = lane(p, addr, l);
+                        for (i, &c) in cw.iter().enumerate() {
+                            if (raw >> i) & 1 == 1 {
+                                bits::set(&mut planes[i * sl..(i + 1) * sl], l, 1, 1);
+                                s += c;
+                            }
+                        }
+                    }
+                    w.extend_from_slice(&planes);
+                    wsum.push(s);
+                }
+            }
+            let coef = (0..wb * ib)
+                .map(|k| aw * ax * cw[k / ib] * cx[k % ib])
+                .collect();
+            Path::Planes {
+                w,
+                wsum,
+                coef,
+                cx,
+                k_w: aw * bx,
+                k_x: bw * ax,
+                k_c: bw * bx * simd as i64,
+            }
+        } else {
+            let mut w = Vec::with_capacity(depth * pe * simd);
+            for addr in 0..depth {
+                for p in 0..pe {
+                    for l in 0..simd {
+                        w.push(decode(lane(p, addr, l), wtype, wbits));
+                    }
+                }
+            }
+            Path::Mac { w }
+        };
+        DotUnit {
+            path,
+            pe,
+            simd,
+            wb,
+            ib,
+            itype,
+            sl,
+            popcnt: has_popcnt(),
+            xp: vec![0; ib * sl],
+            xdec: vec![0; simd],
+        }
+    }
+
+    /// Which datapath: "xnor", "planes" or "mac".
+    pub fn kind(&self) -> &'static str {
+        match self.path {
+            Path::Xnor { .. } => "xnor",
+            Path::Planes { .. } => "planes",
+            Path::Mac { .. } => "mac",
+        }
+    }
+
+    /// The PE dot products of input word `x` (SIMD lanes of `ibits`, zero above) with the
+    /// weights at ROM address `addr`, into `out[..PE]`.
+    pub fn compute(&mut self, addr: usize, x: &[u64], out: &mut [i64]) {
+        let (pe, sl, simd) = (self.pe, self.sl, self.simd);
+        match &self.path {
+            Path::Xnor { w } => {
+                let w = &w[addr * pe * sl..(addr + 1) * pe * sl];
+                #[cfg(target_arch = "x86_64")]
+                if self.popcnt {
+                    // SAFETY: the CPU has popcnt (checked at construction).
+                    unsafe { xnor_popcnt(w, x, sl, simd as i64, out) };
+                    return;
+                }
+                xnor_body(w, x, sl, simd as i64, out);
+            }
+            Path::Planes {
+                w,
+                wsum,
+                coef,
+                cx,
+                k_w,
+                k_x,
+                k_c,
+            } => {
+                let ib = self.ib;
+                // input bit planes and Σ_l X_l
+                if ib == 1 {
+                    self.xp[..sl].copy_from_slice(&x[..sl]);
+                } else {
+                    self.xp.iter_mut().for_each(|v| *v = 0);
+                    for l in 0..simd {
+                        let raw = bits::get(x, l * ib, ib);
+                        if raw != 0 {
+                            for j in 0..ib {
+                                if (raw >> j) & 1 == 1 {
+                                    self.xp[j * sl + l / 64] |= 1u64 << (l % 64);
+                                }
+                            }
+                        }
+                    }
+                }
+                let mut sx = 0i64;
+                for (j, &c) in cx.iter().enumerate() {
+                    let n: u32 = self.xp[j * sl..(j + 1) * sl]
+                        .iter()
+                        .map(|v| v.count_ones())
+                        .sum();
+                    sx += c * i64::from(n);
+                }
+                let base = k_x * sx + k_c;
+                let per = self.wb * sl;
+                let w = &w[addr * pe * per..(addr + 1) * pe * per];
+                let wsum = &wsum[addr * pe..(addr + 1) * pe];
+                #[cfg(target_arch = "x86_64")]
+                if self.popcnt {
+                    // SAFETY: the CPU has popcnt (checked at construction).
+                    unsafe {
+                        planes_popcnt(w, wsum, &self.xp, coef, self.wb, ib, sl, *k_w, base, out)
+                    };
+                    return;
+                }
+                planes_body(w, wsum, &self.xp, coef, self.wb, ib, sl, *k_w, base, out);
+            }
+            Path::Mac { w } => {
+                let ib = self.ib;
+                for l in 0..simd {
+                    self.xdec[l] = decode(bits::get(x, l * ib, ib), self.itype, ib as u32);
+                }
+                let w = &w[addr * pe * simd..(addr + 1) * pe * simd];
+                for (o, wp) in out.iter_mut().zip(w.chunks_exact(simd)) {
+                    *o = wp
+                        .iter()
+                        .zip(&self.xdec)
+                        .map(|(&a, &b)| i64::from(a * b))
+                        .sum();
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::synth::Rng;
+
+    /// Every datapath equals the plain lane-by-lane sum of decoded products.
+    #[test]
+    fn datapaths_agree_with_lane_products() {
+        let mut rng = Rng::new(0xD07);
+        for case in 0..400 {
+            let wtype = rng.below(3) as u32;
+            let itype = rng.below(3) as u32;
+            let wbits = if wtype == 0 {
+                1
+            } else {
+                rng.range(1, 8) as u32
+            };
+            let ibits = if itype == 0 {
+                1
+            } else {
+                rng.range(1, 8) as u32
+            };
+            let simd = rng.range_usize(1, 150);
+            let pe = rng.range_usize(1, 5);
+            let depth = 3;
+            let wrom: Vec<Vec<Vec<u64>>> = (0..pe)
+                .map(|_| {
+                    (0..depth)
+                        .map(|_| {
+                            let mut w = vec![0u64; limbs(simd * wbits as usize)];
+                            for l in 0..simd {
+                                bits::set(
+                                    &mut w,
+                                    l * wbits as usize,
+                                    wbits as usize,
+                                    rng.next_u64(),
+                                );
+                            }
+                            w
+                        })
+                        .collect()
+                })
+                .collect();
+            let mut unit = DotUnit::new(&wrom, depth, simd, wbits, ibits, wtype, itype);
+            for addr in 0..depth {
+                let mut x = vec![0u64; limbs(simd * ibits as usize)];
+                for l in 0..simd {
+                    bits::set(&mut x, l * ibits as usize, ibits as usize, rng.next_u64());
+                }
+                let mut out = vec![0i64; pe];
+                unit.compute(addr, &x, &mut out);
+                for (p, rom) in wrom.iter().enumerate() {
+                    let expect: i64 = (0..simd)
+                        .map(|l| {
+                            let w = bits::get(&rom[addr], l * wbits as usize, wbits as usize);
+                            let xv = bits::get(&x, l * ibits as usize, ibits as usize);
+                            if wtype == 0 && itype == 0 {
+                                i64::from(w == xv)
+                            } else {
+                                i64::from(decode(w, wtype, wbits))
+                                    * i64::from(decode(xv, itype, ibits))
+                            }
+                        })
+                        .sum();
+                    assert_eq!(
+                        out[p],
+                        expect,
+                        "case {case} ({}) w{wtype}/{wbits} x{itype}/{ibits} simd {simd}",
+                        unit.kind()
+                    );
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,401 @@
+//! Shared helpers of the cycle-simulator tests (`tests/cyclesim_*.rs`): Verilator builds against
+//! the AXI-Stream harness `sim/axis_tb.cpp`, harness runs, and the cycle-exact comparison of a
+//! harness run with [`bnn_gen::cyclesim::Pipeline::run`]. Std-only apart from `bnn_gen`.
+//! (The infrastructure mirrors the helpers of `tests/hw_modules.rs`.)
+#![allow(dead_code)]
+
+use bnn_gen::cyclesim::{Pipeline, RunConfig, RunResult, Stalls, Words};
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::{Condvar, Mutex, OnceLock};
+use std::thread;
+
+pub fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+pub fn hw(file: &str) -> String {
+    root().join("hw").join(file).to_string_lossy().into_owned()
+}
+
+pub fn target_dir() -> PathBuf {
+    match std::env::var_os("CARGO_TARGET_DIR") {
+        Some(d) => {
+            let p = PathBuf::from(d);
+            if p.is_absolute() {
+                p
+            } else {
+                root().join(p)
+            }
+        }
+        None => root().join("target"),
+    }
+}
+
+/// A fresh work directory `<target>/cyclesim-tests/<test>/<cfg>/`.
+pub fn work_dir(test: &str, cfg: &str) -> PathBuf {
+    let d = target_dir().join("cyclesim-tests").join(test).join(cfg);
+    let _ = fs::remove_dir_all(&d);
+    fs::create_dir_all(&d).expect("create work dir");
+    d
+}
+
+/// Panics (test failure, never a skip) when `tool` cannot be run.
+pub fn require(tool: &str) {
+    if let Err(e) = Command::new(tool).arg("--version").output() {
+        panic!(
+            "`{tool}` is required by the cycle-simulator tests but could not be run ({e}). \
+             Install it (Debian/Ubuntu: `apt-get install verilator`); CI must install it too."
+        );
+    }
+}
+
+struct Slots {
+    free: Mutex<usize>,
+    cv: Condvar,
+}
+struct SlotGuard;
+impl Drop for SlotGuard {
+    fn drop(&mut self) {
+        let s = slots();
+        *s.free.lock().unwrap() += 1;
+        s.cv.notify_one();
+    }
+}
+fn slots() -> &'static Slots {
+    static S: OnceLock<Slots> = OnceLock::new();
+    S.get_or_init(|| Slots {
+        free: Mutex::new(
+            thread::available_parallelism()
+                .map(|n| n.get())
+                .unwrap_or(2)
+                .max(1),
+        ),
+        cv: Condvar::new(),
+    })
+}
+fn slot() -> SlotGuard {
+    let s = slots();
+    let mut f = s.free.lock().unwrap();
+    while *f == 0 {
+        f = s.cv.wait(f).unwrap();
+    }
+    *f -= 1;
+    SlotGuard
+}
+
+pub type Job = Box<dyn FnOnce() -> Result<(), String> + Send>;
+
+/// Runs the jobs in threads (bounded by the number of cores over all tests of the binary) and
+/// fails with every error message if any failed.
+pub fn run_jobs(what: &str, jobs: Vec<(String, Job)>) {
+    let handles: Vec<_> = jobs
+        .into_iter()
+        .map(|(name, job)| {
+            (
+                name,
+                thread::spawn(move || {
+                    let _g = slot();
+                    job()
+                }),
+            )
+        })
+        .collect();
+    let mut errors = Vec::new();
+    for (name, h) in handles {
+        match h.join() {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => errors.push(format!("[{name}] {e}")),
+            Err(_) => errors.push(format!("[{name}] panicked")),
+        }
+    }
+    if !errors.is_empty() {
+        panic!(
+            "{what}: {} failure(s):\n{}",
+            errors.len(),
+            errors.join("\n\n")
+        );
+    }
+}
+
+pub fn run_cmd(cmd: &mut Command) -> Result<(std::process::ExitStatus, String), String> {
+    let out = cmd
+        .output()
+        .map_err(|e| format!("cannot run {cmd:?}: {e}"))?;
+    let mut text = String::from_utf8_lossy(&out.stdout).into_owned();
+    text.push_str(&String::from_utf8_lossy(&out.stderr));
+    Ok((out.status, text))
+}
+
+pub fn tail(s: &str, lines: usize) -> String {
+    let v: Vec<&str> = s.lines().collect();
+    v[v.len().saturating_sub(lines)..].join("\n")
+}
+
+/// Verilator-builds `top` with the harness (fast compile, as `tests/hw_modules.rs`); returns the
+/// binary.
+pub fn build(
+    dir: &Path,
+    top: &str,
+    srcs: &[String],
+    params: &[(String, String)],
+    in_bits: usize,
+    out_bits: usize,
+) -> Result<PathBuf, String> {
+    let obj = dir.join("obj");
+    let mut cmd = Command::new("verilator");
+    cmd.args([
+        "--cc", "--exe", "--build", "-O2", "-Wall", "--prefix", "Vtop", "-j", "1",
+    ])
+    .args(["--top-module", top])
+    .arg("-Mdir")
+    .arg(&obj)
+    .args(["-MAKEFLAGS", "OPT_FAST=-O1 OPT_SLOW=-O0 OPT_GLOBAL=-O1"])
+    .args(["-CFLAGS", &format!("-DIN_BITS={in_bits}")])
+    .args(["-CFLAGS", &format!("-DOUT_BITS={out_bits}")]);
+    for (k, v) in params {
+        cmd.arg(format!("-G{k}={v}"));
+    }
+    cmd.args(srcs);
+    cmd.arg(root().join("sim").join("axis_tb.cpp"));
+    let desc = format!("{cmd:?}");
+    let (st, text) = run_cmd(&mut cmd)?;
+    if !st.success() {
+        return Err(format!(
+            "verilator failed ({st}): {desc}\n{}",
+            tail(&text, 60)
+        ));
+    }
+    Ok(obj.join("Vtop"))
+}
+
+pub fn param(k: &str, v: impl ToString) -> (String, String) {
+    (k.to_string(), v.to_string())
+}
+
+/// What one harness run wrote.
+#[derive(Debug)]
+pub struct TbRun {
+    /// `<hex> <cycle>` lines of `--out`.
+    pub out_lines: Vec<String>,
+    pub in_cycles: Vec<u64>,
+    pub cycles: u64,
+    pub code: i32,
+    pub log: String,
+}
+
+/// Runs the harness `exe` in `cwd` (the generated tops read their ROMs relative to it).
+#[allow(clippy::too_many_arguments)]
+pub fn run_tb(
+    exe: &Path,
+    dir: &Path,
+    cwd: &Path,
+    tag: &str,
+    inputs: &Words,
+    expect: usize,
+    cfg: &RunConfig,
+) -> Result<TbRun, String> {
+    let inp = dir.join(format!("{tag}.in.hex"));
+    let outp = dir.join(format!("{tag}.out.txt"));
+    let cycp = dir.join(format!("{tag}.incyc.txt"));
+    let mut s = String::with_capacity(inputs.len() * (inputs.bits() / 4 + 2));
+    for i in 0..inputs.len() {
+        s.push_str(&inputs.hex(i));
+        s.push('\n');
+    }
+    fs::write(&inp, s).map_err(|e| e.to_string())?;
+    let (st, log) = run_cmd(
+        Command::new(exe)
+            .current_dir(cwd)
+            .arg("--in")
+            .arg(&inp)
+            .arg("--out")
+            .arg(&outp)
+            .arg("--in-cycles")
+            .arg(&cycp)
+            .args(["--expect", &expect.to_string()])
+            .args(["--timeout", &cfg.timeout.to_string()])
+            .args(["--seed", &cfg.stalls.seed.to_string()])
+            .args(["--stall-in", &format!("{:?}", cfg.stalls.p_in)])
+            .args(["--stall-out", &format!("{:?}", cfg.stalls.p_out)])
+            .args(["--extra", &cfg.extra.to_string()]),
+    )?;
+    let out_lines = fs::read_to_string(&outp)
+        .map_err(|e| e.to_string())?
+        .lines()
+        .map(str::to_string)
+        .collect();
+    let in_cycles = fs::read_to_string(&cycp)
+        .map_err(|e| e.to_string())?
+        .lines()
+        .map(|l| l.trim().parse().unwrap_or(u64::MAX))
+        .collect();
+    let cycles = log
+        .lines()
+        .find_map(|l| {
+            l.strip_prefix("cycles: ")
+                .and_then(|c| c.trim().parse().ok())
+        })
+        .ok_or_else(|| {
+            format!(
+                "no `cycles:` line in the harness output:\n{}",
+                tail(&log, 10)
+            )
+        })?;
+    Ok(TbRun {
+        out_lines,
+        in_cycles,
+        cycles,
+        code: st.code().unwrap_or(-1),
+        log,
+    })
+}
+
+/// The exit code the harness gives a run with this result.
+pub fn expected_code(r: &RunResult) -> i32 {
+    if r.timed_out {
+        2
+    } else if r.extra_words > 0 {
+        3
+    } else {
+        0
+    }
+}
+
+/// Runs Verilator (`exe`) and the cycle model on the same words and stall settings and requires
+/// identical output words with identical handshake cycles, identical input handshake cycles,
+/// the same number of simulated cycles and the same exit status. `min_out`: the run must deliver
+/// at least this many words (so that a comparison is never vacuous). Returns the model's result.
+#[allow(clippy::too_many_arguments)]
+pub fn compare(
+    name: &str,
+    exe: &Path,
+    dir: &Path,
+    cwd: &Path,
+    sim: &mut Pipeline,
+    inputs: &Words,
+    expect: usize,
+    cfg: &RunConfig,
+    min_out: usize,
+) -> Result<RunResult, String> {
+    let st = cfg.stalls;
+    let tag = format!("s{}_{}_{}", st.seed, st.p_in, st.p_out);
+    let tb = run_tb(exe, dir, cwd, &tag, inputs, expect, cfg)?;
+    let r = sim.run(inputs, expect, cfg);
+    let what = format!(
+        "{name} seed {} p_in {} p_out {}",
+        st.seed, st.p_in, st.p_out
+    );
+    let mine = r.out_lines();
+    if tb.out_lines.len() < min_out {
+        return Err(format!(
+            "{what}: Verilator delivered only {} output words (exit {}):\n{}",
+            tb.out_lines.len(),
+            tb.code,
+            tail(&tb.log, 10)
+        ));
+    }
+    if let Some(i) =
+        (0..mine.len().max(tb.out_lines.len())).find(|&i| mine.get(i) != tb.out_lines.get(i))
+    {
+        return Err(format!(
+            "{what}: output word {i} differs: Verilator {:?}, cycle model {:?} ({} vs {} words)",
+            tb.out_lines.get(i),
+            mine.get(i),
+            tb.out_lines.len(),
+            mine.len()
+        ));
+    }
+    if let Some(i) = (0..r.in_cycles.len().max(tb.in_cycles.len()))
+        .find(|&i| r.in_cycles.get(i) != tb.in_cycles.get(i))
+    {
+        return Err(format!(
+            "{what}: input word {i} accepted at cycle {:?} by Verilator, {:?} by the cycle model",
+            tb.in_cycles.get(i),
+            r.in_cycles.get(i)
+        ));
+    }
+    if tb.cycles != r.cycles {
+        return Err(format!(
+            "{what}: Verilator ran {} cycles, the cycle model {}",
+            tb.cycles, r.cycles
+        ));
+    }
+    if tb.code != expected_code(&r) {
+        return Err(format!(
+            "{what}: harness exit code {}, the cycle model implies {}\n{}",
+            tb.code,
+            expected_code(&r),
+            tail(&tb.log, 10)
+        ));
+    }
+    Ok(r)
+}
+
+/// The stall settings of the module comparisons: (seed, p_in, p_out).
+pub const STALLS: [(u32, f64, f64); 5] = [
+    (1, 0.0, 0.0),
+    (7, 0.3, 0.3),
+    (99, 0.3, 0.3),
+    (2024, 0.0, 0.6),
+    (5, 0.5, 0.0),
+];
+
+pub fn stalls(s: (u32, f64, f64)) -> Stalls {
+    Stalls {
+        seed: s.0,
+        p_in: s.1,
+        p_out: s.2,
+    }
+}
+
+/// xorshift32 stimulus generator (as `tests/hw_modules.rs`).
+pub struct Rng(u32);
+impl Rng {
+    pub fn new(seed: u32) -> Self {
+        Rng(if seed == 0 { 0x1234_5678 } else { seed })
+    }
+    pub fn next(&mut self) -> u32 {
+        let mut x = self.0;
+        x ^= x << 13;
+        x ^= x >> 17;
+        x ^= x << 5;
+        self.0 = x;
+        x
+    }
+    pub fn below(&mut self, n: u64) -> u64 {
+        let v = ((self.next() as u64) << 32) | self.next() as u64;
+        v % n.max(1)
+    }
+    pub fn range(&mut self, lo: i64, hi: i64) -> i64 {
+        lo + self.below((hi - lo + 1) as u64) as i64
+    }
+    pub fn bits(&mut self, n: usize) -> u64 {
+        let v = ((self.next() as u64) << 32) | self.next() as u64;
+        if n >= 64 {
+            v
+        } else {
+            v & ((1u64 << n) - 1)
+        }
+    }
+    /// A random word of `bits` bits as limbs.
+    pub fn word(&mut self, bits: usize) -> Vec<u64> {
+        let mut w = vec![0u64; bits.div_ceil(64).max(1)];
+        for (i, l) in w.iter_mut().enumerate() {
+            let n = (bits - i * 64).min(64);
+            *l = self.bits(n);
+        }
+        w
+    }
+}
+
+/// Writes a `$readmemh` file: one word per line, final newline.
+pub fn write_mem(path: &Path, words: &[Vec<u64>], bits: usize) {
+    let mut s = String::new();
+    for w in words {
+        s.push_str(&bnn_gen::cyclesim::to_hex(w, bits));
+        s.push('\n');
+    }
+    fs::write(path, s).expect("write mem file");
+}
