@@ -1,7 +1,7 @@
 //! `bnn-gen`: the command line. Parsing and printing only; the work is in the library.
 
 use bnn_gen::error::{Error, Result};
-use bnn_gen::{codegen, frontend, golden, passes, report, verify};
+use bnn_gen::{codegen, cyclesim, frontend, golden, passes, report, verify};
 use clap::{Parser, Subcommand, ValueEnum};
 use ndarray::{ArrayD, Axis};
 use std::path::{Path, PathBuf};
@@ -116,6 +116,18 @@ enum Sim {
 enum Engine {
     /// The functional reference model: integer arithmetic, bit-packed XNOR-popcount.
     Golden,
+    /// The cycle-accurate simulator of the generated hardware (dense networks): also prints
+    /// per-frame latency, steady-state cycles per frame and the maximum occupancy of each FIFO.
+    Cycle,
+}
+
+impl Engine {
+    fn name(self) -> &'static str {
+        match self {
+            Engine::Golden => "golden",
+            Engine::Cycle => "cycle",
+        }
+    }
 }
 
 fn main() -> ExitCode {
@@ -141,29 +153,42 @@ fn run(command: Command) -> Result<()> {
             net,
             input,
             output,
-            engine: Engine::Golden,
+            engine,
             labels,
         } => {
             let mut network = frontend::load(&net)?;
             passes::lower(&mut network)?;
             let frames = frontend::npy::read_int(&input)?;
-            let model = golden::GoldenModel::new(&network)?;
-            let start = Instant::now();
-            let result = model.run_batch(frames.view()).map_err(|e| in_file(&input, e))?;
-            let seconds = start.elapsed().as_secs_f64();
             let n = frames.shape().first().copied().unwrap_or(0);
+            let start = Instant::now();
+            let result = match engine {
+                Engine::Golden => {
+                    let model = golden::GoldenModel::new(&network)?;
+                    model
+                        .run_batch(frames.view())
+                        .map_err(|e| in_file(&input, e))?
+                }
+                Engine::Cycle => run_cycle(&network, &frames, &input)?,
+            };
+            let seconds = start.elapsed().as_secs_f64();
             eprintln!(
-                "golden: {n} frames in {:.3} s ({:.0} frames/s)",
+                "{}: {n} frames in {:.3} s ({:.0} frames/s)",
+                engine.name(),
                 seconds,
                 n as f64 / seconds.max(1e-9)
             );
             if let Some(path) = &output {
-                ndarray_npy::write_npy(path, &result).map_err(|e| Error::invalid(path.display().to_string(), e.to_string()))?;
+                ndarray_npy::write_npy(path, &result)
+                    .map_err(|e| Error::invalid(path.display().to_string(), e.to_string()))?;
             }
             if let Some(path) = &labels {
                 let labels = frontend::npy::read_int(path)?;
-                let correct = count_correct(&result, &labels, network.head.is_some()).map_err(|m| Error::invalid(path.display().to_string(), m))?;
-                println!("accuracy: {:.2} % ({correct}/{n})", 100.0 * correct as f64 / n.max(1) as f64);
+                let correct = count_correct(&result, &labels, network.head.is_some())
+                    .map_err(|m| Error::invalid(path.display().to_string(), m))?;
+                println!(
+                    "accuracy: {:.2} % ({correct}/{n})",
+                    100.0 * correct as f64 / n.max(1) as f64
+                );
             }
             Ok(())
         }
@@ -235,13 +260,18 @@ fn run(command: Command) -> Result<()> {
             };
             let report = verify::run(&network, &options).map_err(|e| match (&input_path, &e) {
                 // Errors about the frames name the input file.
-                (Some(path), Error::Invalid { location, .. }) if location.starts_with("input") => in_file(path, e),
+                (Some(path), Error::Invalid { location, .. }) if location.starts_with("input") => {
+                    in_file(path, e)
+                }
                 _ => e,
             })?;
             println!("{report}");
             match &report.failure {
                 None => Ok(()),
-                Some(_) => Err(Error::Unsupported(format!("verification of {} failed", report.network))),
+                Some(_) => Err(Error::Unsupported(format!(
+                    "verification of {} failed",
+                    report.network
+                ))),
             }
         }
         Command::GenExample { name, out } => {
@@ -252,20 +282,123 @@ fn run(command: Command) -> Result<()> {
     }
 }
 
+/// Runs the frames through the cycle-accurate simulator as one continuous stream (no stalls) and
+/// prints its timing; returns the outputs shaped like the golden model's.
+fn run_cycle(
+    network: &bnn_gen::ir::Network,
+    frames: &ArrayD<i64>,
+    input: &Path,
+) -> Result<ArrayD<i64>> {
+    // The golden model's checks give the same shape/value errors for both engines.
+    check_frames(network, frames).map_err(|e| in_file(input, e))?;
+    let mut sim = cyclesim::CycleSim::from_network(network)?;
+    let ideal = sim.hw().ideal_ii();
+    let spinner = progress(frames.shape()[0]);
+    let run = sim.run_frames(frames.view(), cyclesim::Stalls::NONE, None)?;
+    if let Some(bar) = spinner {
+        bar.finish_and_clear();
+    }
+    let r = &run.run;
+    let (lat_min, lat_max) = (run.latency.iter().min(), run.latency.iter().max());
+    eprintln!("cycle: {} cycles simulated", r.cycles);
+    match run.cycles_per_frame {
+        Some(cpf) => {
+            eprintln!("cycle: steady state {cpf:.2} cycles/frame (ideal max NF*SF = {ideal})")
+        }
+        None => eprintln!("cycle: one frame: no steady state (ideal max NF*SF = {ideal})"),
+    }
+    if let (Some(lo), Some(hi)) = (lat_min, lat_max) {
+        eprintln!(
+            "cycle: latency {lo}..{hi} cycles per frame (first input word to last output word)"
+        );
+    }
+    for fifo in &r.fifos {
+        eprintln!(
+            "cycle: FIFO {}: max occupancy {} of {}",
+            fifo.name, fifo.max_occupancy, fifo.depth
+        );
+    }
+    let k = network.head.map(|h| h.k);
+    let dims: Vec<usize> = match k {
+        Some(k) => vec![k],
+        None => network.body_output().shape.dims(),
+    };
+    let mut shape = vec![run.outputs.len()];
+    shape.extend(dims);
+    let flat: Vec<i64> = run.outputs.concat();
+    ArrayD::from_shape_vec(shape, flat)
+        .map_err(|e| Error::Unsupported(format!("cycle simulator output: {e}")))
+}
+
+/// Frames must be `[N, *input.shape]` with values of the input datatype.
+fn check_frames(network: &bnn_gen::ir::Network, frames: &ArrayD<i64>) -> Result<()> {
+    let dims = network.input.shape.dims();
+    if frames.ndim() != dims.len() + 1 || frames.shape()[1..] != dims[..] {
+        return Err(Error::invalid(
+            "input batch",
+            format!(
+                "expected shape [N, {dims:?}] for input {} {}, found {:?}",
+                network.input.shape,
+                network.input.dtype,
+                frames.shape()
+            ),
+        ));
+    }
+    let (lo, hi) = (network.input.dtype.min(), network.input.dtype.max());
+    let bipolar =
+        network.input.dtype == bnn_gen::ir::ValueType::Data(bnn_gen::datatype::DataType::Bipolar);
+    let frame_len = network.input.shape.len();
+    for (i, &v) in frames.iter().enumerate() {
+        if v < lo || v > hi || (bipolar && v == 0) {
+            return Err(Error::invalid(
+                format!(
+                    "input frame {}, flat index {}",
+                    i / frame_len,
+                    i % frame_len
+                ),
+                format!("value {v} is not a {} value", network.input.dtype),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// A spinner on a terminal (the simulator runs the frames as one stream, so it has no partial
+/// progress to report); nothing when stderr is redirected.
+fn progress(frames: usize) -> Option<indicatif::ProgressBar> {
+    use std::io::IsTerminal;
+    if !std::io::stderr().is_terminal() {
+        return None;
+    }
+    let bar = indicatif::ProgressBar::new_spinner();
+    bar.set_message(format!("cycle-accurate simulation of {frames} frames"));
+    bar.enable_steady_tick(std::time::Duration::from_millis(100));
+    Some(bar)
+}
+
 /// Errors about the frames name the input file.
 fn in_file(path: &Path, e: Error) -> Error {
     match e {
-        Error::Invalid { location, message } => Error::invalid(format!("{}: {location}", path.display()), message),
+        Error::Invalid { location, message } => {
+            Error::invalid(format!("{}: {location}", path.display()), message)
+        }
         other => other,
     }
 }
 
 /// Top-1 hits: with a head the first index is the prediction; without one, the argmax of each
 /// output row (ties to the lower index).
-fn count_correct(result: &ArrayD<i64>, labels: &ArrayD<i64>, has_head: bool) -> Result<usize, String> {
+fn count_correct(
+    result: &ArrayD<i64>,
+    labels: &ArrayD<i64>,
+    has_head: bool,
+) -> Result<usize, String> {
     let n = result.shape()[0];
     if labels.shape() != [n] {
-        return Err(format!("expected labels of shape [{n}], found {:?}", labels.shape()));
+        return Err(format!(
+            "expected labels of shape [{n}], found {:?}",
+            labels.shape()
+        ));
     }
     let mut correct = 0;
     for (row, &label) in result.axis_iter(Axis(0)).zip(labels.iter()) {

@@ -9,7 +9,9 @@ use ndarray::{ArrayD, Axis};
 use std::path::Path;
 
 fn example(name: &str) -> (Network, ArrayD<i64>) {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples").join(name);
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("examples")
+        .join(name);
     let mut net = frontend::load(&dir.join("net.toml")).expect("the example loads");
     passes::lower(&mut net).expect("the example lowers");
     let x = frontend::npy::read_int(&dir.join("test_x.npy")).expect("test inputs");
@@ -17,7 +19,10 @@ fn example(name: &str) -> (Network, ArrayD<i64>) {
 }
 
 fn expected(name: &str, file: &str) -> ArrayD<i64> {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples").join(name).join(file);
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("examples")
+        .join(name)
+        .join(file);
     frontend::npy::read_int(&path).expect(file)
 }
 
@@ -44,11 +49,25 @@ fn check(name: &str) {
     let n = preds.len();
     assert_eq!(n, float_pred.len());
     for i in 0..n {
-        let row: Vec<i64> = float_logits.index_axis(Axis(0), i).iter().copied().collect();
-        assert_eq!(logits[i], row, "{name}: image {i}: logits differ from the float model");
-        assert_eq!(preds[i], float_pred[i], "{name}: image {i}: prediction differs from the float model");
+        let row: Vec<i64> = float_logits
+            .index_axis(Axis(0), i)
+            .iter()
+            .copied()
+            .collect();
+        assert_eq!(
+            logits[i], row,
+            "{name}: image {i}: logits differ from the float model"
+        );
+        assert_eq!(
+            preds[i], float_pred[i],
+            "{name}: image {i}: prediction differs from the float model"
+        );
     }
-    let correct = preds.iter().zip(labels.iter()).filter(|(p, l)| p == l).count();
+    let correct = preds
+        .iter()
+        .zip(labels.iter())
+        .filter(|(p, l)| p == l)
+        .count();
     println!("{name}: golden accuracy {:.2} % ({correct}/{n}), identical to the float model on every image", 100.0 * correct as f64 / n as f64);
 }
 
@@ -60,4 +79,44 @@ fn digits_mlp_golden_equals_float_model_on_every_image() {
 #[test]
 fn digits_cnn_golden_equals_float_model_on_every_image() {
     check("digits-cnn");
+}
+
+/// `bnn-gen run --engine cycle` (the cycle-accurate simulator of the generated hardware) writes the
+/// same predictions as `--engine golden` on the whole digits-mlp test set.
+#[test]
+fn digits_mlp_cycle_engine_equals_golden_engine() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/digits-mlp");
+    let out = tempfile::tempdir().expect("tempdir");
+    let run = |engine: &str| {
+        let path = out.path().join(format!("{engine}.npy"));
+        let status = std::process::Command::new(env!("CARGO_BIN_EXE_bnn-gen"))
+            .args(["run", "--engine", engine, "--input"])
+            .arg(dir.join("test_x.npy"))
+            .arg("--output")
+            .arg(&path)
+            .arg(dir.join("net.toml"))
+            .output()
+            .expect("bnn-gen runs");
+        assert!(
+            status.status.success(),
+            "{}",
+            String::from_utf8_lossy(&status.stderr)
+        );
+        (
+            frontend::npy::read_int(&path).expect("output"),
+            String::from_utf8_lossy(&status.stderr).into_owned(),
+        )
+    };
+    let (golden, _) = run("golden");
+    let (cycle, log) = run("cycle");
+    assert_eq!(golden, cycle);
+    assert_eq!(cycle.shape(), [360, 1]);
+    assert_eq!(
+        cycle.index_axis(Axis(1), 0),
+        expected("digits-mlp", "float_pred.npy")
+    );
+    assert!(
+        log.contains("steady state 64.00 cycles/frame (ideal max NF*SF = 64)"),
+        "{log}"
+    );
 }
