@@ -71,17 +71,27 @@ pub fn summarize(net: &Network) -> Vec<LayerSummary> {
         .iter()
         .map(|layer| match &layer.op {
             Op::MatVec(mv) => {
-                let in_dtype = layer.input.dtype.as_data().expect("validated: matvec inputs are data");
+                let in_dtype = layer
+                    .input
+                    .dtype
+                    .as_data()
+                    .expect("validated: matvec inputs are data");
                 let (nf, sf) = (mv.folding.nf(mv.rows()), mv.folding.sf(mv.cols()));
                 let pixels = layer.output.shape.pixels();
                 let (steps, falling_channels) = match &mv.activation {
-                    Activation::Thresholds(t) => (t.steps(), t.compare.iter().filter(|c| **c == Compare::Le).count()),
+                    Activation::Thresholds(t) => (
+                        t.steps(),
+                        t.compare.iter().filter(|c| **c == Compare::Le).count(),
+                    ),
                     Activation::BatchNorm(bn) => {
                         let steps = match bn.quantizer.out_dtype() {
                             crate::datatype::DataType::Bipolar => 1,
                             dt => (1 << dt.bits()) - 1,
                         };
-                        (steps, (0..bn.channels()).filter(|&c| bn.direction(c) < 0).count())
+                        (
+                            steps,
+                            (0..bn.channels()).filter(|&c| bn.direction(c) < 0).count(),
+                        )
                     }
                     Activation::Identity => (0, 0),
                 };
@@ -122,14 +132,19 @@ pub fn summarize(net: &Network) -> Vec<LayerSummary> {
 
 /// The ideal initiation interval: the slowest layer's cycles per frame.
 pub fn ideal_ii(summary: &[LayerSummary]) -> u64 {
-    summary.iter().map(|s| s.cycles_per_frame).max().unwrap_or(0)
+    summary
+        .iter()
+        .map(|s| s.cycles_per_frame)
+        .max()
+        .unwrap_or(0)
 }
 
 /// The table `bnn-gen check` prints.
 pub fn check_table(net: &Network) -> String {
     let rows = summarize(net);
     let mut cells: Vec<[String; 13]> = vec![[
-        "layer", "kind", "in", "out", "in type", "weights", "out type", "acc", "thr", "PE", "SIMD", "NF x SF", "cycles",
+        "layer", "kind", "in", "out", "in type", "weights", "out type", "acc", "thr", "PE", "SIMD",
+        "NF x SF", "cycles",
     ]
     .map(String::from)];
     for s in &rows {
@@ -166,28 +181,71 @@ pub fn check_table(net: &Network) -> String {
         }
         cells.push(row);
     }
-    let widths: Vec<usize> = (0..13).map(|i| cells.iter().map(|r| r[i].chars().count()).max().unwrap_or(0)).collect();
+    let widths: Vec<usize> = (0..13)
+        .map(|i| {
+            cells
+                .iter()
+                .map(|r| r[i].chars().count())
+                .max()
+                .unwrap_or(0)
+        })
+        .collect();
 
     let mut out = String::new();
-    writeln!(out, "network \"{}\": input {} {}", net.name, net.input.shape, net.input.dtype).unwrap();
+    writeln!(
+        out,
+        "network \"{}\": input {} {}",
+        net.name, net.input.shape, net.input.dtype
+    )
+    .unwrap();
     for (i, row) in cells.iter().enumerate() {
         let line: Vec<String> = row
             .iter()
             .zip(&widths)
             .enumerate()
-            .map(|(c, (cell, w))| if c >= 9 { format!("{cell:>w$}") } else { format!("{cell:<w$}") })
+            .map(|(c, (cell, w))| {
+                if c >= 9 {
+                    format!("{cell:>w$}")
+                } else {
+                    format!("{cell:<w$}")
+                }
+            })
             .collect();
         writeln!(out, "{}", line.join("  ").trim_end()).unwrap();
         if i == 0 {
-            writeln!(out, "{}", widths.iter().map(|w| "-".repeat(*w)).collect::<Vec<_>>().join("  ")).unwrap();
+            writeln!(
+                out,
+                "{}",
+                widths
+                    .iter()
+                    .map(|w| "-".repeat(*w))
+                    .collect::<Vec<_>>()
+                    .join("  ")
+            )
+            .unwrap();
         }
     }
     if let Some(head) = net.head {
-        writeln!(out, "head: top-{} of {} classes (ties to the lower index)", head.k, net.body_output().shape.len()).unwrap();
+        writeln!(
+            out,
+            "head: top-{} of {} classes (ties to the lower index)",
+            head.k,
+            net.body_output().shape.len()
+        )
+        .unwrap();
     }
     let ii = ideal_ii(&rows);
-    let slowest = rows.iter().filter(|s| s.cycles_per_frame == ii).map(|s| s.name.as_str()).collect::<Vec<_>>();
-    writeln!(out, "ideal initiation interval: {ii} cycles/frame (slowest: {})", slowest.join(", ")).unwrap();
+    let slowest = rows
+        .iter()
+        .filter(|s| s.cycles_per_frame == ii)
+        .map(|s| s.name.as_str())
+        .collect::<Vec<_>>();
+    writeln!(
+        out,
+        "ideal initiation interval: {ii} cycles/frame (slowest: {})",
+        slowest.join(", ")
+    )
+    .unwrap();
     for s in &rows {
         if let Some(note) = s.matvec.as_ref().and_then(MatVecSummary::padding) {
             writeln!(out, "padding: {}: {note}", s.name).unwrap();
