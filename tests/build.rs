@@ -6,12 +6,15 @@
 //! Required tools: verilator (5.x) and yosys; a missing tool fails the test with a hint (never a
 //! skip). Work files go to `<target>/build-tests/<test>/`.
 
+mod common;
+
 use bnn_gen::codegen::{self, bits::Bits, stream, BuildOptions, Design};
 use bnn_gen::datatype::DataType;
 use bnn_gen::golden::GoldenModel;
 use bnn_gen::ir::Network;
 use bnn_gen::synth::{self, ActSpec, DenseSpec, MlpSpec};
 use bnn_gen::{frontend, passes};
+use common::{require_tool, root, run_cmd, target_dir};
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -19,24 +22,6 @@ use std::process::Command;
 // ---------------------------------------------------------------------------------------------
 // infrastructure
 // ---------------------------------------------------------------------------------------------
-
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-fn target_dir() -> PathBuf {
-    match std::env::var_os("CARGO_TARGET_DIR") {
-        Some(d) => {
-            let p = PathBuf::from(d);
-            if p.is_absolute() {
-                p
-            } else {
-                root().join(p)
-            }
-        }
-        None => root().join("target"),
-    }
-}
 
 /// A fresh, empty work directory for `test`/`name`.
 fn work_dir(test: &str, name: &str) -> PathBuf {
@@ -47,25 +32,15 @@ fn work_dir(test: &str, name: &str) -> PathBuf {
 }
 
 fn require(tool: &str) {
-    if let Err(e) = Command::new(tool).arg("--version").output() {
-        panic!(
-            "`{tool}` is required by tests/build.rs but could not be run ({e}). Install it \
-             (Debian/Ubuntu: `apt-get install verilator yosys`); CI must install it too."
-        );
-    }
+    require_tool(tool, "tests/build.rs", "verilator yosys");
 }
 
 fn run(cmd: &mut Command) -> String {
     let desc = format!("{cmd:?}");
-    let out = cmd
-        .output()
-        .unwrap_or_else(|e| panic!("cannot run {desc}: {e}"));
-    let mut text = String::from_utf8_lossy(&out.stdout).into_owned();
-    text.push_str(&String::from_utf8_lossy(&out.stderr));
+    let (status, text) = run_cmd(cmd).unwrap_or_else(|e| panic!("{e}"));
     assert!(
-        out.status.success(),
-        "command failed ({}): {desc}\n{text}",
-        out.status
+        status.success(),
+        "command failed ({status}): {desc}\n{text}"
     );
     text
 }

@@ -20,70 +20,6 @@ use common::*;
 // MVTU
 // ===========================================================================
 
-#[derive(Clone, Debug)]
-struct MvtuCfg {
-    name: &'static str,
-    mw: usize,
-    mh: usize,
-    pe: usize,
-    simd: usize,
-    wbits: usize,
-    ibits: usize,
-    wtype: u32,
-    itype: u32,
-    nsteps: usize,
-    obits: usize,
-    out_bias: i64,
-    fanin: usize,
-    dirs: bool,
-    vectors: usize,
-}
-
-fn val_range(ty: u32, bits: usize) -> (i64, i64) {
-    match ty {
-        0 => (-1, 1),
-        1 => (0, (1i64 << bits) - 1),
-        _ => (-(1i64 << (bits - 1)), (1i64 << (bits - 1)) - 1),
-    }
-}
-
-fn decode(raw: u64, ty: u32, bits: usize) -> i64 {
-    match ty {
-        0 => {
-            if raw & 1 == 1 {
-                1
-            } else {
-                -1
-            }
-        }
-        1 => raw as i64,
-        _ => {
-            let v = raw as i64;
-            if v >= (1i64 << (bits - 1)) {
-                v - (1i64 << bits)
-            } else {
-                v
-            }
-        }
-    }
-}
-
-fn signed_bits(lo: i64, hi: i64) -> usize {
-    let mut b = 2;
-    while !(-(1i64 << (b - 1)) <= lo && hi < (1i64 << (b - 1))) {
-        b += 1;
-    }
-    b
-}
-
-fn mask(v: i64, bits: usize) -> u64 {
-    if bits >= 64 {
-        v as u64
-    } else {
-        (v as u64) & ((1u64 << bits) - 1)
-    }
-}
-
 fn setb(w: &mut [u64], off: usize, n: usize, v: u64) {
     for i in 0..n {
         let b = (v >> i) & 1;
@@ -100,87 +36,20 @@ struct MvtuCase {
     trom: Vec<Vec<Vec<u64>>>,
 }
 
-/// Random weights, inputs and thresholds near the reached accumulators (as in
+/// Random weights, inputs and thresholds near the reached accumulators (`mvtu_stimulus`, as in
 /// `tests/hw_modules.rs`), as ROM images and input words.
 fn mvtu_case(c: &MvtuCfg, seed: u32) -> MvtuCase {
-    let mut rng = Rng::new(seed);
-    let (nf, sf) = (c.mh / c.pe, c.mw / c.simd);
-    let xnor = c.wtype == 0 && c.itype == 0;
-    let (acc_lo, acc_hi) = if xnor {
-        (-(c.fanin as i64), c.fanin as i64)
-    } else {
-        let (wl, wh) = val_range(c.wtype, c.wbits);
-        let (xl, xh) = val_range(c.itype, c.ibits);
-        let prods = [wl * xl, wl * xh, wh * xl, wh * xh];
-        (
-            *prods.iter().min().unwrap() * c.mw as i64,
-            *prods.iter().max().unwrap() * c.mw as i64,
-        )
-    };
-    let acc_bits = signed_bits(acc_lo, acc_hi);
-    let tbits = acc_bits + 1;
-    let obits = if c.nsteps == 0 { acc_bits } else { c.obits };
-    let mut w = vec![vec![0u64; c.mw]; c.mh];
-    for row in w.iter_mut() {
-        for (k, x) in row.iter_mut().enumerate() {
-            *x = if xnor && k >= c.fanin {
-                1
-            } else {
-                rng.bits(c.wbits)
-            };
-        }
-    }
-    let xs: Vec<Vec<u64>> = (0..c.vectors)
-        .map(|_| {
-            (0..c.mw)
-                .map(|k| {
-                    if xnor && k >= c.fanin {
-                        0
-                    } else {
-                        rng.bits(c.ibits)
-                    }
-                })
-                .collect()
-        })
-        .collect();
-    let accs: Vec<Vec<i64>> = xs
-        .iter()
-        .map(|x| {
-            (0..c.mh)
-                .map(|r| {
-                    if xnor {
-                        (0..c.mw).filter(|&k| w[r][k] == x[k]).count() as i64
-                    } else {
-                        (0..c.mw)
-                            .map(|k| {
-                                decode(w[r][k], c.wtype, c.wbits) * decode(x[k], c.itype, c.ibits)
-                            })
-                            .sum()
-                    }
-                })
-                .collect()
-        })
-        .collect();
-    let (t_lo, t_hi) = if xnor {
-        (0, c.fanin as i64 + 1)
-    } else {
-        (acc_lo - 1, acc_hi + 1)
-    };
-    let mut thr = vec![vec![0i64; c.nsteps]; c.mh];
-    let mut dir = vec![false; c.mh];
-    for r in 0..c.mh {
-        dir[r] = c.dirs && rng.below(2) == 1;
-        for t in thr[r].iter_mut() {
-            *t = match rng.below(8) {
-                0 => t_lo,
-                1 => t_hi,
-                _ => {
-                    let v = accs[rng.below(accs.len() as u64) as usize][r];
-                    (v + rng.range(-1, 1)).clamp(t_lo, t_hi)
-                }
-            };
-        }
-    }
+    let (nf, sf) = (c.nf(), c.sf());
+    let MvtuStim {
+        acc_bits,
+        tbits,
+        obits,
+        w,
+        xs,
+        thr,
+        dir,
+        ..
+    } = mvtu_stimulus(c, seed);
     let mut inputs = Words::new(c.simd * c.ibits);
     for x in &xs {
         for s in 0..sf {

@@ -8,193 +8,34 @@
 //! (e.g. the MVTU must take exactly NF*SF cycles per vector without stalls).
 //! There are also lint, Icarus and yosys checks.
 //!
-//! Only `std` is used, so this file does not depend on the bnn_gen library.
+//! Only `std` and the shared helpers of `tests/common/mod.rs` are used; the
+//! reference models do not depend on the bnn_gen library.
 //! Required tools: verilator (5.x), iverilog, yosys; a missing tool makes
 //! the tests FAIL (never skip) with an installation hint.
 //! Work files go to `<target>/hw-tests/<test>/<config>/`.
 
+mod common;
+
+use common::{
+    check_cmd, hw, mask, mvtu_stimulus, param, require_tool, root, run_cmd, run_jobs, tail,
+    work_dir_in, Job, MvtuCfg, MvtuStim, Rng,
+};
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::sync::{Condvar, Mutex, OnceLock};
-use std::thread;
+use std::sync::OnceLock;
 
 // ===========================================================================
 // infrastructure
 // ===========================================================================
 
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-fn hw(file: &str) -> String {
-    root().join("hw").join(file).to_string_lossy().into_owned()
-}
-
-fn target_dir() -> PathBuf {
-    match std::env::var_os("CARGO_TARGET_DIR") {
-        Some(d) => {
-            let p = PathBuf::from(d);
-            if p.is_absolute() {
-                p
-            } else {
-                root().join(p)
-            }
-        }
-        None => root().join("target"),
-    }
-}
-
 fn work_dir(test: &str, cfg: &str) -> PathBuf {
-    let d = target_dir().join("hw-tests").join(test).join(cfg);
-    let _ = fs::remove_dir_all(&d);
-    fs::create_dir_all(&d).expect("create work dir");
-    d
+    work_dir_in("hw-tests", test, cfg)
 }
 
 /// Panics (test failure, never a skip) when `tool` cannot be run.
 fn require(tool: &str) {
-    let arg = if tool == "iverilog" {
-        "-V"
-    } else {
-        "--version"
-    };
-    if let Err(e) = Command::new(tool).arg(arg).output() {
-        panic!(
-            "`{tool}` is required by tests/hw_modules.rs but could not be run ({e}). \
-             Install it (Debian/Ubuntu: `apt-get install verilator iverilog yosys`); \
-             CI must install it too."
-        );
-    }
-}
-
-/// Global limit on concurrently running tool processes (cargo runs the
-/// test functions in parallel and each of them runs its configs in threads).
-struct Slots {
-    free: Mutex<usize>,
-    cv: Condvar,
-}
-struct SlotGuard;
-impl Drop for SlotGuard {
-    fn drop(&mut self) {
-        let s = slots();
-        *s.free.lock().unwrap() += 1;
-        s.cv.notify_one();
-    }
-}
-fn slots() -> &'static Slots {
-    static S: OnceLock<Slots> = OnceLock::new();
-    S.get_or_init(|| Slots {
-        free: Mutex::new(
-            thread::available_parallelism()
-                .map(|n| n.get())
-                .unwrap_or(2)
-                .max(1),
-        ),
-        cv: Condvar::new(),
-    })
-}
-fn slot() -> SlotGuard {
-    let s = slots();
-    let mut f = s.free.lock().unwrap();
-    while *f == 0 {
-        f = s.cv.wait(f).unwrap();
-    }
-    *f -= 1;
-    SlotGuard
-}
-
-type Job = Box<dyn FnOnce() -> Result<(), String> + Send>;
-
-/// Runs the jobs in parallel threads (bounded by the global slots) and fails
-/// with every error message if any job failed.
-fn run_jobs(what: &str, jobs: Vec<(String, Job)>) {
-    let handles: Vec<_> = jobs
-        .into_iter()
-        .map(|(name, job)| {
-            (
-                name,
-                thread::spawn(move || {
-                    let _g = slot();
-                    job()
-                }),
-            )
-        })
-        .collect();
-    let mut errors = Vec::new();
-    for (name, h) in handles {
-        match h.join() {
-            Ok(Ok(())) => {}
-            Ok(Err(e)) => errors.push(format!("[{name}] {e}")),
-            Err(_) => errors.push(format!("[{name}] panicked")),
-        }
-    }
-    if !errors.is_empty() {
-        panic!(
-            "{what}: {} failure(s):\n{}",
-            errors.len(),
-            errors.join("\n\n")
-        );
-    }
-}
-
-fn run_cmd(cmd: &mut Command) -> Result<(std::process::ExitStatus, String), String> {
-    let out = cmd
-        .output()
-        .map_err(|e| format!("cannot run {cmd:?}: {e}"))?;
-    let mut text = String::from_utf8_lossy(&out.stdout).into_owned();
-    text.push_str(&String::from_utf8_lossy(&out.stderr));
-    Ok((out.status, text))
-}
-
-fn check_cmd(cmd: &mut Command) -> Result<String, String> {
-    let desc = format!("{cmd:?}");
-    let (st, text) = run_cmd(cmd)?;
-    if st.success() {
-        Ok(text)
-    } else {
-        Err(format!(
-            "command failed ({st}): {desc}\n{}",
-            tail(&text, 60)
-        ))
-    }
-}
-
-fn tail(s: &str, lines: usize) -> String {
-    let v: Vec<&str> = s.lines().collect();
-    v[v.len().saturating_sub(lines)..].join("\n")
-}
-
-/// Tiny xorshift32 generator for stimulus.
-struct Rng(u32);
-impl Rng {
-    fn new(seed: u32) -> Self {
-        Rng(if seed == 0 { 0x1234_5678 } else { seed })
-    }
-    fn next(&mut self) -> u32 {
-        let mut x = self.0;
-        x ^= x << 13;
-        x ^= x >> 17;
-        x ^= x << 5;
-        self.0 = x;
-        x
-    }
-    /// uniform in [0, n)
-    fn below(&mut self, n: u64) -> u64 {
-        let v = ((self.next() as u64) << 32) | self.next() as u64;
-        v % n.max(1)
-    }
-    /// uniform in [lo, hi]
-    fn range(&mut self, lo: i64, hi: i64) -> i64 {
-        lo + self.below((hi - lo + 1) as u64) as i64
-    }
-    fn bits(&mut self, n: usize) -> u64 {
-        if n >= 64 {
-            ((self.next() as u64) << 32) | self.next() as u64
-        } else {
-            (((self.next() as u64) << 32) | self.next() as u64) & ((1u64 << n) - 1)
-        }
-    }
+    require_tool(tool, "tests/hw_modules.rs", "verilator iverilog yosys")
 }
 
 /// Arbitrary-width bit vector (LSB = bit 0) for stream words.
@@ -229,14 +70,6 @@ impl Bits {
             s.push(char::from_digit(nib, 16).unwrap());
         }
         s
-    }
-}
-
-fn mask(v: i64, bits: usize) -> u64 {
-    if bits >= 64 {
-        v as u64
-    } else {
-        (v as u64) & ((1u64 << bits) - 1)
     }
 }
 
@@ -767,82 +600,9 @@ impl Timing for TopkTiming {
     }
 }
 
-fn param(k: &str, v: impl ToString) -> (String, String) {
-    (k.to_string(), v.to_string())
-}
-
 // ===========================================================================
 // MVTU
 // ===========================================================================
-
-#[derive(Clone, Debug)]
-struct MvtuCfg {
-    name: &'static str,
-    mw: usize,
-    mh: usize,
-    pe: usize,
-    simd: usize,
-    wbits: usize,
-    ibits: usize,
-    wtype: u32, // 0 bipolar, 1 unsigned, 2 signed
-    itype: u32,
-    nsteps: usize, // 0 = no activation
-    obits: usize,  // ignored when nsteps == 0
-    out_bias: i64,
-    fanin: usize, // XNOR_FANIN (true fan-in, columns >= fanin are padding)
-    dirs: bool,   // random direction bits
-    vectors: usize,
-}
-
-impl MvtuCfg {
-    fn nf(&self) -> usize {
-        self.mh / self.pe
-    }
-    fn sf(&self) -> usize {
-        self.mw / self.simd
-    }
-    fn xnor(&self) -> bool {
-        self.wtype == 0 && self.itype == 0
-    }
-}
-
-fn val_range(ty: u32, bits: usize) -> (i64, i64) {
-    match ty {
-        0 => (-1, 1),
-        1 => (0, (1i64 << bits) - 1),
-        _ => (-(1i64 << (bits - 1)), (1i64 << (bits - 1)) - 1),
-    }
-}
-
-fn decode(raw: u64, ty: u32, bits: usize) -> i64 {
-    match ty {
-        0 => {
-            if raw & 1 == 1 {
-                1
-            } else {
-                -1
-            }
-        }
-        1 => raw as i64,
-        _ => {
-            let v = raw as i64;
-            if v >= (1i64 << (bits - 1)) {
-                v - (1i64 << bits)
-            } else {
-                v
-            }
-        }
-    }
-}
-
-/// Smallest signed width (>= 2) holding [lo, hi].
-fn signed_bits(lo: i64, hi: i64) -> usize {
-    let mut b = 2;
-    while !(-(1i64 << (b - 1)) <= lo && hi < (1i64 << (b - 1))) {
-        b += 1;
-    }
-    b
-}
 
 struct MvtuCase {
     acc_bits: usize,
@@ -855,91 +615,18 @@ struct MvtuCase {
 }
 
 fn mvtu_case(c: &MvtuCfg, seed: u32) -> MvtuCase {
-    let mut rng = Rng::new(seed);
     let (nf, sf) = (c.nf(), c.sf());
     let xnor = c.xnor();
-    // accumulator range and width (what the generator computes)
-    let (acc_lo, acc_hi) = if xnor {
-        (-(c.fanin as i64), c.fanin as i64)
-    } else {
-        let (wl, wh) = val_range(c.wtype, c.wbits);
-        let (xl, xh) = val_range(c.itype, c.ibits);
-        let prods = [wl * xl, wl * xh, wh * xl, wh * xh];
-        let pl = *prods.iter().min().unwrap();
-        let ph = *prods.iter().max().unwrap();
-        (pl * c.mw as i64, ph * c.mw as i64)
-    };
-    let acc_bits = signed_bits(acc_lo, acc_hi);
-    let tbits = acc_bits + 1;
-    let obits = if c.nsteps == 0 { acc_bits } else { c.obits };
-
-    // raw weights / inputs
-    let mut w = vec![vec![0u64; c.mw]; c.mh];
-    for row in w.iter_mut() {
-        for (k, x) in row.iter_mut().enumerate() {
-            // XNOR padding columns: weight +1 against input -1 never match
-            *x = if xnor && k >= c.fanin {
-                1
-            } else {
-                rng.bits(c.wbits)
-            };
-        }
-    }
-    let xs: Vec<Vec<u64>> = (0..c.vectors)
-        .map(|_| {
-            (0..c.mw)
-                .map(|k| {
-                    if xnor && k >= c.fanin {
-                        0
-                    } else {
-                        rng.bits(c.ibits)
-                    }
-                })
-                .collect()
-        })
-        .collect();
-
-    // exact accumulators: popcount in XNOR mode, dot product otherwise
-    let accs: Vec<Vec<i64>> = xs
-        .iter()
-        .map(|x| {
-            (0..c.mh)
-                .map(|r| {
-                    if xnor {
-                        (0..c.mw).filter(|&k| w[r][k] == x[k]).count() as i64
-                    } else {
-                        (0..c.mw)
-                            .map(|k| {
-                                decode(w[r][k], c.wtype, c.wbits) * decode(x[k], c.itype, c.ibits)
-                            })
-                            .sum()
-                    }
-                })
-                .collect()
-        })
-        .collect();
-
-    // thresholds: near the observed accumulators, some at the extremes
-    let (t_lo, t_hi) = if xnor {
-        (0, c.fanin as i64 + 1)
-    } else {
-        (acc_lo - 1, acc_hi + 1)
-    };
-    let mut thr = vec![vec![0i64; c.nsteps]; c.mh];
-    let mut dir = vec![false; c.mh];
-    for r in 0..c.mh {
-        dir[r] = c.dirs && rng.below(2) == 1;
-        for t in thr[r].iter_mut() {
-            *t = match rng.below(8) {
-                0 => t_lo,
-                1 => t_hi,
-                _ => {
-                    let v = accs[rng.below(accs.len() as u64) as usize][r];
-                    (v + rng.range(-1, 1)).clamp(t_lo, t_hi)
-                }
-            };
-        }
-    }
+    let MvtuStim {
+        acc_bits,
+        tbits,
+        obits,
+        w,
+        xs,
+        accs,
+        thr,
+        dir,
+    } = mvtu_stimulus(c, seed);
 
     // expected outputs, one word per (vector, nf)
     let mut expected = Vec::new();

@@ -8,32 +8,17 @@
 //! skip). Designs go to `<target>/verify-tests/<name>/` and are kept, so a rerun with unchanged RTL
 //! reuses the Verilator build; the Verilator runtime is compiled once per test process.
 
+mod common;
+
 use bnn_gen::ir::Network;
 use bnn_gen::verify::{self, Bench, FailureKind, Model, Simulator, VerifyOptions, VerifyReport};
 use bnn_gen::{frontend, passes};
+use common::{require_tool, root, target_dir};
 use ndarray::ArrayD;
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::OnceLock;
-
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-fn target_dir() -> PathBuf {
-    match std::env::var_os("CARGO_TARGET_DIR") {
-        Some(d) => {
-            let p = PathBuf::from(d);
-            if p.is_absolute() {
-                p
-            } else {
-                root().join(p)
-            }
-        }
-        None => root().join("target"),
-    }
-}
 
 /// `<target>/verify-tests/<name>` (kept between runs: bnn-gen owns it and rebuilds only what
 /// changed).
@@ -43,17 +28,7 @@ fn work_dir(name: &str) -> PathBuf {
 
 /// Panics (test failure, never a skip) when `tool` cannot be run.
 fn require(tool: &str) {
-    let arg = if tool == "iverilog" {
-        "-V"
-    } else {
-        "--version"
-    };
-    if let Err(e) = Command::new(tool).arg(arg).output() {
-        panic!(
-            "`{tool}` is required by tests/verify.rs but could not be run ({e}). Install it \
-             (Debian/Ubuntu: `apt-get install verilator iverilog`); CI must install it too."
-        );
-    }
+    require_tool(tool, "tests/verify.rs", "verilator iverilog");
 }
 
 /// The Verilator runtime library, built once per test process.

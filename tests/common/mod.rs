@@ -1,7 +1,9 @@
-//! Shared helpers of the cycle-simulator tests (`tests/cyclesim_*.rs`): Verilator builds against
-//! the AXI-Stream harness `sim/axis_tb.cpp`, harness runs, and the cycle-exact comparison of a
-//! harness run with [`bnn_gen::cyclesim::Pipeline::run`]. Std-only apart from `bnn_gen`.
-//! (The infrastructure mirrors the helpers of `tests/hw_modules.rs`.)
+//! Shared helpers of the integration tests: paths, work directories, tool checks, command and
+//! job runners (all tests that run tools), the MVTU stimulus generator (`tests/hw_modules.rs`
+//! and `tests/cyclesim_modules.rs`), and for the cycle-simulator tests (`tests/cyclesim_*.rs`)
+//! Verilator builds against the AXI-Stream harness `sim/axis_tb.cpp`, harness runs, and the
+//! cycle-exact comparison of a harness run with [`bnn_gen::cyclesim::Pipeline::run`].
+//! Std-only apart from `bnn_gen`.
 #![allow(dead_code)]
 
 use bnn_gen::cyclesim::{Pipeline, RunConfig, RunResult, Stalls, Words};
@@ -33,24 +35,42 @@ pub fn target_dir() -> PathBuf {
     }
 }
 
-/// A fresh work directory `<target>/cyclesim-tests/<test>/<cfg>/`.
-pub fn work_dir(test: &str, cfg: &str) -> PathBuf {
-    let d = target_dir().join("cyclesim-tests").join(test).join(cfg);
+/// A fresh, empty work directory `<target>/<group>/<test>/<cfg>/`.
+pub fn work_dir_in(group: &str, test: &str, cfg: &str) -> PathBuf {
+    let d = target_dir().join(group).join(test).join(cfg);
     let _ = fs::remove_dir_all(&d);
     fs::create_dir_all(&d).expect("create work dir");
     d
 }
 
-/// Panics (test failure, never a skip) when `tool` cannot be run.
-pub fn require(tool: &str) {
-    if let Err(e) = Command::new(tool).arg("--version").output() {
+/// A fresh work directory `<target>/cyclesim-tests/<test>/<cfg>/`.
+pub fn work_dir(test: &str, cfg: &str) -> PathBuf {
+    work_dir_in("cyclesim-tests", test, cfg)
+}
+
+/// Panics (test failure, never a skip) when `tool` cannot be run; the message names the test
+/// (`who`) and the Debian/Ubuntu `packages` to install.
+pub fn require_tool(tool: &str, who: &str, packages: &str) {
+    let arg = if tool == "iverilog" {
+        "-V"
+    } else {
+        "--version"
+    };
+    if let Err(e) = Command::new(tool).arg(arg).output() {
         panic!(
-            "`{tool}` is required by the cycle-simulator tests but could not be run ({e}). \
-             Install it (Debian/Ubuntu: `apt-get install verilator`); CI must install it too."
+            "`{tool}` is required by {who} but could not be run ({e}). Install it \
+             (Debian/Ubuntu: `apt-get install {packages}`); CI must install it too."
         );
     }
 }
 
+/// Panics (test failure, never a skip) when `tool` cannot be run.
+pub fn require(tool: &str) {
+    require_tool(tool, "the cycle-simulator tests", "verilator");
+}
+
+/// Global limit on concurrently running tool processes (cargo runs the test functions in
+/// parallel and each of them runs its configs in threads).
 struct Slots {
     free: Mutex<usize>,
     cv: Condvar,
@@ -126,6 +146,20 @@ pub fn run_cmd(cmd: &mut Command) -> Result<(std::process::ExitStatus, String), 
     let mut text = String::from_utf8_lossy(&out.stdout).into_owned();
     text.push_str(&String::from_utf8_lossy(&out.stderr));
     Ok((out.status, text))
+}
+
+/// Runs `cmd`; its output, or an error with the tail of the output if it failed.
+pub fn check_cmd(cmd: &mut Command) -> Result<String, String> {
+    let desc = format!("{cmd:?}");
+    let (st, text) = run_cmd(cmd)?;
+    if st.success() {
+        Ok(text)
+    } else {
+        Err(format!(
+            "command failed ({st}): {desc}\n{}",
+            tail(&text, 60)
+        ))
+    }
 }
 
 pub fn tail(s: &str, lines: usize) -> String {
@@ -350,7 +384,7 @@ pub fn stalls(s: (u32, f64, f64)) -> Stalls {
     }
 }
 
-/// xorshift32 stimulus generator (as `tests/hw_modules.rs`).
+/// Tiny xorshift32 generator for stimulus.
 pub struct Rng(u32);
 impl Rng {
     pub fn new(seed: u32) -> Self {
@@ -364,10 +398,12 @@ impl Rng {
         self.0 = x;
         x
     }
+    /// uniform in [0, n)
     pub fn below(&mut self, n: u64) -> u64 {
         let v = ((self.next() as u64) << 32) | self.next() as u64;
         v % n.max(1)
     }
+    /// uniform in [lo, hi]
     pub fn range(&mut self, lo: i64, hi: i64) -> i64 {
         lo + self.below((hi - lo + 1) as u64) as i64
     }
@@ -398,4 +434,203 @@ pub fn write_mem(path: &Path, words: &[Vec<u64>], bits: usize) {
         s.push('\n');
     }
     fs::write(path, s).expect("write mem file");
+}
+
+// ===========================================================================
+// MVTU stimulus (tests/hw_modules.rs, tests/cyclesim_modules.rs)
+// ===========================================================================
+
+pub fn mask(v: i64, bits: usize) -> u64 {
+    if bits >= 64 {
+        v as u64
+    } else {
+        (v as u64) & ((1u64 << bits) - 1)
+    }
+}
+
+/// Value range of a datatype code (0 bipolar, 1 unsigned, 2 signed) of `bits` bits.
+pub fn val_range(ty: u32, bits: usize) -> (i64, i64) {
+    match ty {
+        0 => (-1, 1),
+        1 => (0, (1i64 << bits) - 1),
+        _ => (-(1i64 << (bits - 1)), (1i64 << (bits - 1)) - 1),
+    }
+}
+
+/// The value of the raw `bits`-bit pattern `raw` of datatype code `ty`.
+pub fn decode(raw: u64, ty: u32, bits: usize) -> i64 {
+    match ty {
+        0 => {
+            if raw & 1 == 1 {
+                1
+            } else {
+                -1
+            }
+        }
+        1 => raw as i64,
+        _ => {
+            let v = raw as i64;
+            if v >= (1i64 << (bits - 1)) {
+                v - (1i64 << bits)
+            } else {
+                v
+            }
+        }
+    }
+}
+
+/// Smallest signed width (>= 2) holding [lo, hi].
+pub fn signed_bits(lo: i64, hi: i64) -> usize {
+    let mut b = 2;
+    while !(-(1i64 << (b - 1)) <= lo && hi < (1i64 << (b - 1))) {
+        b += 1;
+    }
+    b
+}
+
+/// One MVTU configuration of the module tests.
+#[derive(Clone, Debug)]
+pub struct MvtuCfg {
+    pub name: &'static str,
+    pub mw: usize,
+    pub mh: usize,
+    pub pe: usize,
+    pub simd: usize,
+    pub wbits: usize,
+    pub ibits: usize,
+    pub wtype: u32, // 0 bipolar, 1 unsigned, 2 signed
+    pub itype: u32,
+    pub nsteps: usize, // 0 = no activation
+    pub obits: usize,  // ignored when nsteps == 0
+    pub out_bias: i64,
+    pub fanin: usize, // XNOR_FANIN (true fan-in, columns >= fanin are padding)
+    pub dirs: bool,   // random direction bits
+    pub vectors: usize,
+}
+
+impl MvtuCfg {
+    pub fn nf(&self) -> usize {
+        self.mh / self.pe
+    }
+    pub fn sf(&self) -> usize {
+        self.mw / self.simd
+    }
+    pub fn xnor(&self) -> bool {
+        self.wtype == 0 && self.itype == 0
+    }
+}
+
+/// Random MVTU stimulus: raw weights and inputs, the exact accumulators, and thresholds near the
+/// reached accumulators (some at the extremes).
+pub struct MvtuStim {
+    pub acc_bits: usize,
+    pub tbits: usize,
+    pub obits: usize,
+    /// raw weights, `[mh][mw]`
+    pub w: Vec<Vec<u64>>,
+    /// raw input vectors, `[vectors][mw]`
+    pub xs: Vec<Vec<u64>>,
+    /// accumulators, `[vectors][mh]`
+    pub accs: Vec<Vec<i64>>,
+    /// thresholds, `[mh][nsteps]`
+    pub thr: Vec<Vec<i64>>,
+    /// direction bits (true: `acc <= T`), `[mh]`
+    pub dir: Vec<bool>,
+}
+
+pub fn mvtu_stimulus(c: &MvtuCfg, seed: u32) -> MvtuStim {
+    let mut rng = Rng::new(seed);
+    let xnor = c.xnor();
+    // accumulator range and width (what the generator computes)
+    let (acc_lo, acc_hi) = if xnor {
+        (-(c.fanin as i64), c.fanin as i64)
+    } else {
+        let (wl, wh) = val_range(c.wtype, c.wbits);
+        let (xl, xh) = val_range(c.itype, c.ibits);
+        let prods = [wl * xl, wl * xh, wh * xl, wh * xh];
+        let pl = *prods.iter().min().unwrap();
+        let ph = *prods.iter().max().unwrap();
+        (pl * c.mw as i64, ph * c.mw as i64)
+    };
+    let acc_bits = signed_bits(acc_lo, acc_hi);
+    let tbits = acc_bits + 1;
+    let obits = if c.nsteps == 0 { acc_bits } else { c.obits };
+
+    // raw weights / inputs
+    let mut w = vec![vec![0u64; c.mw]; c.mh];
+    for row in w.iter_mut() {
+        for (k, x) in row.iter_mut().enumerate() {
+            // XNOR padding columns: weight +1 against input -1 never match
+            *x = if xnor && k >= c.fanin {
+                1
+            } else {
+                rng.bits(c.wbits)
+            };
+        }
+    }
+    let xs: Vec<Vec<u64>> = (0..c.vectors)
+        .map(|_| {
+            (0..c.mw)
+                .map(|k| {
+                    if xnor && k >= c.fanin {
+                        0
+                    } else {
+                        rng.bits(c.ibits)
+                    }
+                })
+                .collect()
+        })
+        .collect();
+
+    // exact accumulators: popcount in XNOR mode, dot product otherwise
+    let accs: Vec<Vec<i64>> = xs
+        .iter()
+        .map(|x| {
+            (0..c.mh)
+                .map(|r| {
+                    if xnor {
+                        (0..c.mw).filter(|&k| w[r][k] == x[k]).count() as i64
+                    } else {
+                        (0..c.mw)
+                            .map(|k| {
+                                decode(w[r][k], c.wtype, c.wbits) * decode(x[k], c.itype, c.ibits)
+                            })
+                            .sum()
+                    }
+                })
+                .collect()
+        })
+        .collect();
+
+    // thresholds: near the observed accumulators, some at the extremes
+    let (t_lo, t_hi) = if xnor {
+        (0, c.fanin as i64 + 1)
+    } else {
+        (acc_lo - 1, acc_hi + 1)
+    };
+    let mut thr = vec![vec![0i64; c.nsteps]; c.mh];
+    let mut dir = vec![false; c.mh];
+    for r in 0..c.mh {
+        dir[r] = c.dirs && rng.below(2) == 1;
+        for t in thr[r].iter_mut() {
+            *t = match rng.below(8) {
+                0 => t_lo,
+                1 => t_hi,
+                _ => {
+                    let v = accs[rng.below(accs.len() as u64) as usize][r];
+                    (v + rng.range(-1, 1)).clamp(t_lo, t_hi)
+                }
+            };
+        }
+    }
+    MvtuStim {
+        acc_bits,
+        tbits,
+        obits,
+        w,
+        xs,
+        accs,
+        thr,
+        dir,
+    }
 }
