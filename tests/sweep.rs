@@ -17,13 +17,15 @@
 //! Requires verilator. Designs go to `<target>/verify-tests/sweep-<i>/` (kept; a rerun reuses
 //! the Verilator build when the RTL is unchanged).
 
+mod common;
+
 use bnn_gen::datatype::DataType;
 use bnn_gen::ir::Network;
 use bnn_gen::passes;
 use bnn_gen::synth::{self, ActSpec, DenseSpec, MlpSpec, RandomLimits, Rng};
 use bnn_gen::verify::{self, Bench, VerifyOptions};
+use common::target_dir;
 use std::path::PathBuf;
-use std::process::Command;
 use std::sync::OnceLock;
 use std::time::Instant;
 
@@ -34,35 +36,12 @@ const FRAMES: usize = 32;
 /// Kinds of net, in the order net `i` takes them (`i % KINDS.len()`).
 const KINDS: [&str; 6] = ["w1a1", "w2a2", "w4a4", "w8a8", "bipolar-x-uint8", "random"];
 
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-fn target_dir() -> PathBuf {
-    match std::env::var_os("CARGO_TARGET_DIR") {
-        Some(d) => {
-            let p = PathBuf::from(d);
-            if p.is_absolute() {
-                p
-            } else {
-                root().join(p)
-            }
-        }
-        None => root().join("target"),
-    }
-}
-
 fn work_dir(name: &str) -> PathBuf {
     target_dir().join("verify-tests").join(name)
 }
 
 fn require_verilator() {
-    if let Err(e) = Command::new("verilator").arg("--version").output() {
-        panic!(
-            "`verilator` is required by tests/sweep.rs but could not be run ({e}). Install it \
-             (Debian/Ubuntu: `apt-get install verilator`)."
-        );
-    }
+    common::require_tool("verilator", "tests/sweep.rs", "verilator");
 }
 
 /// The Verilator runtime library, built once per test process (shared with tests/verify.rs).
