@@ -2,7 +2,7 @@
 //! any directory. `build` copies the modules a design needs into `DIR/rtl/`.
 
 /// Every library module: file name and text, leaves first (a valid compile order).
-pub const MODULES: [(&str, &str); 8] = [
+pub const MODULES: [(&str, &str); 10] = [
     ("bnn_resize.v", include_str!("../../hw/bnn_resize.v")),
     ("bnn_rom.v", include_str!("../../hw/bnn_rom.v")),
     ("bnn_dot.v", include_str!("../../hw/bnn_dot.v")),
@@ -11,6 +11,8 @@ pub const MODULES: [(&str, &str); 8] = [
     ("bnn_dwc.v", include_str!("../../hw/bnn_dwc.v")),
     ("bnn_fifo.v", include_str!("../../hw/bnn_fifo.v")),
     ("bnn_topk.v", include_str!("../../hw/bnn_topk.v")),
+    ("bnn_swg.v", include_str!("../../hw/bnn_swg.v")),
+    ("bnn_pool.v", include_str!("../../hw/bnn_pool.v")),
 ];
 
 /// The text of library module file `name` (e.g. `"bnn_mvtu.v"`).
@@ -19,8 +21,8 @@ pub fn module(name: &str) -> Option<&'static str> {
 }
 
 /// The library files a design needs, in compile order: the MVTU and its parts always, the width
-/// converter, FIFO and top-k head when used.
-pub fn needed(dwc: bool, fifo: bool, topk: bool) -> Vec<&'static str> {
+/// converter, FIFO, top-k head, window generator and pool when used.
+pub fn needed(dwc: bool, fifo: bool, topk: bool, swg: bool, pool: bool) -> Vec<&'static str> {
     MODULES
         .iter()
         .map(|(n, _)| *n)
@@ -28,6 +30,8 @@ pub fn needed(dwc: bool, fifo: bool, topk: bool) -> Vec<&'static str> {
             "bnn_dwc.v" => dwc,
             "bnn_fifo.v" => fifo,
             "bnn_topk.v" => topk,
+            "bnn_swg.v" => swg,
+            "bnn_pool.v" => pool,
             _ => true,
         })
         .collect()

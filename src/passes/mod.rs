@@ -2,6 +2,7 @@
 
 pub mod pad;
 pub mod thresholds;
+pub mod window;
 
 use crate::error::Result;
 use crate::ir::Network;
