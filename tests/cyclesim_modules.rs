@@ -12,8 +12,10 @@
 mod common;
 
 use bnn_gen::cyclesim::{
-    Block, Dwc, Fifo, Mvtu, MvtuParams, Pipeline, RunConfig, TopK, TopkParams, Words,
+    to_hex, Block, Dwc, Fifo, Mvtu, MvtuParams, Pipeline, Pool, PoolParams, RunConfig, Swg,
+    SwgParams, TopK, TopkParams, Words,
 };
+use bnn_gen::passes::window::Window;
 use common::*;
 
 // ===========================================================================
@@ -598,4 +600,243 @@ fn topk_matches_verilator() {
         .map(|p| (format!("topk {p:?}"), Box::new(move || topk_job(p)) as Job))
         .collect();
     run_jobs("bnn_topk vs cycle model", jobs);
+}
+
+// ===========================================================================
+// sliding-window generator
+// ===========================================================================
+
+/// One `bnn_swg` configuration: geometry, word width, frames, extra buffer words over
+/// `Window::depth()`.
+struct SwgCfg {
+    name: &'static str,
+    window: Window,
+    wbits: usize,
+    frames: usize,
+    extra_depth: usize,
+}
+
+#[allow(clippy::too_many_arguments)]
+fn swg_cfg(
+    name: &'static str,
+    (ih, iw, cw): (usize, usize, usize),
+    (kh, kw): (usize, usize),
+    (sh, sw): (usize, usize),
+    (ph, pw): (usize, usize),
+    wbits: usize,
+    frames: usize,
+    extra_depth: usize,
+) -> SwgCfg {
+    SwgCfg {
+        name,
+        window: Window {
+            ih,
+            iw,
+            cw,
+            kh,
+            kw,
+            sh,
+            sw,
+            ph,
+            pw,
+        },
+        wbits,
+        frames,
+        extra_depth,
+    }
+}
+
+fn swg_job(c: SwgCfg) -> Result<(), String> {
+    let w = c.window;
+    let dir = work_dir("swg", c.name);
+    let mut rng = Rng::new(0x5A6 ^ (c.name.len() as u32 * 7919) ^ c.wbits as u32);
+    let pad = rng.word(w.cw * c.wbits);
+    let p = SwgParams {
+        window: w,
+        wbits: c.wbits,
+        depth: w.depth() + c.extra_depth,
+        pad: pad.clone(),
+    };
+    let exe = build(
+        &dir,
+        "bnn_swg",
+        &[hw("bnn_swg.v")],
+        &[
+            param("IH", w.ih),
+            param("IW", w.iw),
+            param("CW", w.cw),
+            param("WBITS", c.wbits),
+            param("KH", w.kh),
+            param("KW", w.kw),
+            param("SH", w.sh),
+            param("SW", w.sw),
+            param("PH", w.ph),
+            param("PW", w.pw),
+            param("DEPTH", p.depth),
+            param(
+                "PAD",
+                format!("{}'h{}", w.cw * c.wbits, to_hex(&pad, w.cw * c.wbits)),
+            ),
+        ],
+        c.wbits,
+        c.wbits,
+    )?;
+    let inputs = random_words(&mut rng, c.wbits, c.frames * w.frame_words());
+    let expect = c.frames * w.out_words();
+    let mut sim = Pipeline::single(Block::Swg(Box::new(Swg::new(&p)?)), c.wbits, c.wbits);
+    let timeout = (inputs.len() + expect) as u64 * 20 + 1000;
+    for s in STALLS {
+        let cfg = RunConfig {
+            stalls: stalls(s),
+            timeout,
+            extra: 16,
+        };
+        compare(
+            c.name, &exe, &dir, &dir, &mut sim, &inputs, expect, &cfg, expect,
+        )?;
+    }
+    // back-pressure: the consumer never takes a word
+    let cfg = RunConfig {
+        stalls: stalls((3, 0.0, 1.0)),
+        timeout: p.depth as u64 + 60,
+        extra: 0,
+    };
+    compare(c.name, &exe, &dir, &dir, &mut sim, &inputs, expect, &cfg, 0)?;
+    Ok(())
+}
+
+#[test]
+fn swg_matches_verilog() {
+    require("verilator");
+    let cfgs = vec![
+        // 3x3 stride 1 pad 1 (conv), CW 2, 3 frames
+        swg_cfg("k3s1p1_cw2", (5, 7, 2), (3, 3), (1, 1), (1, 1), 8, 3, 0),
+        // 2x2 stride 2 (pooling), no padding, binary words
+        swg_cfg("k2s2_pool", (6, 6, 1), (2, 2), (2, 2), (0, 0), 1, 4, 0),
+        // non-square kernel and stride, PH != PW, unused last row, a deeper buffer than needed
+        swg_cfg(
+            "k3x2_s2x1_p1x0",
+            (7, 5, 3),
+            (3, 2),
+            (2, 1),
+            (1, 0),
+            12,
+            2,
+            3,
+        ),
+        // 1xN image
+        swg_cfg("row_1x9", (1, 9, 1), (1, 3), (1, 2), (0, 1), 4, 4, 0),
+        // stride > kernel: skipped rows and columns, with left/right padding
+        swg_cfg("k1x2_s3_p0x1", (8, 6, 2), (1, 2), (3, 3), (0, 1), 5, 3, 0),
+        // 5x5 pad 2, 70-bit words (two limbs)
+        swg_cfg("k5p2_wide", (4, 4, 1), (5, 5), (1, 1), (2, 2), 70, 2, 0),
+        // stride 3x2 with padding 2x1
+        swg_cfg("k3s3x2_p2x1", (9, 9, 2), (3, 3), (3, 2), (2, 1), 3, 2, 0),
+        // whole windows in padding (PH >= KH), 1-pixel-wide image
+        swg_cfg("padrows_iw1", (6, 1, 2), (2, 1), (3, 2), (2, 0), 6, 3, 0),
+    ];
+    let jobs: Vec<(String, Job)> = cfgs
+        .into_iter()
+        .map(|c| (c.name.to_string(), Box::new(move || swg_job(c)) as Job))
+        .collect();
+    run_jobs("bnn_swg vs cycle model", jobs);
+}
+
+// ===========================================================================
+// max pool
+// ===========================================================================
+
+fn pool_job(p: PoolParams, pixels: usize) -> Result<(), String> {
+    let name = format!(
+        "pool_cw{}_l{}_e{}_{}_kk{}",
+        p.cw,
+        p.lanes,
+        p.ebits,
+        if p.signed { "s" } else { "u" },
+        p.kk
+    );
+    let dir = work_dir("pool", &name);
+    let bits = p.bits();
+    let exe = build(
+        &dir,
+        "bnn_pool",
+        &[hw("bnn_pool.v")],
+        &[
+            param("CW", p.cw),
+            param("LANES", p.lanes),
+            param("EBITS", p.ebits),
+            param("SIGNED", p.signed as u32),
+            param("KK", p.kk),
+        ],
+        bits,
+        bits,
+    )?;
+    let mut rng = Rng::new((p.cw * 1000 + p.lanes * 100 + p.ebits * 10 + p.kk) as u32);
+    let mut inputs = Words::new(bits);
+    for _ in 0..pixels * p.kk * p.cw {
+        // few distinct values half of the time: ties, -1 / 0 / 1
+        let mut word = vec![0u64; bits.div_ceil(64)];
+        for l in 0..p.lanes {
+            let v = if rng.below(2) == 0 {
+                rng.below(3).wrapping_sub(1)
+            } else {
+                rng.bits(p.ebits)
+            };
+            setb(&mut word, l * p.ebits, p.ebits, v);
+        }
+        inputs.push(&word);
+    }
+    let expect = pixels * p.cw;
+    let mut sim = Pipeline::single(Block::Pool(Pool::new(&p)?), bits, bits);
+    for s in STALLS {
+        let cfg = RunConfig {
+            stalls: stalls(s),
+            timeout: 100_000,
+            extra: 16,
+        };
+        compare(
+            &name, &exe, &dir, &dir, &mut sim, &inputs, expect, &cfg, expect,
+        )?;
+    }
+    let cfg = RunConfig {
+        stalls: stalls((3, 0.0, 1.0)),
+        timeout: 100,
+        extra: 0,
+    };
+    compare(&name, &exe, &dir, &dir, &mut sim, &inputs, expect, &cfg, 0)?;
+    Ok(())
+}
+
+#[test]
+fn pool_matches_verilog() {
+    require("verilator");
+    let pp = |cw, lanes, ebits, signed, kk| PoolParams {
+        cw,
+        lanes,
+        ebits,
+        signed,
+        kk,
+    };
+    let cfgs = [
+        // binary 2x2 max pool (OR), 2 words per pixel
+        (pp(2, 4, 1, false, 4), 40),
+        // 1-bit signed (AND), 3x3
+        (pp(1, 8, 1, true, 9), 30),
+        // signed 3-bit, odd sizes, CW 3, KK 6
+        (pp(3, 5, 3, true, 6), 20),
+        // KK = 1: a pass-through with the queue
+        (pp(2, 2, 8, false, 1), 60),
+        // 99-bit words (two limbs), unsigned 33-bit lanes
+        (pp(1, 3, 33, false, 2), 50),
+    ];
+    let jobs: Vec<(String, Job)> = cfgs
+        .into_iter()
+        .map(|(p, n)| {
+            (
+                format!("pool {p:?}"),
+                Box::new(move || pool_job(p, n)) as Job,
+            )
+        })
+        .collect();
+    run_jobs("bnn_pool vs cycle model", jobs);
 }

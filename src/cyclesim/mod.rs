@@ -39,19 +39,25 @@ mod dot;
 mod dwc;
 mod fifo;
 mod mvtu;
+mod pool;
 mod stall;
+mod swg;
 mod topk;
 
 pub use bits::{from_hex, limbs, to_hex};
 pub use dwc::Dwc;
 pub use fifo::Fifo;
 pub use mvtu::{Mvtu, MvtuParams};
+pub use pool::{Pool, PoolParams};
 pub use stall::{threshold as stall_threshold, StallGen, Stalls};
+pub use swg::{Swg, SwgParams};
 pub use topk::{TopK, TopkParams};
 
 use crate::error::{Error, Result};
 use crate::ir::Network;
-use crate::passes::pad::{self, type_code, HwActivation, HwLayer, HwNetwork, StreamFormat};
+use crate::passes::pad::{
+    self, type_code, HwActivation, HwKind, HwLayer, HwMvtu, HwNetwork, HwWindow, StreamFormat,
+};
 use ndarray::ArrayViewD;
 
 // ---------------------------------------------------------------------------------------------
@@ -98,6 +104,11 @@ impl Words {
     /// Word `i` as limbs.
     pub fn get(&self, i: usize) -> &[u64] {
         &self.data[i * self.stride..(i + 1) * self.stride]
+    }
+
+    /// Word `i` as mutable limbs (bits at or above the width must stay zero).
+    pub fn get_mut(&mut self, i: usize) -> &mut [u64] {
+        &mut self.data[i * self.stride..(i + 1) * self.stride]
     }
 
     /// Appends a word (missing limbs are zero, bits at or above the width are cleared).
@@ -152,6 +163,8 @@ pub enum Block {
     Fifo(Fifo),
     Dwc(Dwc),
     TopK(TopK),
+    Swg(Box<Swg>),
+    Pool(Pool),
 }
 
 impl Block {
@@ -162,6 +175,8 @@ impl Block {
             Block::Fifo(b) => b.s_ready(),
             Block::Dwc(b) => b.s_ready(),
             Block::TopK(b) => b.s_ready(m_ready),
+            Block::Swg(b) => b.s_ready(),
+            Block::Pool(b) => b.s_ready(),
         }
     }
 
@@ -172,6 +187,8 @@ impl Block {
             Block::Fifo(b) => b.m_valid(),
             Block::Dwc(b) => b.m_valid(),
             Block::TopK(b) => b.m_valid(),
+            Block::Swg(b) => b.m_valid(),
+            Block::Pool(b) => b.m_valid(),
         }
     }
 
@@ -182,6 +199,8 @@ impl Block {
             Block::Fifo(b) => b.m_data(),
             Block::Dwc(b) => b.m_data(),
             Block::TopK(b) => b.m_data(),
+            Block::Swg(b) => b.m_data(),
+            Block::Pool(b) => b.m_data(),
         }
     }
 
@@ -192,6 +211,8 @@ impl Block {
             Block::Fifo(b) => b.tick(push, pop),
             Block::Dwc(b) => b.tick(push, pop),
             Block::TopK(b) => b.tick(push, pop),
+            Block::Swg(b) => b.tick(push, pop),
+            Block::Pool(b) => b.tick(push, pop),
         }
     }
 
@@ -201,16 +222,20 @@ impl Block {
             Block::Fifo(b) => b.reset(),
             Block::Dwc(b) => b.reset(),
             Block::TopK(b) => b.reset(),
+            Block::Swg(b) => b.reset(),
+            Block::Pool(b) => b.reset(),
         }
     }
 
-    /// `mvtu`, `fifo`, `dwc-up`, `dwc-down`, `dwc-general`, `topk`.
+    /// `mvtu`, `fifo`, `dwc-up`, `dwc-down`, `dwc-general`, `topk`, `swg`, `pool`.
     pub fn kind(&self) -> String {
         match self {
             Block::Mvtu(_) => "mvtu".into(),
             Block::Fifo(_) => "fifo".into(),
             Block::Dwc(d) => format!("dwc-{}", d.kind()),
             Block::TopK(_) => "topk".into(),
+            Block::Swg(_) => "swg".into(),
+            Block::Pool(_) => "pool".into(),
         }
     }
 }
@@ -473,7 +498,7 @@ impl Pipeline {
 
 /// The parameters of the `bnn_mvtu` the generator instantiates for `layer` (as its layer
 /// wrapper sets them).
-pub fn mvtu_params(layer: &HwLayer) -> MvtuParams {
+pub fn mvtu_params(layer: &HwMvtu) -> MvtuParams {
     let (nsteps, tbits, out_bias) = match &layer.activation {
         HwActivation::Thresholds(t) => (t.nsteps(), t.tbits, t.out_bias),
         HwActivation::Identity => (0, 1, 0),
@@ -499,7 +524,7 @@ pub fn mvtu_params(layer: &HwLayer) -> MvtuParams {
 /// The ROM images of `layer` (`[pe][addr]` weight words, `[pe][nf]` threshold words), the
 /// contents of its `.mem` files.
 #[allow(clippy::type_complexity)]
-pub fn rom_images(layer: &HwLayer) -> (Vec<Vec<Vec<u64>>>, Vec<Vec<Vec<u64>>>) {
+pub fn rom_images(layer: &HwMvtu) -> (Vec<Vec<Vec<u64>>>, Vec<Vec<Vec<u64>>>) {
     let (nf, sf, pe, simd) = (layer.nf(), layer.sf(), layer.pe, layer.simd);
     let wb = layer.wbits() as usize;
     let wrom = (0..pe)
@@ -558,6 +583,52 @@ pub struct FrameRun {
     pub run: RunResult,
 }
 
+/// Appends the blocks of layer `i` as the generated top instantiates them: the window
+/// generator `l<i>_swg` (conv and max-pool layers), then the MVTU `l<i>_<ident>` or the pool
+/// `l<i>_pool`.
+fn push_layer(p: &mut Pipeline, i: usize, l: &HwLayer) -> std::result::Result<(), String> {
+    if let Some(w) = &l.window {
+        p.push(
+            format!("l{i}_swg"),
+            Block::Swg(Box::new(Swg::new(&swg_params(w))?)),
+        );
+    }
+    match &l.kind {
+        HwKind::Mvtu(m) => {
+            let (wrom, trom) = rom_images(m);
+            let b = Mvtu::new(&mvtu_params(m), &wrom, &trom)?;
+            p.push(format!("l{i}_{}", l.ident), Block::Mvtu(Box::new(b)));
+        }
+        HwKind::Pool(q) => {
+            let b = Pool::new(&PoolParams {
+                cw: q.cw,
+                lanes: q.lanes,
+                ebits: q.element.bits() as usize,
+                signed: q.element.signed(),
+                kk: q.kk,
+            })?;
+            p.push(format!("l{i}_{}", l.ident), Block::Pool(b));
+        }
+    }
+    Ok(())
+}
+
+/// The parameters of the `bnn_swg` the generator instantiates for `w`.
+pub fn swg_params(w: &HwWindow) -> SwgParams {
+    let wbits = w.word_bits();
+    let eb = w.ebits as usize;
+    let mut pad = vec![0u64; limbs(w.geom.cw * wbits)];
+    for (s, &v) in w.pad.iter().enumerate() {
+        bits::set(&mut pad, s * eb, eb, v);
+    }
+    SwgParams {
+        window: w.geom,
+        wbits,
+        depth: w.depth,
+        pad,
+    }
+}
+
 /// A cycle model of a whole generated design.
 #[derive(Clone, Debug)]
 pub struct CycleSim {
@@ -578,9 +649,7 @@ impl CycleSim {
         let mut p = Pipeline::new(input.tdata_bits, output.tdata_bits);
         let err = |m: String| Error::Unsupported(format!("cycle simulator: {m}"));
         for (i, l) in hw.layers.iter().enumerate() {
-            let (wrom, trom) = rom_images(l);
-            let m = Mvtu::new(&mvtu_params(l), &wrom, &trom).map_err(err)?;
-            p.push(format!("l{i}_{}", l.ident), Block::Mvtu(Box::new(m)));
+            push_layer(&mut p, i, l).map_err(err)?;
             if let Some(link) = hw.links.get(i) {
                 if link.dwc() {
                     let d = Dwc::new(link.in_bits, link.out_bits).map_err(err)?;
@@ -639,7 +708,8 @@ impl CycleSim {
     }
 
     /// Appends the input words of one frame of true values (NHWC-flattened) to `words`: element
-    /// `e` in word `e / E` at bits `[(e % E)·b, …)`, padding slots and spare TDATA bits zero.
+    /// `e` in slot `s` of the input layout, slot `s` in word `s / E` at bits `[(s % E)·b, …)`,
+    /// padding slots and spare TDATA bits zero.
     pub fn pack_frame_into(&self, frame: &[i64], words: &mut Words) -> Result<()> {
         let f = &self.input;
         if frame.len() != f.elements {
@@ -650,22 +720,26 @@ impl CycleSim {
         }
         let dt = self.hw.input_dtype;
         let b = f.element.bits() as usize;
-        let mut w = vec![0u64; limbs(f.tdata_bits)];
-        for wi in 0..f.words_per_frame {
-            w.iter_mut().for_each(|x| *x = 0);
-            for i in 0..f.elements_per_word {
-                let e = wi * f.elements_per_word + i;
-                if let Some(&v) = frame.get(e) {
-                    if !dt.contains(v) {
-                        return Err(Error::invalid(
-                            format!("input frame, element {e}"),
-                            format!("value {v} is not a {dt} value"),
-                        ));
-                    }
-                    bits::set(&mut w, i * b, b, dt.encode(v));
-                }
+        let e_per_w = f.elements_per_word;
+        let first = words.len();
+        let zero = vec![0u64; limbs(f.tdata_bits)];
+        for _ in 0..f.words_per_frame {
+            words.push(&zero);
+        }
+        for (e, &v) in frame.iter().enumerate() {
+            if !dt.contains(v) {
+                return Err(Error::invalid(
+                    format!("input frame, element {e}"),
+                    format!("value {v} is not a {dt} value"),
+                ));
             }
-            words.push(&w);
+            let s = f.layout.slot(e);
+            bits::set(
+                words.get_mut(first + s / e_per_w),
+                (s % e_per_w) * b,
+                b,
+                dt.encode(v),
+            );
         }
         Ok(())
     }
@@ -684,7 +758,8 @@ impl CycleSim {
         let b = f.element.bits() as usize;
         (0..f.elements)
             .map(|e| {
-                let (wi, i) = (e / f.elements_per_word, e % f.elements_per_word);
+                let s = f.layout.slot(e);
+                let (wi, i) = (s / f.elements_per_word, s % f.elements_per_word);
                 f.element.decode(bits::get(words.get(first + wi), i * b, b))
             })
             .collect()
