@@ -43,7 +43,7 @@ enum Command {
         labels: Option<PathBuf>,
     },
     /// Generate a synthesizable streaming accelerator (RTL, ROM contents, synthesis scripts,
-    /// README and report.json) for a dense network.
+    /// README and report.json) for a network of dense, conv2d and maxpool layers.
     Build {
         /// The network description (net.toml).
         net: PathBuf,
@@ -60,7 +60,7 @@ enum Command {
         #[arg(long)]
         synth: bool,
     },
-    /// Build a dense network's design, simulate the RTL with random back-pressure and check every
+    /// Build a network's design, simulate the RTL with random back-pressure and check every
     /// output word against the golden model (and the cycle simulator, cycle for cycle); print
     /// throughput and latency.
     Verify {
@@ -116,7 +116,7 @@ enum Sim {
 enum Engine {
     /// The functional reference model: integer arithmetic, bit-packed XNOR-popcount.
     Golden,
-    /// The cycle-accurate simulator of the generated hardware (dense networks): also prints
+    /// The cycle-accurate simulator of the generated hardware: also prints
     /// per-frame latency, steady-state cycles per frame and the maximum occupancy of each FIFO.
     Cycle,
 }
@@ -303,9 +303,11 @@ fn run_cycle(
     eprintln!("cycle: {} cycles simulated", r.cycles);
     match run.cycles_per_frame {
         Some(cpf) => {
-            eprintln!("cycle: steady state {cpf:.2} cycles/frame (ideal max NF*SF = {ideal})")
+            eprintln!(
+                "cycle: steady state {cpf:.2} cycles/frame (ideal {ideal}, the slowest layer)"
+            )
         }
-        None => eprintln!("cycle: one frame: no steady state (ideal max NF*SF = {ideal})"),
+        None => eprintln!("cycle: one frame: no steady state (ideal {ideal}, the slowest layer)"),
     }
     if let (Some(lo), Some(hi)) = (lat_min, lat_max) {
         eprintln!(

@@ -58,6 +58,10 @@ fn example(name: &str) -> Network {
     )
 }
 
+fn digits_cnn() -> Network {
+    lowered(frontend::load(&root().join("examples/digits-cnn/net.toml")).expect("digits-cnn loads"))
+}
+
 fn digits_mlp() -> Network {
     lowered(frontend::load(&root().join("examples/digits-mlp/net.toml")).expect("digits-mlp loads"))
 }
@@ -178,7 +182,14 @@ fn snapshots_odd_folding() {
 /// the report parses as JSON with the promised fields.
 #[test]
 fn memory_files_and_report_are_well_formed() {
-    for net in [digits_mlp(), odd_xnor(), odd_w2a2(), example("w2a2")] {
+    for net in [
+        digits_mlp(),
+        odd_xnor(),
+        odd_w2a2(),
+        example("w2a2"),
+        digits_cnn(),
+        example("cnv-small"),
+    ] {
         let design = codegen::generate(&net).unwrap();
         let report: serde_json::Value =
             serde_json::from_slice(design.file("report.json").unwrap()).unwrap();
@@ -186,7 +197,7 @@ fn memory_files_and_report_are_well_formed() {
         assert_eq!(report["top"], design.top.as_str());
         for layer in report["layers"].as_array().unwrap() {
             for key in ["weight_memory", "threshold_memory"] {
-                let m = &layer[key];
+                let m = &layer["mvtu"][key];
                 if m.is_null() {
                     continue;
                 }
@@ -221,15 +232,23 @@ fn memory_files_and_report_are_well_formed() {
     }
 }
 
+/// Conv and pool layers: the top with its window generators and pool, a conv layer wrapper and
+/// the report (line buffer depths, layouts) of the trained digits CNN (padding with pad values 0
+/// and +1, a 2x2 pool, a top-k head), and the top of cnv-small (uint8 input, bipolar pad −1).
 #[test]
-fn conv_networks_are_refused_clearly() {
-    let err = codegen::generate(&example("cnv-small"))
-        .unwrap_err()
-        .to_string();
-    assert!(
-        err.starts_with("conv2d layers are not supported by the Verilog backend yet"),
-        "{err}"
+fn snapshots_conv() {
+    let design = codegen::generate(&digits_cnn()).unwrap();
+    insta::assert_snapshot!("digits_cnn_top_v", text(&design, "rtl/digits_cnn_top.v"));
+    insta::assert_snapshot!(
+        "digits_cnn_conv1_v",
+        text(&design, "rtl/digits_cnn_conv1.v")
     );
+    insta::assert_snapshot!("digits_cnn_report_json", text(&design, "report.json"));
+    let design = codegen::generate(&example("cnv-small")).unwrap();
+    insta::assert_snapshot!("cnv_small_top_v", text(&design, "rtl/cnv_small_top.v"));
+    // The bipolar pad value −1 is bit 0 on the true channels; +1 (digits-cnn conv1) is bit 1.
+    let top = text(&design, "rtl/cnv_small_top.v");
+    assert!(top.contains("bnn_swg") && top.contains("bnn_pool"), "{top}");
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -343,10 +362,11 @@ fn lint(test: &str, net: &Network) {
 }
 
 #[test]
-fn verilator_lint_every_dense_example() {
+fn verilator_lint_every_example() {
     require("verilator");
     lint("lint", &digits_mlp());
-    for name in ["tiny", "w2a2", "lfc"] {
+    lint("lint", &digits_cnn());
+    for name in ["tiny", "w2a2", "lfc", "cnv-small", "cnv"] {
         lint("lint", &example(name));
     }
     lint("lint", &odd_xnor());
@@ -367,6 +387,68 @@ fn yosys_synthesizes_a_tiny_network() {
     assert_eq!(report["yosys"]["ffs"].as_u64(), Some(counts.ffs));
     assert_eq!(report["top"], design.top.as_str());
     eprintln!("tiny: yosys {counts:?}");
+}
+
+/// The memory-heavy layer of CNV: conv5 (PE 1, SIMD 32) has one weight ROM of 18,432 words of 32
+/// bits. yosys must map it to block RAM (exactly 16 RAMB36: 589,824 bits), not to logic; this
+/// synthesizes the layer wrapper alone (about 15 s).
+#[test]
+fn yosys_maps_cnv_conv5_weights_to_block_ram() {
+    require("yosys");
+    let net = example("cnv");
+    let dir = work_dir("yosys", "cnv");
+    let design = codegen::build(&net, &dir, BuildOptions::default()).unwrap();
+    let layer = design
+        .hw
+        .layers
+        .iter()
+        .find(|l| l.name == "conv5")
+        .and_then(|l| l.mvtu())
+        .expect("conv5");
+    assert_eq!(layer.nf() * layer.sf(), 18432);
+    let module = "cnv_conv5";
+    let mut script = String::new();
+    for f in [
+        "bnn_resize",
+        "bnn_rom",
+        "bnn_dot",
+        "bnn_thresh",
+        "bnn_mvtu",
+        module,
+    ] {
+        script.push_str(&format!("read_verilog -defer rtl/{f}.v\n"));
+    }
+    script.push_str(&format!(
+        "hierarchy -check -top {module}\nsynth_xilinx -family xc7 -top {module} -noiopad -noclkbuf\n\
+         tee -o conv5_stat.txt stat\n"
+    ));
+    fs::write(dir.join("conv5.ys"), script).unwrap();
+    let t = std::time::Instant::now();
+    run(Command::new("yosys")
+        .args(["-q", "-s", "conv5.ys"])
+        .current_dir(&dir));
+    let stat = fs::read_to_string(dir.join("conv5_stat.txt")).unwrap();
+    // The last (whole-design) count of each cell type.
+    let count = |cell: &str| -> u64 {
+        stat.lines()
+            .rev()
+            .filter_map(|l| {
+                let mut it = l.split_whitespace();
+                (it.next() == Some(cell)).then(|| it.next()?.parse().ok())?
+            })
+            .next()
+            .unwrap_or(0)
+    };
+    let (b36, b18) = (count("RAMB36E1"), count("RAMB18E1"));
+    eprintln!(
+        "cnv conv5: {b36} RAMB36 + {b18} RAMB18, {} LUT6, yosys {:.1} s",
+        count("LUT6"),
+        t.elapsed().as_secs_f64()
+    );
+    assert!(
+        2 * b36 + b18 >= 32,
+        "conv5's weights are not in block RAM:\n{stat}"
+    );
 }
 
 // ---------------------------------------------------------------------------------------------

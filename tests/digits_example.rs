@@ -116,7 +116,7 @@ fn digits_mlp_cycle_engine_equals_golden_engine() {
         expected("digits-mlp", "float_pred.npy")
     );
     assert!(
-        log.contains("steady state 64.00 cycles/frame (ideal max NF*SF = 64)"),
+        log.contains("steady state 64.00 cycles/frame (ideal 64, the slowest layer)"),
         "{log}"
     );
 }

@@ -1,4 +1,4 @@
-//! Random sweep of small dense networks, each checked three-way by `bnn_gen::verify`: the golden
+//! Random sweep of small dense and conv networks, each checked three-way by `bnn_gen::verify`: the golden
 //! model, the cycle-accurate simulator and Verilator must agree on every output word, and the
 //! cycle simulator and Verilator on the handshake cycle of every input and output word and on
 //! the cycle count.
@@ -14,6 +14,11 @@
 //! `0..N`, `BNN_SWEEP_FROM=K` starts at net K (to rerun one failing seed: `BNN_SWEEP_FROM=K
 //! BNN_SWEEP=1`). Every net's spec is printed before it runs (`--nocapture` to see them).
 //!
+//! The conv sweep (`random_conv_nets_three_way`) does the same with `synth::random_cnn_spec`
+//! nets (conv, max-pool and dense layers; odd image sizes, strides 1–2, padding with any pad
+//! value, 1×1 and non-square kernels, multi-bit data, SIMD/PE that do not divide the channels):
+//! 11 nets by default, `BNN_CONV_SWEEP=N` / `BNN_CONV_SWEEP_FROM=K` to run nets `K..K+N`.
+//!
 //! Requires verilator. Designs go to `<target>/verify-tests/sweep-<i>/` (kept; a rerun reuses
 //! the Verilator build when the RTL is unchanged).
 
@@ -22,7 +27,7 @@ mod common;
 use bnn_gen::datatype::DataType;
 use bnn_gen::ir::Network;
 use bnn_gen::passes;
-use bnn_gen::synth::{self, ActSpec, DenseSpec, MlpSpec, RandomLimits, Rng};
+use bnn_gen::synth::{self, ActSpec, DenseSpec, LayerSpec, MlpSpec, RandomLimits, Rng};
 use bnn_gen::verify::{self, Bench, VerifyOptions};
 use common::target_dir;
 use std::path::PathBuf;
@@ -31,6 +36,11 @@ use std::time::Instant;
 
 /// Nets of the default sweep.
 const DEFAULT_NETS: usize = 12;
+/// Conv nets of the default conv sweep: the first eight, and three whose first or last layer
+/// pads channels per pixel at the host port (they caught a packing bug), and the seed offset of
+/// their specs.
+const DEFAULT_CONV_NETS: [u64; 11] = [0, 1, 2, 3, 4, 5, 6, 7, 23, 33, 35];
+const CONV_SEED: u64 = 0xC0;
 /// Random frames per run.
 const FRAMES: usize = 32;
 /// Kinds of net, in the order net `i` takes them (`i % KINDS.len()`).
@@ -180,18 +190,74 @@ fn summary(s: &MlpSpec) -> String {
     t
 }
 
-/// Builds net `i` once and runs it three-way at every stall setting; an error names the net.
+/// Builds dense net `i` once and runs it three-way at every stall setting; an error names the net.
 fn check_net(i: u64) -> Result<String, String> {
     let s = spec(i);
     let line = summary(&s);
     eprintln!("[sweep] net {i}: {line}");
     eprintln!("[sweep] net {i} spec: {s:?}");
-    let mut net: Network = synth::mlp(&s, i);
+    let net: Network = synth::mlp(&s, i);
+    check(i, &format!("sweep-{i}"), net, &line)
+}
+
+/// Conv net `i` of the conv sweep: `synth::random_cnn_spec` with seed `CONV_SEED + i`.
+fn conv_spec(i: u64) -> synth::CnnSpec {
+    let limits = RandomLimits {
+        max_layers: 5,
+        max_features: 24,
+        max_image: 11,
+        max_channels: 8,
+        max_bits: 4,
+    };
+    synth::random_cnn_spec(CONV_SEED + i, &limits)
+}
+
+/// Builds conv net `i` once and runs it three-way at every stall setting.
+fn check_conv_net(i: u64) -> Result<String, String> {
+    let s = conv_spec(i);
+    let line = conv_summary(&s);
+    eprintln!("[sweep] conv net {i}: {line}");
+    eprintln!("[sweep] conv net {i} spec: {s:?}");
+    let net = synth::network(&s, CONV_SEED + i);
+    check(i, &format!("sweep-conv-{i}"), net, &line)
+}
+
+/// One line per conv net: input, then per layer its kind and geometry.
+fn conv_summary(s: &synth::CnnSpec) -> String {
+    let mut t = format!("{} in {} {:?}", s.name, s.input_shape, s.input_dtype);
+    for l in &s.layers {
+        t.push_str(&match l {
+            LayerSpec::Conv(c) => format!(
+                " | conv {} k{:?} s{:?} p{:?} pad {:?} W {:?} pe {} simd {}",
+                c.out_channels,
+                c.kernel,
+                c.stride,
+                c.padding,
+                c.pad_value,
+                c.weight_dtype,
+                c.pe,
+                c.simd
+            ),
+            LayerSpec::MaxPool(p) => format!(" | pool k{:?} s{:?}", p.kernel, p.stride),
+            LayerSpec::Dense(d) => format!(
+                " | dense {} W {:?} pe {} simd {}",
+                d.out_features, d.weight_dtype, d.pe, d.simd
+            ),
+        });
+    }
+    if let Some(k) = s.head {
+        t.push_str(&format!(" | top-{k}"));
+    }
+    t
+}
+
+/// Builds `net` once and runs it three-way at every stall setting; an error names the net.
+fn check(i: u64, dir: &str, mut net: Network, line: &str) -> Result<String, String> {
     passes::lower(&mut net).map_err(|e| format!("net {i} ({line}): lowering: {e}"))?;
     let base = VerifyOptions {
         frames: Some(FRAMES),
         seed: i,
-        dir: Some(work_dir(&format!("sweep-{i}"))),
+        dir: Some(work_dir(dir)),
         verilator_runtime: runtime(),
         cycle_sim: true,
         timing_run: false,
@@ -276,6 +342,89 @@ fn random_dense_nets_three_way() {
         "{} of {n} nets failed (rerun one with BNN_SWEEP_FROM=<i> BNN_SWEEP=1):\n{}",
         failures.len(),
         failures.join("\n\n")
+    );
+}
+
+#[test]
+fn random_conv_nets_three_way() {
+    require_verilator();
+    let nets: Vec<u64> = match env_usize("BNN_CONV_SWEEP") {
+        Some(n) => {
+            let from = env_usize("BNN_CONV_SWEEP_FROM").unwrap_or(0) as u64;
+            (from..from + n as u64).collect()
+        }
+        None => DEFAULT_CONV_NETS.to_vec(),
+    };
+    let n = nets.len();
+    let t = Instant::now();
+    let mut failures = Vec::new();
+    for &i in &nets {
+        if let Err(e) = check_conv_net(i) {
+            eprintln!("[sweep] FAILED {e}");
+            failures.push(e);
+        }
+    }
+    eprintln!(
+        "[sweep] {n} conv nets {nets:?} in {:.1} s, {} failed",
+        t.elapsed().as_secs_f64(),
+        failures.len()
+    );
+    assert!(
+        failures.is_empty(),
+        "{} of {n} conv nets failed (rerun one with BNN_CONV_SWEEP_FROM=<i> BNN_CONV_SWEEP=1):\n{}",
+        failures.len(),
+        failures.join("\n\n")
+    );
+}
+
+/// The default conv sweep has odd image sizes, stride 2, padding, 1x1 kernels, pools, multi-bit
+/// activations and inputs.
+#[test]
+fn default_conv_sweep_covers_the_geometries() {
+    let specs: Vec<synth::CnnSpec> = DEFAULT_CONV_NETS.iter().map(|&i| conv_spec(i)).collect();
+    let convs = || {
+        specs.iter().flat_map(|s| {
+            s.layers.iter().filter_map(|l| match l {
+                LayerSpec::Conv(c) => Some(c),
+                _ => None,
+            })
+        })
+    };
+    let odd = specs.iter().any(|s| match s.input_shape {
+        bnn_gen::ir::Shape::Image { h, w, .. } => h % 2 == 1 || w % 2 == 1,
+        _ => false,
+    });
+    assert!(odd, "odd image sizes");
+    assert!(convs().any(|c| c.stride.contains(&2)), "stride 2");
+    assert!(convs().any(|c| c.padding != [0, 0]), "padding");
+    assert!(convs().any(|c| c.kernel == [1, 1]), "1x1 kernels");
+    assert!(
+        specs
+            .iter()
+            .flat_map(|s| &s.layers)
+            .any(|l| matches!(l, LayerSpec::MaxPool(_))),
+        "max-pools"
+    );
+    let multibit = |a: &ActSpec| match a {
+        ActSpec::Thresholds { out_dtype, .. } => out_dtype.bits() > 1,
+        ActSpec::BatchNorm { quantizer, .. } => quantizer.out_dtype().bits() > 1,
+        ActSpec::None => false,
+    };
+    assert!(
+        convs().any(|c| multibit(&c.activation)),
+        "multi-bit activations"
+    );
+    assert!(
+        specs.iter().any(|s| s.input_dtype.bits() > 1),
+        "multi-bit inputs"
+    );
+    // Per-pixel channel padding at the input port: a first conv whose SIMD does not divide C.
+    assert!(
+        specs.iter().any(|s| match (&s.layers[0], s.input_shape) {
+            (LayerSpec::Conv(c), bnn_gen::ir::Shape::Image { c: ch, .. }) => ch % c.simd != 0,
+            _ => false,
+        }),
+        "padded input pixels"
     );
 }
 

@@ -1,8 +1,8 @@
-//! `bnn-gen verify` end to end: every dense example is generated, simulated at the RTL with random
-//! back-pressure and compared word for word with the golden model and cycle for cycle with the
-//! cycle simulator; without stalls the steady-state cycles per frame must be exactly the ideal
-//! max(NF·SF). Also: the Icarus testbench, the command line, and a corrupted ROM that must be
-//! caught and named.
+//! `bnn-gen verify` end to end: every example (dense and conv) is generated, simulated at the RTL
+//! with random back-pressure and compared word for word with the golden model and cycle for cycle
+//! with the cycle simulator; without stalls the steady-state cycles per frame must be exactly the
+//! ideal (the slowest layer's cycles per frame). Also: the Icarus testbench, the command line, and
+//! a corrupted ROM that must be caught and named.
 //!
 //! Required tools: verilator (5.x) and iverilog; a missing tool fails the test with a hint (never a
 //! skip). Designs go to `<target>/verify-tests/<name>/` and are kept, so a rerun with unchanged RTL
@@ -100,7 +100,7 @@ fn assert_pass_at_ideal(report: &VerifyReport) {
     assert_eq!(
         t.cycles_per_frame,
         Some(ideal as f64),
-        "{}: steady-state cycles per frame vs ideal max NF·SF",
+        "{}: steady-state cycles per frame vs the ideal (slowest layer)",
         report.network
     );
     assert_eq!(
@@ -192,6 +192,65 @@ fn digits_mlp_every_test_image() {
         "digits-mlp: hardware accuracy {:.2} % ({correct}/360), identical to the float model on every image",
         100.0 * correct as f64 / 360.0
     );
+}
+
+#[test]
+fn digits_cnn_every_test_image() {
+    let net = example("digits-cnn");
+    let x = npy("digits-cnn", "test_x.npy");
+    let opts = VerifyOptions {
+        input: Some(x),
+        ..options("digits-cnn", 0.2)
+    };
+    let report = verify::run(&net, &opts).unwrap();
+    assert_pass_at_ideal(&report);
+    assert_eq!(report.frames, 360);
+    let float_pred = npy("digits-cnn", "float_pred.npy");
+    for (i, (hw, want)) in report.outputs.iter().zip(float_pred.iter()).enumerate() {
+        assert_eq!(
+            hw[0], *want,
+            "image {i}: the hardware's prediction differs from the float model"
+        );
+    }
+    let labels = npy("digits-cnn", "test_y.npy");
+    let correct = report
+        .outputs
+        .iter()
+        .zip(labels.iter())
+        .filter(|(p, l)| p[0] == **l)
+        .count();
+    eprintln!(
+        "digits-cnn: hardware accuracy {:.2} % ({correct}/360), identical to the float model on every image",
+        100.0 * correct as f64 / 360.0
+    );
+}
+
+/// BNN-PYNQ's CNV-W1A1 topology and folding (uint8 32x32x3 input, random weights): three-way
+/// with stalls on 20 frames (`BNN_CNV_FRAMES=N` for a longer run), at exactly the ideal
+/// 32,768 cycles per frame (fc0 and fc1, 512 x 64, are the slowest layers).
+#[test]
+fn cnv_three_way_with_stalls() {
+    let dir = root().join("examples/cnv");
+    let tmp;
+    let net = if dir.join("conv0_w.npy").is_file() {
+        load(&dir.join("net.toml"))
+    } else {
+        tmp = tempfile::tempdir().unwrap();
+        bnn_gen::synth::write_example("cnv", tmp.path()).unwrap();
+        load(&tmp.path().join("net.toml"))
+    };
+    let frames = std::env::var("BNN_CNV_FRAMES")
+        .ok()
+        .and_then(|s| s.trim().parse().ok())
+        .unwrap_or(20);
+    let opts = VerifyOptions {
+        frames: Some(frames),
+        ..options("cnv", 0.2)
+    };
+    let report = verify::run(&net, &opts).unwrap();
+    assert_pass_at_ideal(&report);
+    assert_eq!(report.ideal_ii, 32768);
+    assert_eq!(report.frames, frames);
 }
 
 #[test]

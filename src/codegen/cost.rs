@@ -1,14 +1,15 @@
 //! FINN-R resource estimates for one MVTU (FINN's `matrixvectoractivation` cost model; see
 //! `docs/hardware.md`): LUTs from the datapath widths, BRAM18 from the weight memory shape.
-//! They estimate the MVTU only (no FIFOs, width converters or head), as FINN's do.
+//! They estimate the MVTU only (no FIFOs, width converters or head), as FINN's do; the window
+//! generator's line buffer has its own estimate ([`swg_luts`], [`swg_bram18`]).
 
-use crate::passes::pad::{HwActivation, HwLayer};
+use crate::passes::pad::{HwActivation, HwMvtu, HwWindow};
 
 /// LUT estimate: `300 + 1.1·PE·(mult + addertree + acc + thr + comp)` with Q = SIMD, W = weight
 /// bits, A = input bits, `mult = Q·(2⌈(W+A)/6⌉−1)·(W+A)`, `addertree = (W+A)·(2Q−1)`, acc = the
 /// accumulator width, and for a thresholding layer with B output bits and thresholds in LUTRAM
 /// `thr = (2^B−1)·acc·⌈TMEM/64⌉` (TMEM = NF, the threshold memory depth), `comp = (2^B−1)·acc`.
-pub fn luts(layer: &HwLayer) -> u64 {
+pub fn luts(layer: &HwMvtu) -> u64 {
     let q = layer.simd as f64;
     let wa = f64::from(layer.wbits() + layer.ibits());
     let mult = q * (2.0 * (wa / 6.0).ceil() - 1.0) * wa;
@@ -28,10 +29,29 @@ pub fn luts(layer: &HwLayer) -> u64 {
 /// BRAM18 estimate of the weight memory: depth ω = NF·SF, width w = PE·SIMD·W bits, by FINN-R's
 /// table (w = 1: ⌈ω/16384⌉; 2: ⌈ω/8192⌉; ≤ 4: ⌈ω/4096⌉·⌈w/4⌉; ≤ 9: ⌈ω/2048⌉·⌈w/9⌉;
 /// ≤ 18 or ω > 512: ⌈ω/1024⌉·⌈w/18⌉; otherwise ⌈ω/512⌉·⌈w/36⌉).
-pub fn bram18(layer: &HwLayer) -> u64 {
+pub fn bram18(layer: &HwMvtu) -> u64 {
     let omega = (layer.nf() * layer.sf()) as u64;
     let w = (layer.pe * layer.simd) as u64 * u64::from(layer.wbits());
     bram18_for(omega, w)
+}
+
+/// The window generator's buffer in block RAM (the same table) when it is deeper than 64 words
+/// (shallower buffers go to LUTRAM, as yosys and Vivado map them).
+pub fn swg_bram18(w: &HwWindow) -> u64 {
+    if w.depth <= 64 {
+        0
+    } else {
+        bram18_for(w.depth as u64, w.word_bits() as u64)
+    }
+}
+
+/// LUTs of a window generator: about 150 for the counters, address arithmetic and control, the
+/// pad/data multiplexer and output queue (3 word-wide registers behind a 2:1 mux: ~1.5 LUT per
+/// bit), plus LUTRAM for a buffer of at most 64 words (one 64x1 LUT RAM per word bit).
+pub fn swg_luts(w: &HwWindow) -> u64 {
+    let bits = w.word_bits() as u64;
+    let lutram = if w.depth <= 64 { bits } else { 0 };
+    150 + bits * 3 / 2 + lutram
 }
 
 /// The BRAM18 table for a memory of depth `omega` and width `w` bits.

@@ -3,7 +3,9 @@
 use super::cost;
 use super::yosys::ResourceCounts;
 use crate::error::{Error, Result};
-use crate::passes::pad::{HwActivation, HwElement, HwLayer, HwNetwork, StreamFormat};
+use crate::passes::pad::{
+    HwActivation, HwElement, HwKind, HwLayer, HwMvtu, HwNetwork, StreamFormat,
+};
 use serde::Serialize;
 use std::path::Path;
 
@@ -23,7 +25,7 @@ pub struct BuildReport {
     pub links: Vec<LinkReport>,
     pub head: Option<HeadReport>,
     pub totals: Totals,
-    /// max over layers of NF·SF.
+    /// max over layers of their cycles per frame (`vectors·NF·SF` for an MVTU).
     pub ideal_ii_cycles: u64,
     /// First input word to last output word of one frame through an idle pipeline.
     pub latency_cycles_estimate: u64,
@@ -45,18 +47,20 @@ pub struct StreamReport {
     pub elements_per_frame: usize,
     /// Element slots per frame (words · elements per word).
     pub slots_per_frame: usize,
-    /// The padding slots (always the last ones of the frame): zero bits on input, don't-care on
-    /// output; null when there are none.
+    /// The padding slots: zero bits on input, don't-care on output; null when there are none.
     pub padding: Option<Padding>,
     /// TDATA bits above the elements (always zero).
     pub spare_tdata_bits: usize,
 }
 
-/// Slots `first_slot .. first_slot + count` of every frame are padding.
+/// Slots `first_slot .. first_slot + count` of every group of `group_slots` slots (a pixel, or
+/// the whole frame for a flat vector) are padding.
 #[derive(Clone, Debug, Serialize)]
 pub struct Padding {
     pub first_slot: usize,
     pub count: usize,
+    pub group_slots: usize,
+    pub groups: usize,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -72,8 +76,54 @@ pub struct MemoryShape {
 #[derive(Clone, Debug, Serialize)]
 pub struct LayerReport {
     pub name: String,
+    /// The generated module (MVTU layers) or the library module (pools).
     pub module: String,
+    /// `dense`, `conv2d` or `maxpool`.
     pub kind: &'static str,
+    /// Cycles per frame at full speed (the busiest of its blocks).
+    pub cycles_per_frame: u64,
+    /// Input and output tensors: pixels · channels, in pixels · slots.
+    pub input_layout: [usize; 3],
+    pub output_layout: [usize; 3],
+    /// The `bnn_swg` in front (conv and max-pool layers).
+    pub window: Option<WindowReport>,
+    /// The `bnn_pool` (max-pool layers).
+    pub pool: Option<PoolReport>,
+    /// The `bnn_mvtu` (dense and conv layers).
+    pub mvtu: Option<MvtuReport>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct WindowReport {
+    /// Input image height, width.
+    pub image: [usize; 2],
+    pub kernel: [usize; 2],
+    pub stride: [usize; 2],
+    pub padding: [usize; 2],
+    pub output: [usize; 2],
+    pub words_per_pixel: usize,
+    pub word_bits: usize,
+    /// Line buffer depth in words (see `docs/hardware.md`), and in bits.
+    pub buffer_depth_words: usize,
+    pub buffer_bits: u64,
+    /// Output words per window and per frame.
+    pub window_words: usize,
+    pub words_per_frame: usize,
+    pub estimated_luts: u64,
+    pub estimated_bram18: u64,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct PoolReport {
+    pub lanes: usize,
+    pub element_bits: u32,
+    pub signed: bool,
+    pub window_positions: usize,
+    pub words_per_pixel: usize,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct MvtuReport {
     /// `xnor-popcount` (bipolar × bipolar) or `mac`.
     pub mode: &'static str,
     pub input_datatype: String,
@@ -87,7 +137,8 @@ pub struct LayerReport {
     pub simd: usize,
     pub nf: usize,
     pub sf: usize,
-    pub cycles_per_frame: u64,
+    /// Matrix-vector products per frame (output pixels of a conv layer).
+    pub vectors_per_frame: usize,
     /// MH·MW·weight bits (true matrix) and as stored (padded).
     pub weight_bits: u64,
     pub weight_bits_stored: u64,
@@ -141,40 +192,72 @@ pub fn mem_file(layer: &HwLayer, kind: char, pe: usize) -> String {
     format!("{}_{kind}{pe:03}.mem", layer.ident)
 }
 
-/// Latency estimate (see `docs/hardware.md`): the input words arrive one per cycle (SF(0) − 1
-/// cycles after the first); each layer emits its last word `(NF − 1)·SF + 4` cycles after its last
-/// input word (replay of the remaining neuron folds, then the MVTU's 4-stage pipeline); a width
-/// converter emits the r output words its last input word completes in the r following cycles
-/// (r = 1 for an up-sizer, IN/OUT for a down-sizer); a FIFO adds 1 cycle; the top-k head emits its
-/// k words in the k cycles after the last value word. Returns the total and the formula as text.
+/// Latency estimate (see `docs/hardware.md`): the time from the first input word of a frame to
+/// its last output word through an idle pipeline, tracking the first and last word of every
+/// stream. The input words arrive one per cycle. A dense MVTU emits its last word
+/// `(NF − 1)·SF + 4` cycles after its last input word (replay of the remaining neuron folds, then
+/// its 4-stage pipeline). A window generator can start once the first window's last input word is
+/// in (inputs assumed evenly spread over their stream); its layer then needs the later of "every
+/// window at full speed" and "the last window after the last input word". A width converter emits
+/// the r output words its last input word completes in the r following cycles (r = 1 for an
+/// up-sizer, IN/OUT for a down-sizer); a FIFO adds 1 cycle; the top-k head emits its k words in the
+/// k cycles after the last value word. Exact for dense pipelines without back-pressure inside a
+/// frame; an estimate otherwise (the simulators are exact). Returns the total and the per-layer
+/// terms as text.
 pub fn latency(hw: &HwNetwork) -> (u64, String) {
-    let mut total = hw.layers[0].sf() as u64 - 1;
-    let mut terms = vec![format!("{} (input words)", total)];
+    let mut first = 0u64;
+    let mut last = hw.layers[0].in_words() as u64 - 1;
+    let mut terms = vec![format!("{last} (input words)")];
     for (l, layer) in hw.layers.iter().enumerate() {
-        let t = ((layer.nf() - 1) * layer.sf() + 4) as u64;
-        total += t;
-        terms.push(format!("{t} ({})", layer.name));
+        let before = last;
+        // When the first window's input is in.
+        let w0 = layer.window.as_ref().map(|w| {
+            let words = layer.in_words() as u64;
+            let need = w.geom.last_read(0, 0).unwrap_or(0) as u64;
+            first + (last - first) * need / words.max(1)
+        });
+        match (&layer.kind, w0) {
+            (HwKind::Mvtu(m), None) => {
+                let (nf, sf) = (m.nf() as u64, m.sf() as u64);
+                first = last + 4;
+                last += (nf - 1) * sf + 4;
+            }
+            (HwKind::Mvtu(m), Some(w0)) => {
+                let (nf, sf, v) = (m.nf() as u64, m.sf() as u64, m.vectors as u64);
+                first = w0 + 2 + sf + 3;
+                last = (last + 2 + nf * sf + 3).max(w0 + 2 + v * nf * sf + 3);
+            }
+            (HwKind::Pool(p), w0) => {
+                let w0 = w0.unwrap_or(first);
+                let per = (p.kk * p.cw) as u64;
+                first = w0 + 3 + per - p.cw as u64;
+                last = (last + 3 + per).max(w0 + 3 + p.pixels as u64 * per);
+            }
+        }
+        terms.push(format!("{} ({})", last - before, layer.name));
         if let Some(link) = hw.links.get(l) {
             if link.dwc() {
                 // The converter emits the output words its last input word completes, one per
                 // cycle from the next cycle on: 1 for an up-sizer, IN/OUT for a down-sizer.
-                let b = hw.layers[l].obits() as usize;
+                let b = layer.out_element().bits() as usize;
                 let frame = link.elements * b;
                 let t = (frame / link.out_bits - (frame - link.in_bits) / link.out_bits) as u64;
-                total += t;
+                last += t;
+                first += 1;
                 terms.push(format!("{t} (converter)"));
             }
             if link.fifo_depth.is_some() {
-                total += 1;
+                last += 1;
+                first += 1;
                 terms.push("1 (FIFO)".to_string());
             }
         }
     }
     if let Some(h) = &hw.head {
-        total += h.k as u64;
+        last += h.k as u64;
         terms.push(format!("{} (top-k)", h.k));
     }
-    (total, terms.join(" + "))
+    (last, terms.join(" + "))
 }
 
 fn stream_report(f: &StreamFormat) -> StreamReport {
@@ -187,9 +270,11 @@ fn stream_report(f: &StreamFormat) -> StreamReport {
         words_per_frame: f.words_per_frame,
         elements_per_frame: f.elements,
         slots_per_frame: f.slots,
-        padding: (f.slots > f.elements).then(|| Padding {
-            first_slot: f.elements,
-            count: f.slots - f.elements,
+        padding: f.layout.padded().then(|| Padding {
+            first_slot: f.layout.channels,
+            count: f.layout.slots - f.layout.channels,
+            group_slots: f.layout.slots,
+            groups: f.layout.pixels,
         }),
         spare_tdata_bits: f.tdata_bits - f.used_bits(),
     }
@@ -201,57 +286,42 @@ pub fn build_report(hw: &HwNetwork, top: &str, modules: &[String]) -> BuildRepor
         .layers
         .iter()
         .zip(modules)
-        .map(|(l, module)| {
-            let (tmem, steps, tbits) = match &l.activation {
-                HwActivation::Thresholds(t) => (
-                    Some(MemoryShape {
-                        roms: l.pe,
-                        width_bits: l.tmem_width(),
-                        depth_words: l.nf(),
-                        files: format!("{}_tPPP.mem", l.ident),
-                    }),
-                    t.nsteps(),
-                    t.tbits,
-                ),
-                HwActivation::Identity => (None, 0, 0),
-            };
-            LayerReport {
-                name: l.name.clone(),
-                module: module.clone(),
-                kind: "dense",
-                mode: if l.xnor { "xnor-popcount" } else { "mac" },
-                input_datatype: l.input_dtype.to_string(),
-                weight_datatype: l.weight_dtype.to_string(),
-                output_datatype: match l.output {
-                    HwElement::Acc(b) => format!("int{b} (raw accumulator)"),
-                    e => e.name(),
-                },
-                mw: l.mw,
-                mh: l.mh,
-                mw_padded: l.mw_pad,
-                mh_padded: l.mh_pad,
-                pe: l.pe,
-                simd: l.simd,
-                nf: l.nf(),
-                sf: l.sf(),
-                cycles_per_frame: l.cycles() as u64,
-                weight_bits: (l.mw * l.mh) as u64 * u64::from(l.wbits()),
-                weight_bits_stored: (l.mw_pad * l.mh_pad) as u64 * u64::from(l.wbits()),
-                weight_memory: MemoryShape {
-                    roms: l.pe,
-                    width_bits: l.simd * l.wbits() as usize,
-                    depth_words: l.nf() * l.sf(),
-                    files: format!("{}_wPPP.mem", l.ident),
-                },
-                threshold_memory: tmem,
-                thresholds_per_channel: steps,
-                threshold_bits: tbits,
-                accumulator_bits: l.acc_bits,
-                accumulator_range: [l.acc_lo, l.acc_hi],
-                xnor_fanin: l.mw,
-                estimated_luts: cost::luts(l),
-                estimated_bram18: cost::bram18(l),
-            }
+        .map(|(l, module)| LayerReport {
+            name: l.name.clone(),
+            module: module.clone(),
+            kind: l.kind_name(),
+            cycles_per_frame: l.cycles() as u64,
+            input_layout: [l.input.pixels, l.input.channels, l.input.slots],
+            output_layout: [l.output.pixels, l.output.channels, l.output.slots],
+            window: l.window.as_ref().map(|w| {
+                let g = &w.geom;
+                WindowReport {
+                    image: [g.ih, g.iw],
+                    kernel: [g.kh, g.kw],
+                    stride: [g.sh, g.sw],
+                    padding: [g.ph, g.pw],
+                    output: [g.oh(), g.ow()],
+                    words_per_pixel: g.cw,
+                    word_bits: w.word_bits(),
+                    buffer_depth_words: w.depth,
+                    buffer_bits: (w.depth * w.word_bits()) as u64,
+                    window_words: g.window_words(),
+                    words_per_frame: g.out_words(),
+                    estimated_luts: cost::swg_luts(w),
+                    estimated_bram18: cost::swg_bram18(w),
+                }
+            }),
+            pool: match &l.kind {
+                HwKind::Pool(p) => Some(PoolReport {
+                    lanes: p.lanes,
+                    element_bits: p.element.bits(),
+                    signed: p.element.signed(),
+                    window_positions: p.kk,
+                    words_per_pixel: p.cw,
+                }),
+                HwKind::Mvtu(_) => None,
+            },
+            mvtu: l.mvtu().map(|m| mvtu_report(l, m)),
         })
         .collect();
     let links = hw
@@ -276,16 +346,21 @@ pub fn build_report(hw: &HwNetwork, top: &str, modules: &[String]) -> BuildRepor
         signed: h.signed,
         index_bits: h.idx_bits,
     });
+    let mvtus = || layers.iter().filter_map(|l| l.mvtu.as_ref());
+    let windows = || layers.iter().filter_map(|l| l.window.as_ref());
     let totals = Totals {
-        weight_bits: layers.iter().map(|l| l.weight_bits).sum(),
-        weight_bits_stored: layers.iter().map(|l| l.weight_bits_stored).sum(),
+        weight_bits: mvtus().map(|m| m.weight_bits).sum(),
+        weight_bits_stored: mvtus().map(|m| m.weight_bits_stored).sum(),
         threshold_bits_stored: hw
             .layers
             .iter()
-            .map(|l| (l.tmem_width() * l.nf() * l.pe) as u64)
+            .filter_map(HwLayer::mvtu)
+            .map(|m| (m.tmem_width() * m.nf() * m.pe) as u64)
             .sum(),
-        estimated_luts: layers.iter().map(|l| l.estimated_luts).sum(),
-        estimated_bram18: layers.iter().map(|l| l.estimated_bram18).sum(),
+        estimated_luts: mvtus().map(|m| m.estimated_luts).sum::<u64>()
+            + windows().map(|w| w.estimated_luts).sum::<u64>(),
+        estimated_bram18: mvtus().map(|m| m.estimated_bram18).sum::<u64>()
+            + windows().map(|w| w.estimated_bram18).sum::<u64>(),
     };
     BuildReport {
         generator: format!("bnn-gen {}", env!("CARGO_PKG_VERSION")),
@@ -305,6 +380,56 @@ pub fn build_report(hw: &HwNetwork, top: &str, modules: &[String]) -> BuildRepor
         latency_cycles_estimate: latency(hw).0,
         notes: hw.notes.clone(),
         yosys: None,
+    }
+}
+
+fn mvtu_report(l: &HwLayer, m: &HwMvtu) -> MvtuReport {
+    let (tmem, steps, tbits) = match &m.activation {
+        HwActivation::Thresholds(t) => (
+            Some(MemoryShape {
+                roms: m.pe,
+                width_bits: m.tmem_width(),
+                depth_words: m.nf(),
+                files: format!("{}_tPPP.mem", l.ident),
+            }),
+            t.nsteps(),
+            t.tbits,
+        ),
+        HwActivation::Identity => (None, 0, 0),
+    };
+    MvtuReport {
+        mode: if m.xnor { "xnor-popcount" } else { "mac" },
+        input_datatype: m.input_dtype.to_string(),
+        weight_datatype: m.weight_dtype.to_string(),
+        output_datatype: match m.output {
+            HwElement::Acc(b) => format!("int{b} (raw accumulator)"),
+            e => e.name(),
+        },
+        mw: m.mw,
+        mh: m.mh,
+        mw_padded: m.mw_pad,
+        mh_padded: m.mh_pad,
+        pe: m.pe,
+        simd: m.simd,
+        nf: m.nf(),
+        sf: m.sf(),
+        vectors_per_frame: m.vectors,
+        weight_bits: (m.mw * m.mh) as u64 * u64::from(m.wbits()),
+        weight_bits_stored: (m.mw_pad * m.mh_pad) as u64 * u64::from(m.wbits()),
+        weight_memory: MemoryShape {
+            roms: m.pe,
+            width_bits: m.simd * m.wbits() as usize,
+            depth_words: m.nf() * m.sf(),
+            files: format!("{}_wPPP.mem", l.ident),
+        },
+        threshold_memory: tmem,
+        thresholds_per_channel: steps,
+        threshold_bits: tbits,
+        accumulator_bits: m.acc_bits,
+        accumulator_range: [m.acc_lo, m.acc_hi],
+        xnor_fanin: m.mw,
+        estimated_luts: cost::luts(m),
+        estimated_bram18: cost::bram18(m),
     }
 }
 

@@ -1,6 +1,7 @@
 //! Packing frames into AXI-Stream words and back, by the conventions of `docs/hardware.md`:
-//! element i of a word at bits `[i·b, (i+1)·b)` (LSB first), element `w·E + i` of the frame in word
-//! w (E elements per word), bipolar ±1 as bit 1/0, padding slots and spare TDATA bits zero.
+//! element i of a word at bits `[i·b, (i+1)·b)` (LSB first), frame element `e` in slot
+//! `s = layout.slot(e)` (per-pixel channel padding), slot `w·E + i` in word w (E elements per
+//! word), bipolar ±1 as bit 1/0, padding slots and spare TDATA bits zero.
 
 use super::bits::Bits;
 use crate::error::{Error, Result};
@@ -17,22 +18,17 @@ pub fn pack_input(hw: &HwNetwork, frame: &[i64]) -> Result<Vec<Bits>> {
     }
     let b = fmt.element.bits() as usize;
     let dt = hw.input_dtype;
-    let mut words = Vec::with_capacity(fmt.words_per_frame);
-    for w in 0..fmt.words_per_frame {
-        let mut word = Bits::zero(fmt.tdata_bits);
-        for i in 0..fmt.elements_per_word {
-            let e = w * fmt.elements_per_word + i;
-            if let Some(&v) = frame.get(e) {
-                if !dt.contains(v) {
-                    return Err(Error::invalid(
-                        format!("input frame, element {e}"),
-                        format!("value {v} is not a {dt} value"),
-                    ));
-                }
-                word.set(i * b, b, dt.encode(v));
-            }
+    let epw = fmt.elements_per_word;
+    let mut words = vec![Bits::zero(fmt.tdata_bits); fmt.words_per_frame];
+    for (e, &v) in frame.iter().enumerate() {
+        if !dt.contains(v) {
+            return Err(Error::invalid(
+                format!("input frame, element {e}"),
+                format!("value {v} is not a {dt} value"),
+            ));
         }
-        words.push(word);
+        let s = fmt.layout.slot(e);
+        words[s / epw].set((s % epw) * b, b, dt.encode(v));
     }
     Ok(words)
 }
@@ -59,7 +55,8 @@ pub fn unpack(fmt: &StreamFormat, words: &[Bits]) -> Result<Vec<i64>> {
     let b = fmt.element.bits() as usize;
     let mut out = Vec::with_capacity(fmt.elements);
     for e in 0..fmt.elements {
-        let (w, i) = (e / fmt.elements_per_word, e % fmt.elements_per_word);
+        let s = fmt.layout.slot(e);
+        let (w, i) = (s / fmt.elements_per_word, s % fmt.elements_per_word);
         out.push(fmt.element.decode(words[w].get(i * b, b)));
     }
     Ok(out)

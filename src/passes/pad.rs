@@ -1,41 +1,57 @@
-//! Lowers a (lowered, dense-only) network to the *hardware IR* the Verilog backend emits: every
-//! matrix padded to whole folds, thresholds moved into the hardware's accumulator domain, and the
-//! stream width and element count of every link fixed.
+//! Lowers a lowered network to the *hardware IR* the Verilog backend emits: every matrix padded
+//! to whole folds, thresholds moved into the hardware's accumulator domain, conv and max-pool
+//! layers given their sliding-window generator, and the stream width and element count of every
+//! link fixed.
+//!
+//! # Layers in hardware
+//!
+//! - **dense** → one `bnn_mvtu` (with its weight and threshold ROMs), one vector per frame;
+//! - **conv2d** → `bnn_swg` (im2col window generator with the padding built in) → `bnn_mvtu`, one
+//!   vector (window) per output pixel, `NF·SF` cycles each;
+//! - **maxpool** → `bnn_swg` → `bnn_pool` (lane-wise max over the window; OR for binary).
 //!
 //! # Padding (see `docs/hardware.md`)
 //!
-//! The MVTU needs `SIMD | MW` and `PE | MH`. When the folding does not divide, the matrix is padded
-//! and the padding is made invisible:
+//! The MVTU needs `SIMD | MW` and `PE | MH`, the window generator whole words per pixel. When the
+//! folding does not divide, tensors are padded and the padding is made invisible:
 //!
-//! - **Padded input elements carry the all-zero bit pattern.** The host zero-pads the last input
-//!   word; between layers the producer's padded channels emit zero bits (below).
+//! - **Channel padding is per pixel.** A tensor of `C` channels travels with `C_slots ≥ C`
+//!   element slots per pixel; slots `C..C_slots` carry the all-zero bit pattern. Flat vectors
+//!   from the host are one pixel (padding at the end of the frame).
 //! - **Padded weight columns contribute nothing.** A zero bit pattern is the value 0 for binary,
 //!   `uintN` and `intN` inputs, so any weight works there; it is −1 for a bipolar input, so the
 //!   padded weight is 0 whenever the weight datatype has a 0 (ternary, binary, `uintN`, `intN`).
 //!   The only weight type without a 0 is bipolar, and bipolar × bipolar runs in XNOR mode: the
 //!   padded weight bit is 1 (+1), and XNOR(0, 1) = 0 adds nothing to the popcount.
-//! - **XNOR thresholds move to the popcount domain with the true fan-in K** (not the padded one):
-//!   `acc = 2P − K`, so `acc ≥ T ⟺ P ≥ ⌈(T+K)/2⌉` and `acc ≤ T ⟺ P ≤ ⌊(T+K)/2⌋`, and the
-//!   MVTU's `XNOR_FANIN` is K. Multi-bit paths keep the true accumulator domain.
+//! - **Spatial (conv) padding is a real value**: the window generator emits the declared pad value
+//!   (0 for multi-bit inputs, the `pad_value` of net.toml for bipolar ones: −1 is bit 0, +1 is
+//!   bit 1, never FINN's implicit −1 of finn#996) on the true channels and zero bits on the padded
+//!   channel slots, so the padded slots still contribute nothing.
+//! - **XNOR thresholds move to the popcount domain with the true fan-in K** (`KH·KW·C` for conv,
+//!   padded border positions included, channel slots not): `acc = 2P − K`, so `acc ≥ T ⟺ P ≥
+//!   ⌈(T+K)/2⌉` and `acc ≤ T ⟺ P ≤ ⌊(T+K)/2⌋`, and the MVTU's `XNOR_FANIN` is K. Multi-bit paths
+//!   keep the true accumulator domain.
 //! - **Padded output channels emit the all-zero bit pattern**: their thresholds are "always met"
 //!   (the hardware accumulator's minimum) for the first `c` steps and "never met" (maximum + 1) for
 //!   the rest, with `c` the count that encodes to zero bits (`(c + OUT_BIAS) mod 2^OBITS = 0`: 0
 //!   for bipolar and unsigned outputs, 2^(n−1) for `intN` with bias −2^(n−1)). Padded rows have
 //!   padded weights. Without an activation (the last layer) the padded channels are don't-care
-//!   padding, which the report lists.
+//!   padding, which the report lists. A max-pool keeps zero slots zero.
 //!
 //! # Links
 //!
-//! Layer l emits `MH_pad(l)` elements per frame, layer l+1 consumes `MW_pad(l+1)`; the data-width
-//! converter between them (`bnn_dwc`) is a plain bit-stream converter, so both counts must be the
-//! same number, a multiple of `PE(l)` and of `SIMD(l+1)`. The pass pads both to the smallest
-//! multiple of lcm(PE(l), SIMD(l+1)) that holds MH(l). This is ⌈MH/PE⌉·PE = ⌈MW/SIMD⌉·SIMD in the
-//! usual cases; when it is more, NF(l) or SF(l+1) grows beyond the ceiling and [`HwNetwork::notes`]
-//! says so. (A frame-aware element-count resizer in `hw/` would remove that cost.)
+//! The data-width converter between two layers (`bnn_dwc`) is a plain bit-stream converter, so a
+//! frame must be whole words on both sides. The channel slots of each tensor are the smallest
+//! `C_slots ≥ C` that is a multiple of the producer's PE (max-pools pass the producer's words
+//! through unchanged, so the PE of the MVTU before them) and of the consumer's SIMD (a conv layer:
+//! whole words per pixel), or, for a dense consumer, with `pixels · C_slots` a multiple of SIMD.
+//! This is the plain ⌈C/PE⌉·PE in the usual cases; when it is more, NF or SF grows beyond the
+//! ceiling and [`HwNetwork::notes`] says so.
 
 use crate::datatype::DataType;
 use crate::error::{Error, Result};
 use crate::ir::*;
+use crate::passes::window::Window;
 use ndarray::Array2;
 
 /// A network lowered for the streaming hardware.
@@ -50,6 +66,8 @@ pub struct HwNetwork {
     pub input_elements: usize,
     /// The input is an image (elements in NHWC order).
     pub input_is_image: bool,
+    /// How the input frame is laid out in element slots (see [`Layout`]).
+    pub input_layout: Layout,
     pub layers: Vec<HwLayer>,
     /// One per pair of consecutive layers.
     pub links: Vec<HwLink>,
@@ -58,12 +76,93 @@ pub struct HwNetwork {
     pub notes: Vec<String>,
 }
 
-/// One matrix-vector-threshold layer (a `bnn_mvtu` with its ROMs).
+/// How a tensor's elements sit in stream slots: `pixels` groups of `slots` slots, the first
+/// `channels` of each group meaningful (NHWC order), the rest zero-bit padding. A flat vector is
+/// one pixel.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Layout {
+    pub pixels: usize,
+    pub channels: usize,
+    pub slots: usize,
+}
+
+impl Layout {
+    /// Meaningful elements.
+    pub fn elements(&self) -> usize {
+        self.pixels * self.channels
+    }
+
+    /// Element slots per frame.
+    pub fn total_slots(&self) -> usize {
+        self.pixels * self.slots
+    }
+
+    /// The slot of meaningful element `e` (NHWC-flattened index).
+    pub fn slot(&self, e: usize) -> usize {
+        (e / self.channels) * self.slots + e % self.channels
+    }
+
+    /// Whether there are padding slots.
+    pub fn padded(&self) -> bool {
+        self.slots > self.channels
+    }
+}
+
+/// One layer of the hardware: an MVTU or a max-pool, with the window generator in front of conv
+/// and pool layers.
 #[derive(Clone, Debug, PartialEq)]
 pub struct HwLayer {
     pub name: String,
-    /// `name` as a Verilog identifier.
+    /// `name` as a Verilog identifier (unique in the design).
     pub ident: String,
+    /// The sliding-window generator in front (conv and max-pool layers).
+    pub window: Option<HwWindow>,
+    pub kind: HwKind,
+    /// Input and output tensors in stream slots.
+    pub input: Layout,
+    pub output: Layout,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum HwKind {
+    Mvtu(Box<HwMvtu>),
+    Pool(HwPool),
+}
+
+/// A `bnn_swg` instance.
+#[derive(Clone, Debug, PartialEq)]
+pub struct HwWindow {
+    pub geom: Window,
+    /// Elements per word and their bits.
+    pub elems: usize,
+    pub ebits: u32,
+    /// Buffer depth in words ([`Window::depth_for`] the consumer's NF).
+    pub depth: usize,
+    /// Bit pattern of every element slot of a padding pixel (`cw · elems` slots).
+    pub pad: Vec<u64>,
+}
+
+impl HwWindow {
+    /// Bits per word.
+    pub fn word_bits(&self) -> usize {
+        self.elems * self.ebits as usize
+    }
+}
+
+/// A `bnn_pool` instance: max over `kk` window positions of `cw` words of `lanes` elements.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct HwPool {
+    pub lanes: usize,
+    pub cw: usize,
+    pub kk: usize,
+    pub element: HwElement,
+    /// Output pixels per frame.
+    pub pixels: usize,
+}
+
+/// One matrix-vector-threshold unit (a `bnn_mvtu` with its ROMs).
+#[derive(Clone, Debug, PartialEq)]
+pub struct HwMvtu {
     /// True matrix width (fan-in K) and height (output channels).
     pub mw: usize,
     pub mh: usize,
@@ -72,6 +171,8 @@ pub struct HwLayer {
     pub mh_pad: usize,
     pub pe: usize,
     pub simd: usize,
+    /// Vectors per frame: output pixels of a conv layer, 1 for dense.
+    pub vectors: usize,
     pub input_dtype: DataType,
     pub weight_dtype: DataType,
     /// Bipolar weights × bipolar inputs: XNOR-popcount, accumulator = popcount P.
@@ -199,9 +300,9 @@ fn mask(bits: u32) -> u64 {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct HwLink {
     pub from: usize,
-    /// Elements per frame on the link (= MH_pad of `from` = MW_pad of `from + 1`).
+    /// Element slots per frame on the link.
     pub elements: usize,
-    /// Producer word width PE·b and consumer word width SIMD·b.
+    /// Producer word width and consumer word width, in bits.
     pub in_bits: usize,
     pub out_bits: usize,
     /// Depth (words of `out_bits`) of the FIFO in front of the consumer, if any.
@@ -219,7 +320,7 @@ impl HwLink {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct HwHead {
     pub k: usize,
-    /// Classes: the last layer's true MH.
+    /// Classes: the last layer's true output elements.
     pub n: usize,
     /// Values per input word (the last layer's PE) and their bits.
     pub elems: usize,
@@ -239,15 +340,34 @@ pub struct StreamFormat {
     pub words_per_frame: usize,
     /// Meaningful elements per frame.
     pub elements: usize,
-    /// Element slots per frame (`words_per_frame · elements_per_word`); slots from `elements` on
-    /// are padding (zero on input, don't-care on output).
+    /// Element slots per frame (`words_per_frame · elements_per_word`); the slots `layout` does
+    /// not map an element to are padding (zero on input, don't-care on output).
     pub slots: usize,
+    pub layout: Layout,
 }
 
 impl StreamFormat {
     /// Bits of each word that carry elements (the rest of TDATA is zero).
     pub fn used_bits(&self) -> usize {
         self.elements_per_word * self.element.bits() as usize
+    }
+
+    /// A description of the padding slots for reports (ranges inclusive), or `None`: "slots
+    /// 10..11" for a flat vector, "slots 3..3 of each 4-slot pixel" for an image.
+    pub fn padding_text(&self) -> Option<String> {
+        let l = &self.layout;
+        if !l.padded() {
+            None
+        } else if l.pixels == 1 {
+            Some(format!("slots {}..{}", l.channels, l.slots - 1))
+        } else {
+            Some(format!(
+                "slots {}..{} of each {}-slot pixel",
+                l.channels,
+                l.slots - 1,
+                l.slots
+            ))
+        }
     }
 }
 
@@ -301,7 +421,7 @@ pub fn verilog_ident(name: &str) -> String {
     s
 }
 
-impl HwLayer {
+impl HwMvtu {
     pub fn nf(&self) -> usize {
         self.mh_pad / self.pe
     }
@@ -310,9 +430,14 @@ impl HwLayer {
         self.mw_pad / self.simd
     }
 
-    /// Cycles per frame: NF·SF.
-    pub fn cycles(&self) -> usize {
+    /// Cycles per vector: NF·SF.
+    pub fn vector_cycles(&self) -> usize {
         self.nf() * self.sf()
+    }
+
+    /// Cycles per frame: vectors · NF·SF.
+    pub fn cycles(&self) -> usize {
+        self.vectors * self.vector_cycles()
     }
 
     pub fn wbits(&self) -> u32 {
@@ -382,6 +507,89 @@ impl HwLayer {
     }
 }
 
+impl HwLayer {
+    pub fn mvtu(&self) -> Option<&HwMvtu> {
+        match &self.kind {
+            HwKind::Mvtu(m) => Some(m),
+            HwKind::Pool(_) => None,
+        }
+    }
+
+    /// Elements per input word: the window generator's, else the MVTU's SIMD.
+    pub fn in_elems(&self) -> usize {
+        match (&self.window, &self.kind) {
+            (Some(w), _) => w.elems,
+            (None, HwKind::Mvtu(m)) => m.simd,
+            (None, HwKind::Pool(p)) => p.lanes,
+        }
+    }
+
+    /// Bits per input element.
+    pub fn in_ebits(&self) -> u32 {
+        match (&self.window, &self.kind) {
+            (Some(w), _) => w.ebits,
+            (None, HwKind::Mvtu(m)) => m.ibits(),
+            (None, HwKind::Pool(p)) => p.element.bits(),
+        }
+    }
+
+    pub fn in_word_bits(&self) -> usize {
+        self.in_elems() * self.in_ebits() as usize
+    }
+
+    /// Elements per output word: the MVTU's PE or the pool's lanes.
+    pub fn out_elems(&self) -> usize {
+        match &self.kind {
+            HwKind::Mvtu(m) => m.pe,
+            HwKind::Pool(p) => p.lanes,
+        }
+    }
+
+    pub fn out_element(&self) -> HwElement {
+        match &self.kind {
+            HwKind::Mvtu(m) => m.output,
+            HwKind::Pool(p) => p.element,
+        }
+    }
+
+    pub fn out_word_bits(&self) -> usize {
+        self.out_elems() * self.out_element().bits() as usize
+    }
+
+    /// Input words per frame.
+    pub fn in_words(&self) -> usize {
+        self.input.total_slots() / self.in_elems()
+    }
+
+    /// Output words per frame.
+    pub fn out_words(&self) -> usize {
+        self.output.total_slots() / self.out_elems()
+    }
+
+    /// Ideal cycles per frame: the busiest of the window generator's input (one word per cycle),
+    /// its output and the MVTU's `vectors · NF·SF`.
+    pub fn cycles(&self) -> usize {
+        let window = self
+            .window
+            .as_ref()
+            .map_or(0, |w| w.geom.frame_words().max(w.geom.out_words()));
+        let core = match &self.kind {
+            HwKind::Mvtu(m) => m.cycles(),
+            HwKind::Pool(p) => p.pixels * p.kk * p.cw,
+        };
+        window.max(core).max(self.in_words())
+    }
+
+    /// `dense`, `conv2d` or `maxpool`.
+    pub fn kind_name(&self) -> &'static str {
+        match (&self.kind, &self.window) {
+            (HwKind::Mvtu(_), None) => "dense",
+            (HwKind::Mvtu(_), Some(_)) => "conv2d",
+            (HwKind::Pool(_), _) => "maxpool",
+        }
+    }
+}
+
 fn pad_weight(weight_dtype: DataType) -> i32 {
     if weight_dtype.contains(0) {
         0
@@ -390,141 +598,298 @@ fn pad_weight(weight_dtype: DataType) -> i32 {
     }
 }
 
-fn lcm(a: usize, b: usize) -> usize {
-    fn gcd(a: usize, b: usize) -> usize {
-        if b == 0 {
-            a
-        } else {
-            gcd(b, a % b)
-        }
-    }
-    a / gcd(a, b) * b
+/// What reads a tensor: the first MVTU after it (max-pools pass tensors through).
+#[derive(Clone, Copy)]
+enum Consumer {
+    None,
+    /// A conv layer with this SIMD: whole words per pixel.
+    Conv(usize),
+    /// A dense layer with this SIMD, reading a tensor of this many pixels.
+    Dense(usize, usize),
 }
 
 /// Lowers `net` (already through [`super::lower`]) to the hardware IR.
 ///
-/// Errors: conv2d and maxpool layers (not supported by the Verilog backend yet), a batch-norm
-/// activation (run `passes::lower` first), a network without layers.
+/// Errors: a batch-norm activation (run `passes::lower` first), a network without layers, an MVTU
+/// fed with raw accumulators, a top-k head over an image with padded channels.
 pub fn pad(net: &Network) -> Result<HwNetwork> {
     let input_dtype = net.input.dtype.as_data().ok_or_else(|| {
         Error::invalid("network input", "the input must have a declared datatype")
     })?;
-    if net.layers.is_empty() {
+    let n = net.layers.len();
+    if n == 0 {
         return Err(Error::Unsupported(format!(
-            "network \"{}\" has no layers: the Verilog backend needs at least one dense layer",
+            "network \"{}\" has no layers: the Verilog backend needs at least one layer",
             net.name
         )));
     }
-    // Check everything is dense first, so the error names the first unsupported layer.
-    let mut mvs = Vec::with_capacity(net.layers.len());
-    for layer in &net.layers {
-        match &layer.op {
-            Op::MatVec(mv) if mv.conv.is_some() => {
-                return Err(Error::Unsupported(format!(
-                    "conv2d layers are not supported by the Verilog backend yet (layer \"{}\"); \
-                     only dense networks can be built for now (`bnn-gen run` simulates conv nets)",
-                    layer.name
-                )))
-            }
-            Op::MatVec(mv) => mvs.push((layer, mv)),
-            Op::MaxPool(_) => {
-                return Err(Error::Unsupported(format!(
-                    "maxpool layers are not supported by the Verilog backend yet (layer \"{}\"); \
-                     only dense networks can be built for now (`bnn-gen run` simulates them)",
-                    layer.name
-                )))
-            }
-        }
-    }
-
-    // Padded sizes: MW_pad of the first layer is a plain ceiling (the host pads the input); each
-    // link is a common multiple of PE(l) and SIMD(l+1); the last MH is a plain ceiling.
-    let n = mvs.len();
-    let mut mw_pad = vec![0usize; n];
-    let mut mh_pad = vec![0usize; n];
-    let mut notes = Vec::new();
-    {
-        let (_, mv0) = mvs[0];
-        mw_pad[0] = mv0.folding.sf(mv0.cols()) * mv0.folding.simd;
-    }
-    for l in 0..n {
-        let (layer, mv) = mvs[l];
-        let pe = mv.folding.pe;
-        if l + 1 < n {
-            let (next, mv1) = mvs[l + 1];
-            let simd = mv1.folding.simd;
-            let unit = lcm(pe, simd);
-            let e = mv.rows().div_ceil(unit) * unit;
-            mh_pad[l] = e;
-            mw_pad[l + 1] = e;
-            let (nf_ceil, sf_ceil) = (mv.folding.nf(mv.rows()), mv1.folding.sf(mv1.cols()));
-            if e / pe > nf_ceil || e / simd > sf_ceil {
-                notes.push(format!(
-                    "the link {} -> {} carries {e} elements per frame (a multiple of PE {pe} and \
-                     SIMD {simd}) for {} channels: {} runs NF = {} (not {nf_ceil}) and {} runs \
-                     SF = {} (not {sf_ceil}); a PE of {} that divides {} or a SIMD of {} that \
-                     matches avoids this",
-                    layer.name,
-                    next.name,
-                    mv.rows(),
-                    layer.name,
-                    e / pe,
-                    next.name,
-                    e / simd,
-                    layer.name,
-                    mv.rows(),
-                    next.name
-                ));
-            }
+    // Tensor t is the input of layer t (t < n) or the network output (t = n).
+    let shape = |t: usize| -> Shape {
+        if t < n {
+            net.layers[t].input.shape
         } else {
-            mh_pad[l] = mv.folding.nf(mv.rows()) * pe;
+            net.layers[n - 1].output.shape
         }
-    }
-
-    let mut layers = Vec::with_capacity(n);
-    let mut used = std::collections::BTreeSet::new();
-    for (l, &(layer, mv)) in mvs.iter().enumerate() {
-        let in_dtype = layer.input.dtype.as_data().ok_or_else(|| {
-            Error::Unsupported(format!(
-                "layer \"{}\": its input is raw accumulators",
-                layer.name
-            ))
-        })?;
-        let mut ident = verilog_ident(&layer.name);
-        while !used.insert(ident.clone()) {
-            ident = format!("{ident}_{l}");
+    };
+    let matvec = |i: usize| -> Option<&MatVec> {
+        match &net.layers[i].op {
+            Op::MatVec(mv) => Some(mv),
+            Op::MaxPool(_) => None,
         }
-        layers.push(pad_layer(layer, mv, in_dtype, mw_pad[l], mh_pad[l], ident)?);
-    }
+    };
 
-    let mut links = Vec::new();
-    for l in 0..n.saturating_sub(1) {
-        let (a, b) = (&layers[l], &layers[l + 1]);
-        let bits = a.obits() as usize;
-        debug_assert_eq!(a.obits(), b.ibits());
-        links.push(HwLink {
-            from: l,
-            elements: a.mh_pad,
-            in_bits: a.pe * bits,
-            out_bits: b.simd * b.ibits() as usize,
-            // A consumer with NF > 1 reads its input only during the first neuron fold; a FIFO of
-            // one frame (SF words) lets the producer run a whole frame ahead meanwhile.
-            fifo_depth: (b.nf() > 1).then(|| b.sf().max(2)),
+    // Channel slots of every tensor (module docs, "Links").
+    let mut notes = Vec::new();
+    let mut layouts: Vec<Layout> = Vec::with_capacity(n + 1);
+    for t in 0..=n {
+        let s = shape(t);
+        if t > 0 && matvec(t - 1).is_none() {
+            // A max-pool keeps its input's slots.
+            let slots = layouts[t - 1].slots;
+            layouts.push(Layout {
+                pixels: s.pixels(),
+                channels: s.channels(),
+                slots,
+            });
+            continue;
+        }
+        let mut j = t;
+        while j < n && matvec(j).is_none() {
+            j += 1;
+        }
+        let consumer = if j == n {
+            Consumer::None
+        } else {
+            let mv = matvec(j).expect("j is an MVTU");
+            match mv.conv {
+                Some(_) => Consumer::Conv(mv.folding.simd),
+                None => Consumer::Dense(mv.folding.simd, shape(j).pixels()),
+            }
+        };
+        if t == 0 && j == 0 && matches!(consumer, Consumer::Dense(..)) {
+            // The host feeds a dense layer: one flat vector, padded at the end.
+            let mv = matvec(0).expect("layer 0 is an MVTU");
+            let len = s.len();
+            layouts.push(Layout {
+                pixels: 1,
+                channels: len,
+                slots: mv.folding.sf(len) * mv.folding.simd,
+            });
+            continue;
+        }
+        let unit = if t == 0 {
+            1
+        } else {
+            matvec(t - 1).expect("chain start").folding.pe
+        };
+        let c = s.channels();
+        let fits = |cs: usize| {
+            cs.is_multiple_of(unit)
+                && match consumer {
+                    Consumer::None => true,
+                    Consumer::Conv(simd) => cs.is_multiple_of(simd),
+                    Consumer::Dense(simd, pixels) => (pixels * cs).is_multiple_of(simd),
+                }
+        };
+        let slots = (c..)
+            .find(|&cs| fits(cs))
+            .expect("a common multiple exists");
+        let plain = c.div_ceil(unit) * unit;
+        if slots > plain {
+            let producer = if t == 0 {
+                "the input".to_string()
+            } else {
+                format!("layer {}", net.layers[t - 1].name)
+            };
+            let reader = match consumer {
+                Consumer::None => String::new(),
+                _ => format!(" and SIMD of layer {}", net.layers[j].name),
+            };
+            notes.push(format!(
+                "{producer} carries {c} channels in {slots} slots per pixel (not {plain}): the \
+                 smallest count that fits the PE{reader}; a SIMD that divides the channel count \
+                 avoids the extra folds"
+            ));
+        }
+        layouts.push(Layout {
+            pixels: s.pixels(),
+            channels: c,
+            slots,
         });
     }
 
-    let head = net.head.map(|h| {
-        let last = layers.last().expect("at least one layer");
-        HwHead {
-            k: h.k,
-            n: last.mh,
-            elems: last.pe,
-            elem_bits: last.obits(),
-            signed: last.output.signed(),
-            // bnn_topk needs at least clog2(N) bits; TDATA is a multiple of 8.
-            idx_bits: round8(unsigned_bits(last.mh as u64 - 1) as usize),
+    let mut layers: Vec<HwLayer> = Vec::with_capacity(n);
+    let mut used = std::collections::BTreeSet::new();
+    for (i, layer) in net.layers.iter().enumerate() {
+        let mut ident = verilog_ident(&layer.name);
+        while !used.insert(ident.clone()) {
+            ident = format!("{ident}_{i}");
         }
-    });
+        let (lin, lout) = (layouts[i], layouts[i + 1]);
+        // The element type coming in: the host's or the previous layer's output.
+        let in_element = match layers.last() {
+            None => HwElement::Data(input_dtype),
+            Some(prev) => prev.out_element(),
+        };
+        let (window, kind) = match &layer.op {
+            Op::MatVec(mv) => {
+                let in_dtype = match in_element {
+                    HwElement::Data(d) => d,
+                    _ => {
+                        return Err(Error::Unsupported(format!(
+                            "layer \"{}\": its input is raw accumulators (the previous layer has \
+                             no activation); the Verilog backend needs a declared datatype",
+                            layer.name
+                        )))
+                    }
+                };
+                match mv.conv {
+                    None => {
+                        let m = pad_mvtu(
+                            layer,
+                            mv,
+                            in_dtype,
+                            &|j| lin.slot(j),
+                            lin.total_slots(),
+                            lout.slots,
+                            1,
+                        )?;
+                        (None, HwKind::Mvtu(Box::new(m)))
+                    }
+                    Some(g) => {
+                        let Shape::Image { h, w, c } = layer.input.shape else {
+                            return Err(Error::invalid(
+                                format!("layer \"{}\"", layer.name),
+                                "a conv2d layer needs an image input",
+                            ));
+                        };
+                        let (cs, simd) = (lin.slots, mv.folding.simd);
+                        let geom = Window {
+                            ih: h,
+                            iw: w,
+                            cw: cs / simd,
+                            kh: g.kernel[0],
+                            kw: g.kernel[1],
+                            sh: g.stride[0],
+                            sw: g.stride[1],
+                            ph: g.padding[0],
+                            pw: g.padding[1],
+                        };
+                        let pad_bits = in_dtype.encode(g.pad_value);
+                        let pad = (0..cs).map(|s| if s < c { pad_bits } else { 0 }).collect();
+                        // The MVTU reads one window every NF·SF cycles.
+                        let nf = lout.slots / mv.folding.pe;
+                        let window = HwWindow {
+                            geom,
+                            elems: simd,
+                            ebits: in_dtype.bits(),
+                            depth: geom.depth_for(nf),
+                            pad,
+                        };
+                        let m = pad_mvtu(
+                            layer,
+                            mv,
+                            in_dtype,
+                            &|j| (j / c) * cs + j % c,
+                            geom.window_words() * simd,
+                            lout.slots,
+                            lout.pixels,
+                        )?;
+                        (Some(window), HwKind::Mvtu(Box::new(m)))
+                    }
+                }
+            }
+            Op::MaxPool(p) => {
+                let Shape::Image { h, w, .. } = layer.input.shape else {
+                    return Err(Error::invalid(
+                        format!("layer \"{}\"", layer.name),
+                        "a maxpool layer needs an image input",
+                    ));
+                };
+                // Words pass through unchanged: the producer's word, or a whole pixel from the host.
+                let lanes = layers.last().map_or(lin.slots, HwLayer::out_elems);
+                let geom = Window {
+                    ih: h,
+                    iw: w,
+                    cw: lin.slots / lanes,
+                    kh: p.kernel[0],
+                    kw: p.kernel[1],
+                    sh: p.stride[0],
+                    sw: p.stride[1],
+                    ph: 0,
+                    pw: 0,
+                };
+                let window = HwWindow {
+                    geom,
+                    elems: lanes,
+                    ebits: in_element.bits(),
+                    // The pool reads every cycle.
+                    depth: geom.depth_for(1),
+                    pad: vec![0; lin.slots],
+                };
+                let pool = HwPool {
+                    lanes,
+                    cw: geom.cw,
+                    kk: geom.kh * geom.kw,
+                    element: in_element,
+                    pixels: lout.pixels,
+                };
+                (Some(window), HwKind::Pool(pool))
+            }
+        };
+        layers.push(HwLayer {
+            name: layer.name.clone(),
+            ident,
+            window,
+            kind,
+            input: lin,
+            output: lout,
+        });
+    }
+
+    let links = (0..n - 1)
+        .map(|i| {
+            let (a, b) = (&layers[i], &layers[i + 1]);
+            debug_assert_eq!(a.out_element().bits(), b.in_ebits());
+            HwLink {
+                from: i,
+                elements: layouts[i + 1].total_slots(),
+                in_bits: a.out_word_bits(),
+                out_bits: b.in_word_bits(),
+                // A dense consumer with NF > 1 reads its input only during the first neuron fold;
+                // a FIFO of one frame (SF words) lets the producer run a whole frame ahead. A
+                // window generator buffers its input itself.
+                fifo_depth: match (&b.window, &b.kind) {
+                    (None, HwKind::Mvtu(m)) if m.nf() > 1 => Some(m.sf().max(2)),
+                    _ => None,
+                },
+            }
+        })
+        .collect();
+
+    let head = match net.head {
+        None => None,
+        Some(h) => {
+            let last = layers.last().expect("at least one layer");
+            if last.output.pixels > 1 && last.output.padded() {
+                return Err(Error::Unsupported(format!(
+                    "the top-k head reads layer \"{}\", an image whose {} channels travel in {} \
+                     slots per pixel; choose a PE that divides the channel count",
+                    last.name, last.output.channels, last.output.slots
+                )));
+            }
+            let classes = last.output.elements();
+            Some(HwHead {
+                k: h.k,
+                n: classes,
+                elems: last.out_elems(),
+                elem_bits: last.out_element().bits(),
+                signed: last.out_element().signed(),
+                // bnn_topk needs at least clog2(N) bits; TDATA is a multiple of 8.
+                idx_bits: round8(unsigned_bits(classes as u64 - 1) as usize),
+            })
+        }
+    };
 
     Ok(HwNetwork {
         name: net.name.clone(),
@@ -532,6 +897,7 @@ pub fn pad(net: &Network) -> Result<HwNetwork> {
         input_dtype,
         input_elements: net.input.shape.len(),
         input_is_image: matches!(net.input.shape, Shape::Image { .. }),
+        input_layout: layouts[0],
         layers,
         links,
         head,
@@ -539,24 +905,31 @@ pub fn pad(net: &Network) -> Result<HwNetwork> {
     })
 }
 
-fn pad_layer(
+/// The hardware MVTU of `layer`: true column `j` of the weights goes to padded column
+/// `col_slot(j)`, every other column holds the pad weight.
+fn pad_mvtu(
     layer: &Layer,
     mv: &MatVec,
     in_dtype: DataType,
+    col_slot: &dyn Fn(usize) -> usize,
     mw_pad: usize,
     mh_pad: usize,
-    ident: String,
-) -> Result<HwLayer> {
+    vectors: usize,
+) -> Result<HwMvtu> {
     let (mh, mw) = (mv.rows(), mv.cols());
+    debug_assert_eq!(mw_pad % mv.folding.simd, 0);
+    debug_assert_eq!(mh_pad % mv.folding.pe, 0);
     let xnor = mv.weight_dtype == DataType::Bipolar && in_dtype == DataType::Bipolar;
     let k = mw as i64;
     let (acc_lo, acc_hi) = if xnor { (0, k) } else { mv.acc_range(in_dtype) };
     let pw = pad_weight(mv.weight_dtype);
     let mut weights = Array2::from_elem((mh_pad, mw_pad), pw);
-    weights
-        .slice_mut(ndarray::s![..mh, ..mw])
-        .assign(&mv.weights);
-
+    for j in 0..mw {
+        let d = col_slot(j);
+        for r in 0..mh {
+            weights[[r, d]] = mv.weights[[r, j]];
+        }
+    }
     let (activation, output, acc_bits) = match &mv.activation {
         Activation::BatchNorm(_) => {
             return Err(Error::Unsupported(format!(
@@ -636,15 +1009,14 @@ fn pad_layer(
         }
     };
 
-    Ok(HwLayer {
-        name: layer.name.clone(),
-        ident,
+    Ok(HwMvtu {
         mw,
         mh,
         mw_pad,
         mh_pad,
         pe: mv.folding.pe,
         simd: mv.folding.simd,
+        vectors,
         input_dtype: in_dtype,
         weight_dtype: mv.weight_dtype,
         xnor,
@@ -658,22 +1030,23 @@ fn pad_layer(
 }
 
 impl HwNetwork {
-    /// The input stream: the first layer's SIMD elements per word, SF words per frame.
+    /// The input stream: the first layer's input words (SIMD elements for an MVTU, whole pixels
+    /// for a max-pool), slots as [`HwNetwork::input_layout`].
     pub fn input_stream(&self) -> StreamFormat {
         let l0 = &self.layers[0];
         let element = HwElement::Data(self.input_dtype);
         StreamFormat {
-            tdata_bits: round8(l0.simd * element.bits() as usize),
-            elements_per_word: l0.simd,
+            tdata_bits: round8(l0.in_word_bits()),
+            elements_per_word: l0.in_elems(),
             element,
-            words_per_frame: l0.sf(),
+            words_per_frame: l0.in_words(),
             elements: self.input_elements,
-            slots: l0.mw_pad,
+            slots: self.input_layout.total_slots(),
+            layout: self.input_layout,
         }
     }
 
-    /// The output stream: k index words with a head, else the last layer's PE elements per word,
-    /// NF words per frame.
+    /// The output stream: k index words with a head, else the last layer's output words.
     pub fn output_stream(&self) -> StreamFormat {
         match &self.head {
             Some(h) => StreamFormat {
@@ -683,57 +1056,109 @@ impl HwNetwork {
                 words_per_frame: h.k,
                 elements: h.k,
                 slots: h.k,
+                layout: Layout {
+                    pixels: 1,
+                    channels: h.k,
+                    slots: h.k,
+                },
             },
             None => {
                 let last = self.layers.last().expect("at least one layer");
                 StreamFormat {
-                    tdata_bits: round8(last.pe * last.obits() as usize),
-                    elements_per_word: last.pe,
-                    element: last.output,
-                    words_per_frame: last.nf(),
-                    elements: last.mh,
-                    slots: last.mh_pad,
+                    tdata_bits: round8(last.out_word_bits()),
+                    elements_per_word: last.out_elems(),
+                    element: last.out_element(),
+                    words_per_frame: last.out_words(),
+                    elements: last.output.elements(),
+                    slots: last.output.total_slots(),
+                    layout: last.output,
                 }
             }
         }
     }
 
-    /// The ideal initiation interval: the slowest layer's NF·SF.
+    /// The ideal initiation interval: the slowest layer's cycles per frame.
     pub fn ideal_ii(&self) -> usize {
         self.layers.iter().map(HwLayer::cycles).max().unwrap_or(0)
     }
 
     /// A bit-level model of the whole pipeline on one frame of true input values (for tests and
-    /// as an executable statement of the stream conventions): pads the input with zero bit
-    /// patterns, runs every padded layer in the hardware domain, and returns what the output
-    /// stream carries, decoded: the top-k indices with a head, else the true channels.
-    /// Panics if a padded channel feeding the next layer is not all-zero bits.
+    /// as an executable statement of the stream conventions): lays the input out in slots with
+    /// zero bit patterns in the padding, runs every layer in the hardware domain (windows with
+    /// their pad pixels, padded matrices, pools on decoded elements), and returns what the output
+    /// stream carries, decoded: the top-k indices with a head, else the true elements (NHWC).
+    /// Panics if a padding slot feeding the next layer is not all-zero bits.
     pub fn model(&self, frame: &[i64]) -> Vec<i64> {
-        let l0 = &self.layers[0];
-        let mut x: Vec<u64> = vec![0; l0.mw_pad];
-        for (d, &v) in x.iter_mut().zip(frame) {
-            *d = self.input_dtype.encode(v);
+        let mut x: Vec<u64> = vec![0; self.input_layout.total_slots()];
+        for (e, &v) in frame.iter().enumerate() {
+            x[self.input_layout.slot(e)] = self.input_dtype.encode(v);
         }
-        let mut values = Vec::new();
         for (l, layer) in self.layers.iter().enumerate() {
-            assert_eq!(x.len(), layer.mw_pad, "layer {}: link size", layer.name);
-            let out: Vec<u64> = (0..layer.mh_pad)
-                .map(|r| layer.hw_out(r, layer.hw_acc(r, &x)))
-                .collect();
-            if l + 1 < self.layers.len() {
-                assert!(
-                    out[layer.mh..].iter().all(|&b| b == 0),
-                    "layer {}: padded channels are not zero: {:?}",
-                    layer.name,
-                    &out[layer.mh..]
-                );
+            assert_eq!(x.len(), layer.input.total_slots(), "layer {}", layer.name);
+            // Vectors the core sees: windows (window-major, then (ky, kx), slots innermost).
+            let vectors: Vec<Vec<u64>> = match &layer.window {
+                None => vec![x.clone()],
+                Some(w) => {
+                    let g = &w.geom;
+                    let cs = g.cw * w.elems;
+                    let mut out = Vec::new();
+                    for oy in 0..g.oh() {
+                        for ox in 0..g.ow() {
+                            let mut v = Vec::with_capacity(g.kh * g.kw * cs);
+                            for ky in 0..g.kh {
+                                for kx in 0..g.kw {
+                                    let iy = (oy * g.sh + ky) as i64 - g.ph as i64;
+                                    let ix = (ox * g.sw + kx) as i64 - g.pw as i64;
+                                    if iy < 0 || ix < 0 || iy >= g.ih as i64 || ix >= g.iw as i64 {
+                                        v.extend_from_slice(&w.pad);
+                                    } else {
+                                        let p = iy as usize * g.iw + ix as usize;
+                                        v.extend_from_slice(&x[p * cs..(p + 1) * cs]);
+                                    }
+                                }
+                            }
+                            out.push(v);
+                        }
+                    }
+                    out
+                }
+            };
+            let mut out = Vec::with_capacity(layer.output.total_slots());
+            for v in &vectors {
+                match &layer.kind {
+                    HwKind::Mvtu(m) => {
+                        assert_eq!(v.len(), m.mw_pad, "layer {}", layer.name);
+                        out.extend((0..m.mh_pad).map(|r| m.hw_out(r, m.hw_acc(r, v))));
+                    }
+                    HwKind::Pool(p) => {
+                        let cs = p.cw * p.lanes;
+                        out.extend((0..cs).map(|s| {
+                            let best = (0..p.kk)
+                                .map(|k| p.element.decode(v[k * cs + s]))
+                                .max()
+                                .expect("kk >= 1");
+                            p.element.encode(best)
+                        }));
+                    }
+                }
             }
-            values = out[..layer.mh]
-                .iter()
-                .map(|&b| layer.output.decode(b))
-                .collect();
+            let lo = layer.output;
+            if l + 1 < self.layers.len() {
+                for pix in 0..lo.pixels {
+                    let pad = &out[pix * lo.slots + lo.channels..(pix + 1) * lo.slots];
+                    assert!(
+                        pad.iter().all(|&b| b == 0),
+                        "layer {}: padded slots of pixel {pix} are not zero: {pad:?}",
+                        layer.name
+                    );
+                }
+            }
             x = out;
         }
+        let last = self.layers.last().expect("at least one layer");
+        let values: Vec<i64> = (0..last.output.elements())
+            .map(|e| last.out_element().decode(x[last.output.slot(e)]))
+            .collect();
         match &self.head {
             Some(h) => crate::golden::top_k(&values, h.k)
                 .into_iter()
@@ -769,7 +1194,6 @@ mod tests {
         assert_eq!(round8(65), 72);
         assert_eq!(verilog_ident("cnv-small"), "cnv_small");
         assert_eq!(verilog_ident("1x"), "_1x");
-        assert_eq!(lcm(4, 6), 12);
     }
 
     /// The padded, hardware-domain form of one layer equals `Thresholds::apply` (or the raw
@@ -839,7 +1263,7 @@ mod tests {
             };
             let net = lowered(&spec, case);
             let hw = pad(&net).unwrap();
-            let layer = &hw.layers[0];
+            let layer = hw.layers[0].mvtu().unwrap();
             let Op::MatVec(mv) = &net.layers[0].op else {
                 unreachable!()
             };
@@ -928,7 +1352,10 @@ mod tests {
             let net = lowered(&spec, seed);
             let hw = pad(&net).unwrap();
             for link in &hw.links {
-                let (a, b) = (&hw.layers[link.from], &hw.layers[link.from + 1]);
+                let (a, b) = (
+                    hw.layers[link.from].mvtu().unwrap(),
+                    hw.layers[link.from + 1].mvtu().unwrap(),
+                );
                 assert_eq!(a.mh_pad, b.mw_pad);
                 assert_eq!(link.elements % a.pe, 0);
                 assert_eq!(link.elements % b.simd, 0);
@@ -973,10 +1400,11 @@ mod tests {
             head: Some(2),
         };
         let hw = pad(&lowered(&spec, 1)).unwrap();
-        assert_eq!(hw.layers[0].mw_pad, 24);
-        assert_eq!(hw.layers[0].mh_pad, 12);
-        assert_eq!(hw.layers[1].mw_pad, 12);
-        assert_eq!(hw.layers[1].mh_pad, 6);
+        let m = |hw: &HwNetwork, i: usize| hw.layers[i].mvtu().unwrap().clone();
+        assert_eq!(m(&hw, 0).mw_pad, 24);
+        assert_eq!(m(&hw, 0).mh_pad, 12);
+        assert_eq!(m(&hw, 1).mw_pad, 12);
+        assert_eq!(m(&hw, 1).mh_pad, 6);
         assert!(hw.notes.is_empty(), "{:?}", hw.notes);
         let head = hw.head.unwrap();
         assert_eq!((head.n, head.elems, head.idx_bits), (6, 3, 8));
@@ -984,18 +1412,97 @@ mod tests {
         let mut spec2 = spec.clone();
         spec2.layers[1].simd = 8;
         let hw = pad(&lowered(&spec2, 1)).unwrap();
-        assert_eq!(hw.layers[0].mh_pad, 16);
-        assert_eq!(hw.layers[1].mw_pad, 16);
+        assert_eq!(m(&hw, 0).mh_pad, 16);
+        assert_eq!(m(&hw, 1).mw_pad, 16);
         assert_eq!(hw.notes.len(), 1);
     }
 
+    /// Conv and pool networks: the bit-level pipeline model (window generators with their pad
+    /// pixels, per-pixel channel slots, pools on encoded elements) equals the golden model on
+    /// random conv nets (odd sizes, strides, padding with any pad value, 1x1 kernels, SIMD that
+    /// does not divide the channels, multi-bit activations).
     #[test]
-    fn conv_and_pool_are_refused() {
-        let (net, _) = synth::example("cnv-small").unwrap();
-        let err = pad(&net).unwrap_err().to_string();
-        assert!(
-            err.starts_with("conv2d layers are not supported by the Verilog backend yet"),
-            "{err}"
+    fn conv_pipeline_model_equals_golden() {
+        let limits = RandomLimits {
+            max_layers: 5,
+            max_features: 24,
+            max_image: 9,
+            max_channels: 6,
+            max_bits: 4,
+        };
+        let mut windows = 0;
+        for seed in 0..200 {
+            let spec = synth::random_cnn_spec(seed, &limits);
+            let mut net = synth::network(&spec, seed);
+            crate::passes::lower(&mut net).unwrap();
+            let hw = match pad(&net) {
+                Ok(hw) => hw,
+                Err(e) => panic!("seed {seed}: {e}\n{spec:?}"),
+            };
+            windows += hw.layers.iter().filter(|l| l.window.is_some()).count();
+            for l in &hw.layers {
+                assert_eq!(
+                    l.input.total_slots() % l.in_elems(),
+                    0,
+                    "seed {seed} {}",
+                    l.name
+                );
+                if l.window.is_some() {
+                    assert_eq!(l.input.slots % l.in_elems(), 0, "seed {seed} {}", l.name);
+                }
+                assert_eq!(l.output.total_slots() % l.out_elems(), 0);
+            }
+            for k in &hw.links {
+                assert_eq!(
+                    k.elements * hw.layers[k.from].out_element().bits() as usize % k.in_bits,
+                    0
+                );
+                assert_eq!(
+                    k.elements * hw.layers[k.from].out_element().bits() as usize % k.out_bits,
+                    0
+                );
+            }
+            let golden = crate::golden::GoldenModel::new(&net).unwrap();
+            let frames = synth::frames_for(&net, 6, seed);
+            let len = net.input.shape.len();
+            let data = frames.as_slice().unwrap();
+            for f in 0..6 {
+                let frame = &data[f * len..(f + 1) * len];
+                assert_eq!(
+                    hw.model(frame),
+                    golden.infer(frame),
+                    "seed {seed} frame {f}: {spec:?}"
+                );
+            }
+        }
+        assert!(windows > 150, "{windows} window generators");
+    }
+
+    /// BNN-PYNQ's CNV: the slots are the plain channel counts, and the first layer's window is a
+    /// 3-channel pixel per word.
+    #[test]
+    fn cnv_layout() {
+        let (mut net, _) = synth::example("cnv").unwrap();
+        crate::passes::lower(&mut net).unwrap();
+        let hw = pad(&net).unwrap();
+        assert!(hw.notes.is_empty(), "{:?}", hw.notes);
+        let kinds: Vec<_> = hw.layers.iter().map(HwLayer::kind_name).collect();
+        assert_eq!(
+            kinds,
+            [
+                "conv2d", "conv2d", "maxpool", "conv2d", "conv2d", "maxpool", "conv2d", "conv2d",
+                "dense", "dense", "dense"
+            ]
         );
+        let conv5 = hw.layers[7].mvtu().unwrap();
+        assert_eq!(
+            (conv5.pe, conv5.simd, conv5.nf(), conv5.sf()),
+            (1, 32, 256, 72)
+        );
+        assert_eq!(conv5.nf() * conv5.sf(), 18432);
+        let w0 = hw.layers[0].window.as_ref().unwrap();
+        assert_eq!((w0.elems, w0.geom.cw, w0.word_bits()), (3, 1, 24));
+        assert_eq!(hw.layers[2].in_elems(), 32);
+        assert_eq!(hw.input_stream().words_per_frame, 1024);
     }
 }

@@ -35,7 +35,7 @@ use crate::cyclesim::{CycleSim, RunConfig, Stalls, Words};
 use crate::error::{Error, Result};
 use crate::golden::GoldenModel;
 use crate::ir::Network;
-use crate::passes::pad::{HwElement, HwNetwork, StreamFormat};
+use crate::passes::pad::{HwElement, HwKind, HwNetwork, StreamFormat};
 use ndarray::{ArrayD, ArrayViewD, Axis, Slice};
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -152,9 +152,9 @@ impl fmt::Display for Failure {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct LayerCycles {
     pub name: String,
-    pub nf: usize,
-    pub sf: usize,
-    /// NF·SF.
+    /// How the cycles come about: `NFxSF` (dense), `NFxSFxpixels` (conv), `KKxCWxpixels` (pool).
+    pub formula: String,
+    /// Ideal cycles per frame.
     pub cycles: u64,
 }
 
@@ -277,7 +277,7 @@ impl fmt::Display for VerifyReport {
         let layers = self
             .layers
             .iter()
-            .map(|l| format!("{} {}x{}={}", l.name, l.nf, l.sf, l.cycles))
+            .map(|l| format!("{} {}={}", l.name, l.formula, l.cycles))
             .collect::<Vec<_>>()
             .join(", ");
         if let Some(t) = &self.timing {
@@ -285,12 +285,12 @@ impl fmt::Display for VerifyReport {
                 (Some(c), Some(lo), Some(hi)) => writeln!(
                     f,
                     "  throughput: {c:.1} cycles/frame in steady state without stalls (spacing {lo}..{hi}); \
-                     ideal max NF·SF = {} ({layers})",
+                     ideal {} cycles/frame, the slowest layer ({layers})",
                     self.ideal_ii
                 )?,
                 _ => writeln!(
                     f,
-                    "  throughput: one frame only, not measured; ideal max NF·SF = {} ({layers})",
+                    "  throughput: one frame only, not measured; ideal {} cycles/frame, the slowest layer ({layers})",
                     self.ideal_ii
                 )?,
             }
@@ -303,7 +303,7 @@ impl fmt::Display for VerifyReport {
         } else {
             writeln!(
                 f,
-                "  throughput: not measured; ideal max NF·SF = {} ({layers})",
+                "  throughput: not measured; ideal {} cycles/frame, the slowest layer ({layers})",
                 self.ideal_ii
             )?;
         }
@@ -521,8 +521,11 @@ impl Bench {
                 .iter()
                 .map(|l| LayerCycles {
                     name: l.name.clone(),
-                    nf: l.nf(),
-                    sf: l.sf(),
+                    formula: match &l.kind {
+                        HwKind::Mvtu(m) if m.vectors == 1 => format!("{}x{}", m.nf(), m.sf()),
+                        HwKind::Mvtu(m) => format!("{}x{}x{}", m.nf(), m.sf(), m.vectors),
+                        HwKind::Pool(p) => format!("{}x{}x{}", p.kk, p.cw, p.pixels),
+                    },
                     cycles: l.cycles() as u64,
                 })
                 .collect(),
@@ -583,17 +586,19 @@ struct Want {
 /// slots past the true elements are don't-care, spare TDATA bits must be zero.
 fn expected_words(fmt: &StreamFormat, values: &[i64]) -> Vec<Want> {
     let b = fmt.element.bits() as usize;
-    (0..fmt.words_per_frame)
-        .map(|w| {
-            let mut value = Bits::zero(fmt.tdata_bits);
-            let mut care = Bits::zero(fmt.tdata_bits);
-            for i in 0..fmt.elements_per_word {
-                let e = w * fmt.elements_per_word + i;
-                if e < fmt.elements {
-                    value.set(i * b, b, fmt.element.encode(values[e]));
-                    care.set(i * b, b, u64::MAX);
-                }
-            }
+    let epw = fmt.elements_per_word;
+    let mut words: Vec<(Bits, Bits)> = (0..fmt.words_per_frame)
+        .map(|_| (Bits::zero(fmt.tdata_bits), Bits::zero(fmt.tdata_bits)))
+        .collect();
+    for (e, &v) in values.iter().enumerate().take(fmt.elements) {
+        let s = fmt.layout.slot(e);
+        let (value, care) = &mut words[s / epw];
+        value.set((s % epw) * b, b, fmt.element.encode(v));
+        care.set((s % epw) * b, b, u64::MAX);
+    }
+    words
+        .into_iter()
+        .map(|(value, mut care)| {
             let used = fmt.used_bits();
             let mut off = used;
             while off < fmt.tdata_bits {
@@ -782,10 +787,11 @@ impl Ctx<'_> {
                 _ => "output channel",
             };
             let mut diffs = Vec::new();
-            for i in 0..fmt.elements_per_word {
-                let e = w * fmt.elements_per_word + i;
-                if e < fmt.elements {
-                    let got = fmt.element.decode(actual.get(i * b, b));
+            let epw = fmt.elements_per_word;
+            for e in 0..fmt.elements {
+                let s = fmt.layout.slot(e);
+                if s / epw == w {
+                    let got = fmt.element.decode(actual.get((s % epw) * b, b));
                     if got != golden[e] {
                         diffs.push(format!("{what} {e}: expected {}, got {got}", golden[e]));
                     }
