@@ -89,7 +89,26 @@ module bnn_dot #(
                 // the product are the exact signed product
                 wire [PW-1:0] we = {{XD{wd[WD-1]}}, wd};
                 wire [PW-1:0] xe = {{WD{xd[XD-1]}}, xd};
-                wire [PW-1:0] p  = we * xe;
+                wire [PW-1:0] p;
+                // A 1-bit operand needs no multiplier: bipolar is a
+                // conditional negation, binary (uint1) a select. (Otherwise
+                // synthesis maps e.g. uint8 x bipolar lanes to DSPs.)
+                // The decoded form of the 1-bit operand is then not needed.
+                if (WTYPE == 0) begin : g_pneg_w
+                    assign p = wr[0] ? xe : ({PW{1'b0}} - xe);
+                    wire unused_we = &{1'b0, we};
+                end else if (ITYPE == 0) begin : g_pneg_x
+                    assign p = xr[0] ? we : ({PW{1'b0}} - we);
+                    wire unused_xe = &{1'b0, xe};
+                end else if (WTYPE == 1 && WBITS == 1) begin : g_psel_w
+                    assign p = wr[0] ? xe : {PW{1'b0}};
+                    wire unused_we = &{1'b0, we};
+                end else if (ITYPE == 1 && IBITS == 1) begin : g_psel_x
+                    assign p = xr[0] ? we : {PW{1'b0}};
+                    wire unused_xe = &{1'b0, xe};
+                end else begin : g_pmul
+                    assign p = we * xe;
+                end
                 bnn_resize #(.IN_W(PW), .OUT_W(ACC_BITS), .SIGNED(1)) u_rs (
                     .din (p),
                     .dout(prod[g*ACC_BITS +: ACC_BITS])
