@@ -141,7 +141,19 @@ pub fn ideal_ii(summary: &[LayerSummary]) -> u64 {
 
 /// The table `bnn-gen check` prints.
 pub fn check_table(net: &Network) -> String {
-    let rows = summarize(net);
+    let mut rows = summarize(net);
+    // Where the Verilog backend can build the network, the cycles are the generated design's:
+    // link padding may raise NF or SF, and a max-pool reads KH·KW words per output pixel and
+    // channel word (`docs/hardware.md`).
+    let hw = crate::passes::pad::pad(net).ok();
+    if let Some(hw) = &hw {
+        for (s, l) in rows.iter_mut().zip(&hw.layers) {
+            s.cycles_per_frame = l.cycles() as u64;
+            if let (Some(m), Some(h)) = (s.matvec.as_mut(), l.mvtu()) {
+                (m.nf, m.sf) = (h.nf(), h.sf());
+            }
+        }
+    }
     let mut cells: Vec<[String; 13]> = vec![[
         "layer", "kind", "in", "out", "in type", "weights", "out type", "acc", "thr", "PE", "SIMD",
         "NF x SF", "cycles",
@@ -249,6 +261,23 @@ pub fn check_table(net: &Network) -> String {
     for s in &rows {
         if let Some(note) = s.matvec.as_ref().and_then(MatVecSummary::padding) {
             writeln!(out, "padding: {}: {note}", s.name).unwrap();
+        }
+    }
+    if let Some(hw) = &hw {
+        for n in &hw.notes {
+            writeln!(out, "note: {n}").unwrap();
+        }
+        for l in &hw.layers {
+            if let Some(w) = &l.window {
+                writeln!(
+                    out,
+                    "window: {}: {}-word line buffer of {} bits",
+                    l.name,
+                    w.depth,
+                    w.word_bits()
+                )
+                .unwrap();
+            }
         }
     }
     out
