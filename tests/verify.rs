@@ -162,19 +162,20 @@ fn w2a2_with_stalls() {
     assert_pass_at_ideal(&report);
 }
 
-#[test]
-fn digits_mlp_every_test_image() {
-    let net = example("digits-mlp");
-    let x = npy("digits-mlp", "test_x.npy");
+/// A trained example on its whole test set: three-way pass at the ideal, and the hardware's
+/// prediction equals the float model's (`float_pred.npy`) on every image.
+fn every_test_image(name: &str) {
+    let net = example(name);
+    let x = npy(name, "test_x.npy");
     let opts = VerifyOptions {
         input: Some(x),
-        ..options("digits-mlp", 0.2)
+        ..options(name, 0.2)
     };
     let report = verify::run(&net, &opts).unwrap();
     assert_pass_at_ideal(&report);
     assert_eq!(report.frames, 360);
-    let float_pred = npy("digits-mlp", "float_pred.npy");
-    let labels = npy("digits-mlp", "test_y.npy");
+    let float_pred = npy(name, "float_pred.npy");
+    let labels = npy(name, "test_y.npy");
     assert_eq!(float_pred.len(), 360);
     for (i, (hw, want)) in report.outputs.iter().zip(float_pred.iter()).enumerate() {
         assert_eq!(
@@ -189,40 +190,31 @@ fn digits_mlp_every_test_image() {
         .filter(|(p, l)| p[0] == **l)
         .count();
     eprintln!(
-        "digits-mlp: hardware accuracy {:.2} % ({correct}/360), identical to the float model on every image",
+        "{name}: hardware accuracy {:.2} % ({correct}/360), identical to the float model on every image",
         100.0 * correct as f64 / 360.0
     );
 }
 
 #[test]
+fn digits_mlp_every_test_image() {
+    every_test_image("digits-mlp");
+}
+
+#[test]
 fn digits_cnn_every_test_image() {
-    let net = example("digits-cnn");
-    let x = npy("digits-cnn", "test_x.npy");
-    let opts = VerifyOptions {
-        input: Some(x),
-        ..options("digits-cnn", 0.2)
-    };
-    let report = verify::run(&net, &opts).unwrap();
-    assert_pass_at_ideal(&report);
-    assert_eq!(report.frames, 360);
-    let float_pred = npy("digits-cnn", "float_pred.npy");
-    for (i, (hw, want)) in report.outputs.iter().zip(float_pred.iter()).enumerate() {
-        assert_eq!(
-            hw[0], *want,
-            "image {i}: the hardware's prediction differs from the float model"
-        );
+    every_test_image("digits-cnn");
+}
+
+/// A BNN-PYNQ-sized example: from `examples/<name>` when `scripts/gen-examples` has written its
+/// `.npy` files (`probe` is one of them), else generated into a temporary directory.
+fn generated_example(name: &str, probe: &str) -> Network {
+    let dir = root().join("examples").join(name);
+    if dir.join(probe).is_file() {
+        return load(&dir.join("net.toml"));
     }
-    let labels = npy("digits-cnn", "test_y.npy");
-    let correct = report
-        .outputs
-        .iter()
-        .zip(labels.iter())
-        .filter(|(p, l)| p[0] == **l)
-        .count();
-    eprintln!(
-        "digits-cnn: hardware accuracy {:.2} % ({correct}/360), identical to the float model on every image",
-        100.0 * correct as f64 / 360.0
-    );
+    let tmp = tempfile::tempdir().unwrap();
+    bnn_gen::synth::write_example(name, tmp.path()).unwrap();
+    load(&tmp.path().join("net.toml"))
 }
 
 /// BNN-PYNQ's CNV-W1A1 topology and folding (uint8 32x32x3 input, random weights): three-way
@@ -230,15 +222,7 @@ fn digits_cnn_every_test_image() {
 /// 32,768 cycles per frame (fc0 and fc1, 512 x 64, are the slowest layers).
 #[test]
 fn cnv_three_way_with_stalls() {
-    let dir = root().join("examples/cnv");
-    let tmp;
-    let net = if dir.join("conv0_w.npy").is_file() {
-        load(&dir.join("net.toml"))
-    } else {
-        tmp = tempfile::tempdir().unwrap();
-        bnn_gen::synth::write_example("cnv", tmp.path()).unwrap();
-        load(&tmp.path().join("net.toml"))
-    };
+    let net = generated_example("cnv", "conv0_w.npy");
     let frames = std::env::var("BNN_CNV_FRAMES")
         .ok()
         .and_then(|s| s.trim().parse().ok())
@@ -255,15 +239,7 @@ fn cnv_three_way_with_stalls() {
 
 #[test]
 fn lfc_200_frames() {
-    let dir = root().join("examples/lfc");
-    let tmp;
-    let net = if dir.join("fc0_w.npy").is_file() {
-        load(&dir.join("net.toml"))
-    } else {
-        tmp = tempfile::tempdir().unwrap();
-        bnn_gen::synth::write_example("lfc", tmp.path()).unwrap();
-        load(&tmp.path().join("net.toml"))
-    };
+    let net = generated_example("lfc", "fc0_w.npy");
     let opts = VerifyOptions {
         frames: Some(200),
         ..options("lfc", 0.2)

@@ -788,12 +788,12 @@ impl Ctx<'_> {
             };
             let mut diffs = Vec::new();
             let epw = fmt.elements_per_word;
-            for e in 0..fmt.elements {
+            for (e, &want) in golden.iter().enumerate().take(fmt.elements) {
                 let s = fmt.layout.slot(e);
                 if s / epw == w {
                     let got = fmt.element.decode(actual.get((s % epw) * b, b));
-                    if got != golden[e] {
-                        diffs.push(format!("{what} {e}: expected {}, got {got}", golden[e]));
+                    if got != want {
+                        diffs.push(format!("{what} {e}: expected {want}, got {got}"));
                     }
                 }
             }
