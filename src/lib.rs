@@ -11,6 +11,7 @@ pub mod datatype;
 pub mod error;
 pub mod frontend;
 pub mod golden;
+pub mod hwir;
 pub mod ir;
 pub mod passes;
 pub mod report;

@@ -3,7 +3,7 @@
 //! They estimate the MVTU only (no FIFOs, width converters or head), as FINN's do; the window
 //! generator's line buffer has its own estimate ([`swg_luts`], [`swg_bram18`]).
 
-use crate::passes::pad::{HwActivation, HwMvtu, HwWindow};
+use crate::hwir::{HwActivation, HwMvtu, HwWindow};
 
 /// LUT estimate: `300 + 1.1·PE·(mult + addertree + acc + thr + comp)` with Q = SIMD, W = weight
 /// bits, A = input bits, `mult = Q·(2⌈(W+A)/6⌉−1)·(W+A)`, `addertree = (W+A)·(2Q−1)`, acc = the

@@ -25,8 +25,9 @@ mod verilog;
 pub mod yosys;
 
 use crate::error::{Error, Result};
+use crate::hwir::HwNetwork;
 use crate::ir::Network;
-use crate::passes::pad::{self, HwNetwork};
+use crate::passes::pad;
 use std::path::{Path, PathBuf};
 
 /// Name of the marker file `build` leaves in every directory it writes.

@@ -3,9 +3,7 @@
 use super::cost;
 use super::yosys::ResourceCounts;
 use crate::error::{Error, Result};
-use crate::passes::pad::{
-    HwActivation, HwElement, HwKind, HwLayer, HwMvtu, HwNetwork, StreamFormat,
-};
+use crate::hwir::{HwActivation, HwElement, HwKind, HwLayer, HwMvtu, HwNetwork, StreamFormat};
 use serde::Serialize;
 use std::path::Path;
 

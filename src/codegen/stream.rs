@@ -5,7 +5,7 @@
 
 use super::bits::Bits;
 use crate::error::{Error, Result};
-use crate::passes::pad::{HwNetwork, StreamFormat};
+use crate::hwir::{HwNetwork, StreamFormat};
 
 /// The input words of one frame of true values (NHWC-flattened, values of the input datatype).
 pub fn pack_input(hw: &HwNetwork, frame: &[i64]) -> Result<Vec<Bits>> {

@@ -6,7 +6,7 @@ use super::report::{self, mem_file};
 use super::{hwlib, Design, GeneratedFile};
 use crate::datatype::DataType;
 use crate::error::{Error, Result};
-use crate::passes::pad::{
+use crate::hwir::{
     type_code, HwActivation, HwElement, HwKind, HwLayer, HwMvtu, HwNetwork, HwWindow, StreamFormat,
 };
 use askama::Template;

@@ -56,10 +56,11 @@ pub use swg::{Swg, SwgParams};
 pub use topk::{TopK, TopkParams};
 
 use crate::error::{Error, Result};
-use crate::ir::Network;
-use crate::passes::pad::{
-    self, type_code, HwActivation, HwKind, HwLayer, HwMvtu, HwNetwork, HwWindow, StreamFormat,
+use crate::hwir::{
+    type_code, HwActivation, HwKind, HwLayer, HwMvtu, HwNetwork, HwWindow, StreamFormat,
 };
+use crate::ir::Network;
+use crate::passes::pad;
 use ndarray::ArrayViewD;
 
 // ---------------------------------------------------------------------------------------------

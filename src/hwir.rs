@@ -1,0 +1,693 @@
+//! The hardware IR: a network lowered for the streaming hardware, as [`crate::passes::pad`]
+//! produces it and the Verilog backend, the cycle simulator, the verify harness and the reports
+//! consume it. Every matrix is padded to whole folds, thresholds are in the hardware's
+//! accumulator domain, and every link has a fixed stream width and element count. The IR holds
+//! what the hardware *is*; the pass that builds it ([`crate::passes::pad`]) says *why*.
+
+use crate::datatype::DataType;
+use crate::passes::window::Window;
+use ndarray::Array2;
+
+/// A network lowered for the streaming hardware.
+#[derive(Clone, Debug, PartialEq)]
+pub struct HwNetwork {
+    /// The network's name as in `net.toml`.
+    pub name: String,
+    /// `name` as a Verilog identifier (`-` → `_`).
+    pub ident: String,
+    /// Network input datatype and true element count per frame.
+    pub input_dtype: DataType,
+    pub input_elements: usize,
+    /// The input is an image (elements in NHWC order).
+    pub input_is_image: bool,
+    /// How the input frame is laid out in element slots (see [`Layout`]).
+    pub input_layout: Layout,
+    pub layers: Vec<HwLayer>,
+    /// One per pair of consecutive layers.
+    pub links: Vec<HwLink>,
+    pub head: Option<HwHead>,
+    /// Remarks about padding beyond the plain ceiling (cost the user may want to avoid).
+    pub notes: Vec<String>,
+}
+
+/// How a tensor's elements sit in stream slots: `pixels` groups of `slots` slots, the first
+/// `channels` of each group meaningful (NHWC order), the rest zero-bit padding. A flat vector is
+/// one pixel.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Layout {
+    pub pixels: usize,
+    pub channels: usize,
+    pub slots: usize,
+}
+
+impl Layout {
+    /// Meaningful elements.
+    pub fn elements(&self) -> usize {
+        self.pixels * self.channels
+    }
+
+    /// Element slots per frame.
+    pub fn total_slots(&self) -> usize {
+        self.pixels * self.slots
+    }
+
+    /// The slot of meaningful element `e` (NHWC-flattened index).
+    pub fn slot(&self, e: usize) -> usize {
+        (e / self.channels) * self.slots + e % self.channels
+    }
+
+    /// Whether there are padding slots.
+    pub fn padded(&self) -> bool {
+        self.slots > self.channels
+    }
+}
+
+/// One layer of the hardware: an MVTU or a max-pool, with the window generator in front of conv
+/// and pool layers.
+#[derive(Clone, Debug, PartialEq)]
+pub struct HwLayer {
+    pub name: String,
+    /// `name` as a Verilog identifier (unique in the design).
+    pub ident: String,
+    /// The sliding-window generator in front (conv and max-pool layers).
+    pub window: Option<HwWindow>,
+    pub kind: HwKind,
+    /// Input and output tensors in stream slots.
+    pub input: Layout,
+    pub output: Layout,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum HwKind {
+    Mvtu(Box<HwMvtu>),
+    Pool(HwPool),
+}
+
+/// A `bnn_swg` instance.
+#[derive(Clone, Debug, PartialEq)]
+pub struct HwWindow {
+    pub geom: Window,
+    /// Elements per word and their bits.
+    pub elems: usize,
+    pub ebits: u32,
+    /// Buffer depth in words ([`Window::depth_for`] the consumer's NF).
+    pub depth: usize,
+    /// Bit pattern of every element slot of a padding pixel (`cw · elems` slots).
+    pub pad: Vec<u64>,
+}
+
+impl HwWindow {
+    /// Bits per word.
+    pub fn word_bits(&self) -> usize {
+        self.elems * self.ebits as usize
+    }
+}
+
+/// A `bnn_pool` instance: max over `kk` window positions of `cw` words of `lanes` elements.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct HwPool {
+    pub lanes: usize,
+    pub cw: usize,
+    pub kk: usize,
+    pub element: HwElement,
+    /// Output pixels per frame.
+    pub pixels: usize,
+}
+
+/// One matrix-vector-threshold unit (a `bnn_mvtu` with its ROMs).
+#[derive(Clone, Debug, PartialEq)]
+pub struct HwMvtu {
+    /// True matrix width (fan-in K) and height (output channels).
+    pub mw: usize,
+    pub mh: usize,
+    /// Padded: multiples of SIMD and PE.
+    pub mw_pad: usize,
+    pub mh_pad: usize,
+    pub pe: usize,
+    pub simd: usize,
+    /// Vectors per frame: output pixels of a conv layer, 1 for dense.
+    pub vectors: usize,
+    pub input_dtype: DataType,
+    pub weight_dtype: DataType,
+    /// Bipolar weights × bipolar inputs: XNOR-popcount, accumulator = popcount P.
+    pub xnor: bool,
+    /// Signed accumulator width of the MVTU (holds every hardware accumulator value, and 2P − K
+    /// for an XNOR layer without activation).
+    pub acc_bits: u32,
+    /// Range of the hardware accumulator: `[0, K]` for XNOR, the true range otherwise.
+    pub acc_lo: i64,
+    pub acc_hi: i64,
+    /// `[mh_pad, mw_pad]` weight values (true values, padding included).
+    pub weights: Array2<i32>,
+    pub activation: HwActivation,
+    /// Element type of the output stream.
+    pub output: HwElement,
+}
+
+/// The MVTU's activation in the hardware domain.
+#[derive(Clone, Debug, PartialEq)]
+pub enum HwActivation {
+    Thresholds(HwThresholds),
+    /// Raw accumulators out (`NSTEPS = 0`); XNOR layers output `2P − K`.
+    Identity,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct HwThresholds {
+    /// `[mh_pad, nsteps]`, in the hardware accumulator domain, rows ascending.
+    pub values: Array2<i64>,
+    /// Per padded channel: the comparison is `acc ≤ T` (direction bit 1).
+    pub le: Vec<bool>,
+    /// Signed width holding every value.
+    pub tbits: u32,
+    /// Added to the count modulo 2^OBITS (0 for bipolar outputs).
+    pub out_bias: i64,
+    /// The IR's output datatype.
+    pub out_dtype: DataType,
+}
+
+impl HwThresholds {
+    pub fn nsteps(&self) -> usize {
+        self.values.ncols()
+    }
+
+    /// The output bit pattern (low `out_dtype.bits()` bits) of channel `c` for hardware
+    /// accumulator `acc`: exactly what `bnn_thresh` computes.
+    pub fn apply_bits(&self, c: usize, acc: i64) -> u64 {
+        let row = self.values.row(c);
+        let count = if self.le[c] {
+            row.iter().filter(|&&t| acc <= t).count()
+        } else {
+            row.iter().filter(|&&t| acc >= t).count()
+        } as i64;
+        let bits = self.out_dtype.bits();
+        ((count + self.out_bias) as u64) & ((1u64 << bits) - 1)
+    }
+}
+
+/// The element type of a stream.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum HwElement {
+    Data(DataType),
+    /// A raw accumulator, two's complement of this many bits.
+    Acc(u32),
+    /// A class index (top-k head output), unsigned, this many bits.
+    Index(u32),
+}
+
+impl HwElement {
+    pub fn bits(self) -> u32 {
+        match self {
+            HwElement::Data(d) => d.bits(),
+            HwElement::Acc(b) | HwElement::Index(b) => b,
+        }
+    }
+
+    /// Whether the bit pattern is two's complement.
+    pub fn signed(self) -> bool {
+        match self {
+            HwElement::Data(d) => d.is_signed(),
+            HwElement::Acc(_) => true,
+            HwElement::Index(_) => false,
+        }
+    }
+
+    /// The value of a bit pattern (the low `bits()` bits are used).
+    pub fn decode(self, raw: u64) -> i64 {
+        match self {
+            HwElement::Data(d) => d.decode(raw),
+            HwElement::Acc(b) => {
+                let raw = raw & mask(b);
+                ((raw << (64 - b)) as i64) >> (64 - b)
+            }
+            HwElement::Index(b) => (raw & mask(b)) as i64,
+        }
+    }
+
+    /// The bit pattern of a value.
+    pub fn encode(self, v: i64) -> u64 {
+        match self {
+            HwElement::Data(d) => d.encode(v),
+            HwElement::Acc(b) | HwElement::Index(b) => (v as u64) & mask(b),
+        }
+    }
+
+    /// `bipolar`, `uint2`, `int12`, ...
+    pub fn name(self) -> String {
+        match self {
+            HwElement::Data(d) => d.to_string(),
+            HwElement::Acc(b) => format!("int{b}"),
+            HwElement::Index(b) => format!("uint{b}"),
+        }
+    }
+}
+
+pub(crate) fn mask(bits: u32) -> u64 {
+    if bits >= 64 {
+        u64::MAX
+    } else {
+        (1u64 << bits) - 1
+    }
+}
+
+/// What sits between layer `from` and layer `from + 1`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct HwLink {
+    pub from: usize,
+    /// Element slots per frame on the link.
+    pub elements: usize,
+    /// Producer word width and consumer word width, in bits.
+    pub in_bits: usize,
+    pub out_bits: usize,
+    /// Depth (words of `out_bits`) of the FIFO in front of the consumer, if any.
+    pub fifo_depth: Option<usize>,
+}
+
+impl HwLink {
+    /// Whether a `bnn_dwc` is needed.
+    pub fn dwc(&self) -> bool {
+        self.in_bits != self.out_bits
+    }
+}
+
+/// The top-k head (`bnn_topk`) after the last layer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct HwHead {
+    pub k: usize,
+    /// Classes: the last layer's true output elements.
+    pub n: usize,
+    /// Values per input word (the last layer's PE) and their bits.
+    pub elems: usize,
+    pub elem_bits: u32,
+    pub signed: bool,
+    /// Output word width: the index, zero-extended to a multiple of 8 bits.
+    pub idx_bits: usize,
+}
+
+/// How a frame travels on an AXI stream port.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StreamFormat {
+    /// TDATA width (a multiple of 8).
+    pub tdata_bits: usize,
+    pub elements_per_word: usize,
+    pub element: HwElement,
+    pub words_per_frame: usize,
+    /// Meaningful elements per frame.
+    pub elements: usize,
+    /// Element slots per frame (`words_per_frame · elements_per_word`); the slots `layout` does
+    /// not map an element to are padding (zero on input, don't-care on output).
+    pub slots: usize,
+    pub layout: Layout,
+}
+
+impl StreamFormat {
+    /// Bits of each word that carry elements (the rest of TDATA is zero).
+    pub fn used_bits(&self) -> usize {
+        self.elements_per_word * self.element.bits() as usize
+    }
+
+    /// A description of the padding slots for reports (ranges inclusive), or `None`: "slots
+    /// 10..11" for a flat vector, "slots 3..3 of each 4-slot pixel" for an image.
+    pub fn padding_text(&self) -> Option<String> {
+        let l = &self.layout;
+        if !l.padded() {
+            None
+        } else if l.pixels == 1 {
+            Some(format!("slots {}..{}", l.channels, l.slots - 1))
+        } else {
+            Some(format!(
+                "slots {}..{} of each {}-slot pixel",
+                l.channels,
+                l.slots - 1,
+                l.slots
+            ))
+        }
+    }
+}
+
+/// Rounds up to a multiple of 8 (AXI TDATA widths).
+pub fn round8(bits: usize) -> usize {
+    bits.div_ceil(8).max(1) * 8
+}
+
+/// The code `bnn_mvtu`'s WTYPE/ITYPE use: 0 bipolar, 1 unsigned, 2 signed.
+pub fn type_code(dt: DataType) -> u32 {
+    match dt {
+        DataType::Bipolar => 0,
+        DataType::UInt(_) => 1,
+        DataType::Ternary | DataType::Int(_) => 2,
+    }
+}
+
+/// Bits of the smallest two's complement number holding `lo..=hi` (at least 1).
+pub fn signed_bits(lo: i64, hi: i64) -> u32 {
+    let need = |v: i64| -> u32 {
+        if v >= 0 {
+            65 - (v as u64).leading_zeros()
+        } else {
+            65 - ((-(v + 1)) as u64).leading_zeros()
+        }
+    };
+    need(lo).max(need(hi)).max(1)
+}
+
+/// Bits of `v` unsigned (at least 1).
+pub fn unsigned_bits(v: u64) -> u32 {
+    (64 - v.leading_zeros()).max(1)
+}
+
+/// `name` as a Verilog identifier: characters other than letters, digits and `_` become `_`, and a
+/// leading digit gets a `_` in front.
+pub fn verilog_ident(name: &str) -> String {
+    let mut s: String = name
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    if s.is_empty() || s.starts_with(|c: char| c.is_ascii_digit()) {
+        s.insert(0, '_');
+    }
+    s
+}
+
+impl HwMvtu {
+    pub fn nf(&self) -> usize {
+        self.mh_pad / self.pe
+    }
+
+    pub fn sf(&self) -> usize {
+        self.mw_pad / self.simd
+    }
+
+    /// Cycles per vector: NF·SF.
+    pub fn vector_cycles(&self) -> usize {
+        self.nf() * self.sf()
+    }
+
+    /// Cycles per frame: vectors · NF·SF.
+    pub fn cycles(&self) -> usize {
+        self.vectors * self.vector_cycles()
+    }
+
+    pub fn wbits(&self) -> u32 {
+        self.weight_dtype.bits()
+    }
+
+    pub fn ibits(&self) -> u32 {
+        self.input_dtype.bits()
+    }
+
+    pub fn obits(&self) -> u32 {
+        self.output.bits()
+    }
+
+    pub fn nsteps(&self) -> usize {
+        match &self.activation {
+            HwActivation::Thresholds(t) => t.nsteps(),
+            HwActivation::Identity => 0,
+        }
+    }
+
+    /// Threshold ROM word width (`NSTEPS·TBITS + 1`), 0 without thresholds.
+    pub fn tmem_width(&self) -> usize {
+        match &self.activation {
+            HwActivation::Thresholds(t) => t.nsteps() * t.tbits as usize + 1,
+            HwActivation::Identity => 0,
+        }
+    }
+
+    /// The pad value of weights (see the module docs).
+    pub fn pad_weight(&self) -> i32 {
+        pad_weight(self.weight_dtype)
+    }
+
+    /// Hardware accumulator of padded row `r` for padded input bit patterns `x` (values of the
+    /// input datatype; padded slots hold the zero pattern, decoded): popcount for XNOR layers,
+    /// the dot product otherwise. A model of `bnn_dot` + accumulation, for tests and checks.
+    pub fn hw_acc(&self, r: usize, x_bits: &[u64]) -> i64 {
+        let row = self.weights.row(r);
+        if self.xnor {
+            row.iter()
+                .zip(x_bits)
+                .filter(|(&w, &x)| u64::from(w > 0) == (x & 1))
+                .count() as i64
+        } else {
+            row.iter()
+                .zip(x_bits)
+                .map(|(&w, &x)| i64::from(w) * self.input_dtype.decode(x))
+                .sum()
+        }
+    }
+
+    /// The output bit pattern of padded channel `r` for hardware accumulator `acc`: a model of
+    /// the MVTU's result stage.
+    pub fn hw_out(&self, r: usize, acc: i64) -> u64 {
+        match &self.activation {
+            HwActivation::Thresholds(t) => t.apply_bits(r, acc),
+            HwActivation::Identity => {
+                let v = if self.xnor {
+                    2 * acc - self.mw as i64
+                } else {
+                    acc
+                };
+                self.output.encode(v)
+            }
+        }
+    }
+}
+
+impl HwLayer {
+    pub fn mvtu(&self) -> Option<&HwMvtu> {
+        match &self.kind {
+            HwKind::Mvtu(m) => Some(m),
+            HwKind::Pool(_) => None,
+        }
+    }
+
+    /// Elements per input word: the window generator's, else the MVTU's SIMD.
+    pub fn in_elems(&self) -> usize {
+        match (&self.window, &self.kind) {
+            (Some(w), _) => w.elems,
+            (None, HwKind::Mvtu(m)) => m.simd,
+            (None, HwKind::Pool(p)) => p.lanes,
+        }
+    }
+
+    /// Bits per input element.
+    pub fn in_ebits(&self) -> u32 {
+        match (&self.window, &self.kind) {
+            (Some(w), _) => w.ebits,
+            (None, HwKind::Mvtu(m)) => m.ibits(),
+            (None, HwKind::Pool(p)) => p.element.bits(),
+        }
+    }
+
+    pub fn in_word_bits(&self) -> usize {
+        self.in_elems() * self.in_ebits() as usize
+    }
+
+    /// Elements per output word: the MVTU's PE or the pool's lanes.
+    pub fn out_elems(&self) -> usize {
+        match &self.kind {
+            HwKind::Mvtu(m) => m.pe,
+            HwKind::Pool(p) => p.lanes,
+        }
+    }
+
+    pub fn out_element(&self) -> HwElement {
+        match &self.kind {
+            HwKind::Mvtu(m) => m.output,
+            HwKind::Pool(p) => p.element,
+        }
+    }
+
+    pub fn out_word_bits(&self) -> usize {
+        self.out_elems() * self.out_element().bits() as usize
+    }
+
+    /// Input words per frame.
+    pub fn in_words(&self) -> usize {
+        self.input.total_slots() / self.in_elems()
+    }
+
+    /// Output words per frame.
+    pub fn out_words(&self) -> usize {
+        self.output.total_slots() / self.out_elems()
+    }
+
+    /// Ideal cycles per frame: the busiest of the window generator's input (one word per cycle),
+    /// its output and the MVTU's `vectors · NF·SF`.
+    pub fn cycles(&self) -> usize {
+        let window = self
+            .window
+            .as_ref()
+            .map_or(0, |w| w.geom.frame_words().max(w.geom.out_words()));
+        let core = match &self.kind {
+            HwKind::Mvtu(m) => m.cycles(),
+            HwKind::Pool(p) => p.pixels * p.kk * p.cw,
+        };
+        window.max(core).max(self.in_words())
+    }
+
+    /// `dense`, `conv2d` or `maxpool`.
+    pub fn kind_name(&self) -> &'static str {
+        match (&self.kind, &self.window) {
+            (HwKind::Mvtu(_), None) => "dense",
+            (HwKind::Mvtu(_), Some(_)) => "conv2d",
+            (HwKind::Pool(_), _) => "maxpool",
+        }
+    }
+}
+
+pub(crate) fn pad_weight(weight_dtype: DataType) -> i32 {
+    if weight_dtype.contains(0) {
+        0
+    } else {
+        1
+    }
+}
+
+impl HwNetwork {
+    /// The input stream: the first layer's input words (SIMD elements for an MVTU, whole pixels
+    /// for a max-pool), slots as [`HwNetwork::input_layout`].
+    pub fn input_stream(&self) -> StreamFormat {
+        let l0 = &self.layers[0];
+        let element = HwElement::Data(self.input_dtype);
+        StreamFormat {
+            tdata_bits: round8(l0.in_word_bits()),
+            elements_per_word: l0.in_elems(),
+            element,
+            words_per_frame: l0.in_words(),
+            elements: self.input_elements,
+            slots: self.input_layout.total_slots(),
+            layout: self.input_layout,
+        }
+    }
+
+    /// The output stream: k index words with a head, else the last layer's output words.
+    pub fn output_stream(&self) -> StreamFormat {
+        match &self.head {
+            Some(h) => StreamFormat {
+                tdata_bits: h.idx_bits,
+                elements_per_word: 1,
+                element: HwElement::Index(h.idx_bits as u32),
+                words_per_frame: h.k,
+                elements: h.k,
+                slots: h.k,
+                layout: Layout {
+                    pixels: 1,
+                    channels: h.k,
+                    slots: h.k,
+                },
+            },
+            None => {
+                let last = self.layers.last().expect("at least one layer");
+                StreamFormat {
+                    tdata_bits: round8(last.out_word_bits()),
+                    elements_per_word: last.out_elems(),
+                    element: last.out_element(),
+                    words_per_frame: last.out_words(),
+                    elements: last.output.elements(),
+                    slots: last.output.total_slots(),
+                    layout: last.output,
+                }
+            }
+        }
+    }
+
+    /// The ideal initiation interval: the slowest layer's cycles per frame.
+    pub fn ideal_ii(&self) -> usize {
+        self.layers.iter().map(HwLayer::cycles).max().unwrap_or(0)
+    }
+
+    /// A bit-level model of the whole pipeline on one frame of true input values (for tests and
+    /// as an executable statement of the stream conventions): lays the input out in slots with
+    /// zero bit patterns in the padding, runs every layer in the hardware domain (windows with
+    /// their pad pixels, padded matrices, pools on decoded elements), and returns what the output
+    /// stream carries, decoded: the top-k indices with a head, else the true elements (NHWC).
+    /// Panics if a padding slot feeding the next layer is not all-zero bits.
+    pub fn model(&self, frame: &[i64]) -> Vec<i64> {
+        let mut x: Vec<u64> = vec![0; self.input_layout.total_slots()];
+        for (e, &v) in frame.iter().enumerate() {
+            x[self.input_layout.slot(e)] = self.input_dtype.encode(v);
+        }
+        for (l, layer) in self.layers.iter().enumerate() {
+            assert_eq!(x.len(), layer.input.total_slots(), "layer {}", layer.name);
+            // Vectors the core sees: windows (window-major, then (ky, kx), slots innermost).
+            let vectors: Vec<Vec<u64>> = match &layer.window {
+                None => vec![x.clone()],
+                Some(w) => {
+                    let g = &w.geom;
+                    let cs = g.cw * w.elems;
+                    let mut out = Vec::new();
+                    for oy in 0..g.oh() {
+                        for ox in 0..g.ow() {
+                            let mut v = Vec::with_capacity(g.kh * g.kw * cs);
+                            for ky in 0..g.kh {
+                                for kx in 0..g.kw {
+                                    let iy = (oy * g.sh + ky) as i64 - g.ph as i64;
+                                    let ix = (ox * g.sw + kx) as i64 - g.pw as i64;
+                                    if iy < 0 || ix < 0 || iy >= g.ih as i64 || ix >= g.iw as i64 {
+                                        v.extend_from_slice(&w.pad);
+                                    } else {
+                                        let p = iy as usize * g.iw + ix as usize;
+                                        v.extend_from_slice(&x[p * cs..(p + 1) * cs]);
+                                    }
+                                }
+                            }
+                            out.push(v);
+                        }
+                    }
+                    out
+                }
+            };
+            let mut out = Vec::with_capacity(layer.output.total_slots());
+            for v in &vectors {
+                match &layer.kind {
+                    HwKind::Mvtu(m) => {
+                        assert_eq!(v.len(), m.mw_pad, "layer {}", layer.name);
+                        out.extend((0..m.mh_pad).map(|r| m.hw_out(r, m.hw_acc(r, v))));
+                    }
+                    HwKind::Pool(p) => {
+                        let cs = p.cw * p.lanes;
+                        out.extend((0..cs).map(|s| {
+                            let best = (0..p.kk)
+                                .map(|k| p.element.decode(v[k * cs + s]))
+                                .max()
+                                .expect("kk >= 1");
+                            p.element.encode(best)
+                        }));
+                    }
+                }
+            }
+            let lo = layer.output;
+            if l + 1 < self.layers.len() {
+                for pix in 0..lo.pixels {
+                    let pad = &out[pix * lo.slots + lo.channels..(pix + 1) * lo.slots];
+                    assert!(
+                        pad.iter().all(|&b| b == 0),
+                        "layer {}: padded slots of pixel {pix} are not zero: {pad:?}",
+                        layer.name
+                    );
+                }
+            }
+            x = out;
+        }
+        let last = self.layers.last().expect("at least one layer");
+        let values: Vec<i64> = (0..last.output.elements())
+            .map(|e| last.out_element().decode(x[last.output.slot(e)]))
+            .collect();
+        match &self.head {
+            Some(h) => crate::golden::top_k(&values, h.k)
+                .into_iter()
+                .map(|i| i as i64)
+                .collect(),
+            None => values,
+        }
+    }
+}
