@@ -6,12 +6,33 @@
 // rdata <= mem[addr]. When en == 0 rdata holds its value. There is no reset
 // (rdata is undefined until the first enabled read). Read latency is exactly
 // one cycle, which lets yosys/Vivado map the array to block RAM (with the
-// output register absorbed into the RAM) or to LUTRAM + a flip-flop.
+// output register absorbed into the RAM) or to LUTs + a flip-flop.
 //
 // Contents come from INIT_FILE via $readmemh: one hexadecimal word per line,
 // word 0 first, exactly DEPTH lines and a final newline (Verilator 5.006
 // silently drops a last line that has no newline). Each word is WIDTH bits;
 // element i of a packed word sits at bits [i*b, (i+1)*b) (LSB first).
+//
+// RAM_STYLE says which primitive the array becomes (the generator picks it by
+// the size rule of docs/hardware.md, or net.toml's ram_style). Attributes
+// cannot take parameter values in yosys, hence one generate branch per style,
+// each with the same behaviour and only the attributes on `mem` different:
+//   "block"        block RAM: RAMB18E1/RAMB36E1 (xc7), DP16KD/PDPW16KD (ECP5),
+//                  SB_RAM40_4K (iCE40). (* ram_style = "block" *) for yosys,
+//                  (* rom_style = "block" *) for Vivado.
+//   "distributed"  LUTs holding the contents (a LUT is a 2^k x 1 ROM), read
+//                  into a flip-flop. Vivado: (* rom_style = "distributed" *).
+//                  yosys builds LUT ROMs as logic (its LUT-RAM cells are for
+//                  writable memories and refuse ROMs, `prune_rom`), so under
+//                  `YOSYS this branch asks for (* rom_style = "logic" *).
+//   "logic"        LUT logic + flip-flops, for the smallest ROMs (up to 16
+//                  words: one LUT4 per data bit, no read multiplexer).
+//                  yosys: (* rom_style = "logic" *); Vivado has no ROM style
+//                  below distributed: (* rom_style = "distributed" *).
+//   "auto"         no attribute: the tool's own heuristics (the default for
+//                  a hand instantiation; the generator never emits it).
+// For a ROM, "distributed" and "logic" give the same netlist in both tools;
+// the names say which part of the size rule chose them.
 //
 // Parameter checking (used by every module of this library): an illegal
 // parameter combination elaborates a generate branch that instantiates a
@@ -25,13 +46,20 @@
 module bnn_rom #(
     parameter integer WIDTH     = 8,      // bits per word (>= 1)
     parameter integer DEPTH     = 16,     // number of words (>= 1)
-    parameter         INIT_FILE = ""      // $readmemh file, DEPTH hex words ("" = no init, reads return 0)
+    parameter         INIT_FILE = "",     // $readmemh file, DEPTH hex words ("" = no init, reads return 0)
+    parameter [87:0]  RAM_STYLE = "auto"  // "block", "distributed", "logic" or "auto" (see above; 11 characters at most)
 ) (
     input  wire                                        ap_clk,  // clock, rising edge
     input  wire                                        en,      // read enable
     input  wire [((DEPTH > 1) ? $clog2(DEPTH) : 1)-1:0] addr,    // word address, must be < DEPTH
     output reg  [WIDTH-1:0]                            rdata    // registered read data (1-cycle latency)
 );
+
+    // the styles as 88-bit strings (a string literal is zero-extended on the left)
+    localparam [87:0] S_BLOCK = "block";
+    localparam [87:0] S_DIST  = "distributed";
+    localparam [87:0] S_LOGIC = "logic";
+    localparam [87:0] S_AUTO  = "auto";
 
     generate
         if (WIDTH < 1) begin : g_err_width
@@ -40,26 +68,67 @@ module bnn_rom #(
         if (DEPTH < 1) begin : g_err_depth
             ERROR_bnn_rom_DEPTH_must_be_at_least_1 u_err ();
         end
+        if (RAM_STYLE != S_BLOCK && RAM_STYLE != S_DIST && RAM_STYLE != S_LOGIC
+            && RAM_STYLE != S_AUTO) begin : g_err_style
+            ERROR_bnn_rom_RAM_STYLE_must_be_block_distributed_logic_or_auto u_err ();
+        end
     endgenerate
 
-    reg [WIDTH-1:0] mem [0:DEPTH-1];
-
     integer i;
-    initial begin
-        if (INIT_FILE != "") begin
-            $readmemh(INIT_FILE, mem);
-        end else begin
-            for (i = 0; i < DEPTH; i = i + 1) begin
-                mem[i] = {WIDTH{1'b0}};
+
+    // One branch per style; `mem`, its initialisation and the read are the
+    // same in each.
+    generate
+        if (RAM_STYLE == S_BLOCK) begin : g_block
+            (* ram_style = "block", rom_style = "block" *)
+            reg [WIDTH-1:0] mem [0:DEPTH-1];
+            initial begin
+                if (INIT_FILE != "") begin
+                    $readmemh(INIT_FILE, mem);
+                end else begin
+                    for (i = 0; i < DEPTH; i = i + 1) mem[i] = {WIDTH{1'b0}};
+                end
+            end
+            always @(posedge ap_clk) begin
+                if (en) begin
+                    rdata <= mem[addr];
+                end
+            end
+        end else if (RAM_STYLE == S_DIST || RAM_STYLE == S_LOGIC) begin : g_lut
+`ifdef YOSYS
+            (* rom_style = "logic" *)
+`else
+            (* rom_style = "distributed" *)
+`endif
+            reg [WIDTH-1:0] mem [0:DEPTH-1];
+            initial begin
+                if (INIT_FILE != "") begin
+                    $readmemh(INIT_FILE, mem);
+                end else begin
+                    for (i = 0; i < DEPTH; i = i + 1) mem[i] = {WIDTH{1'b0}};
+                end
+            end
+            always @(posedge ap_clk) begin
+                if (en) begin
+                    rdata <= mem[addr];
+                end
+            end
+        end else begin : g_auto
+            reg [WIDTH-1:0] mem [0:DEPTH-1];
+            initial begin
+                if (INIT_FILE != "") begin
+                    $readmemh(INIT_FILE, mem);
+                end else begin
+                    for (i = 0; i < DEPTH; i = i + 1) mem[i] = {WIDTH{1'b0}};
+                end
+            end
+            always @(posedge ap_clk) begin
+                if (en) begin
+                    rdata <= mem[addr];
+                end
             end
         end
-    end
-
-    always @(posedge ap_clk) begin
-        if (en) begin
-            rdata <= mem[addr];
-        end
-    end
+    endgenerate
 
 endmodule
 
