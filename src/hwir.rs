@@ -158,7 +158,8 @@ pub struct HwThresholds {
     pub values: Array2<i64>,
     /// Per padded channel: the comparison is `acc ≤ T` (direction bit 1).
     pub le: Vec<bool>,
-    /// Signed width holding every value.
+    /// Signed width of the values the threshold ROMs store ([`HwThresholds::rom_value`]: `T`,
+    /// or `T + 1` for `le` channels), the MVTU's `TBITS`.
     pub tbits: u32,
     /// Added to the count modulo 2^OBITS (0 for bipolar outputs).
     pub out_bias: i64,
@@ -169,6 +170,15 @@ pub struct HwThresholds {
 impl HwThresholds {
     pub fn nsteps(&self) -> usize {
         self.values.ncols()
+    }
+
+    /// Threshold `j` of channel `c` as its ROM word stores it (`T'` in `docs/mvtu-spec.md`,
+    /// section 5). The MVTU has one `acc ≥ T'` comparator per threshold and no `≤` path: a
+    /// falling channel stores `T + 1`, since `acc ≤ T ⟺ ¬(acc ≥ T + 1)`, and the hardware
+    /// inverts the count by the direction bit (`NSTEPS − #{acc ≥ T'}`). `values` stays in the
+    /// accumulator domain (`T`); this encoding belongs to the ROM words only.
+    pub fn rom_value(&self, c: usize, j: usize) -> i64 {
+        self.values[[c, j]] + i64::from(self.le[c])
     }
 
     /// The output bit pattern (low `out_dtype.bits()` bits) of channel `c` for hardware

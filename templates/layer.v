@@ -57,7 +57,9 @@ module {{ module }} #(
     wire unused_tmem = &{1'b0, tmem_en, tmem_addr};
 {%- else %}
     // Threshold ROMs, one per PE: {{ tdepth }} words of {{ tw }} bits; word nf holds
-    // {{ tword }} ({{ tbits }}-bit two's complement) of channel nf*{{ pe }}+pe.
+    // {{ tword }} ({{ tbits }}-bit two's complement) of channel nf*{{ pe }}+pe:
+    // T' = T when dir = 0 (out counts acc >= T), T + 1 when dir = 1 (out counts acc <= T,
+    // as NSTEPS - #{acc >= T'}).
 {%- for r in troms %}
     bnn_rom #(.WIDTH({{ tw }}), .DEPTH({{ tdepth }}), .INIT_FILE({MEM_DIR, "/{{ r.file }}"})) {{ r.inst }} (
         .ap_clk(ap_clk), .en(tmem_en), .addr(tmem_addr), .rdata(tmem_rdata[{{ r.hi }}:{{ r.lo }}])

@@ -36,10 +36,13 @@ struct MvtuCase {
     expect: usize,
     wrom: Vec<Vec<Vec<u64>>>,
     trom: Vec<Vec<Vec<u64>>>,
+    /// The output words the accumulator-domain thresholds give (the function of the MVTU).
+    outputs: Words,
 }
 
 /// Random weights, inputs and thresholds near the reached accumulators (`mvtu_stimulus`, as in
-/// `tests/hw_modules.rs`), as ROM images and input words.
+/// `tests/hw_modules.rs`), as ROM images and input words. The threshold words hold `T' = T + 1`
+/// for `acc <= T` channels (`docs/mvtu-spec.md`, section 5), as the generator writes them.
 fn mvtu_case(c: &MvtuCfg, seed: u32) -> MvtuCase {
     let (nf, sf) = (c.nf(), c.sf());
     let MvtuStim {
@@ -48,9 +51,9 @@ fn mvtu_case(c: &MvtuCfg, seed: u32) -> MvtuCase {
         obits,
         w,
         xs,
+        accs,
         thr,
         dir,
-        ..
     } = mvtu_stimulus(c, seed);
     let mut inputs = Words::new(c.simd * c.ibits);
     for x in &xs {
@@ -86,8 +89,15 @@ fn mvtu_case(c: &MvtuCfg, seed: u32) -> MvtuCase {
         for n in 0..nf {
             let r = n * c.pe + p;
             let mut word = vec![0u64; tw.div_ceil(64)];
+            // one `acc >= T'` comparator per threshold: T' = T + dir (TBITS = ACC_BITS + 1
+            // holds it: the thresholds lie in [acc_lo - 1, acc_hi + 1])
             for (i, &t) in thr[r].iter().enumerate() {
-                setb(&mut word, i * tbits, tbits, mask(t, tbits));
+                setb(
+                    &mut word,
+                    i * tbits,
+                    tbits,
+                    mask(t + i64::from(dir[r]), tbits),
+                );
             }
             setb(&mut word, c.nsteps * tbits, 1, dir[r] as u64);
             tl.push(word);
@@ -110,12 +120,37 @@ fn mvtu_case(c: &MvtuCfg, seed: u32) -> MvtuCase {
         out_bias: c.out_bias,
         xnor_fanin: c.fanin,
     };
+    let mut outputs = Words::new(c.pe * obits);
+    for acc in &accs {
+        for n in 0..nf {
+            let mut word = vec![0u64; (c.pe * obits).div_ceil(64)];
+            for p in 0..c.pe {
+                let (r, a) = (n * c.pe + p, acc[n * c.pe + p]);
+                let v = if c.nsteps == 0 {
+                    if c.xnor() {
+                        2 * a - c.fanin as i64
+                    } else {
+                        a
+                    }
+                } else {
+                    let hits = thr[r]
+                        .iter()
+                        .filter(|&&t| if dir[r] { a <= t } else { a >= t })
+                        .count();
+                    hits as i64 + c.out_bias
+                };
+                setb(&mut word, p * obits, obits, mask(v, obits));
+            }
+            outputs.push(&word);
+        }
+    }
     MvtuCase {
         params,
         inputs,
         expect: c.vectors * nf,
         wrom,
         trom,
+        outputs,
     }
 }
 
@@ -295,7 +330,7 @@ fn mvtu_job(c: MvtuCfg) -> Result<(), String> {
             timeout,
             extra: 24,
         };
-        compare(
+        let r = compare(
             c.name,
             &exe,
             &dir,
@@ -306,6 +341,12 @@ fn mvtu_job(c: MvtuCfg) -> Result<(), String> {
             &cfg,
             case.expect,
         )?;
+        if r.outputs != case.outputs {
+            return Err(format!(
+                "{}: the output words differ from the thresholds' function",
+                c.name
+            ));
+        }
     }
     // back-pressure: the consumer never takes a word (the queue and pipeline fill, then freeze)
     let cfg = RunConfig {

@@ -313,8 +313,10 @@ fn threshold_mem(layer: &HwMvtu, p: usize) -> Vec<u8> {
     for nf in 0..layer.nf() {
         let c = nf * layer.pe + p;
         let mut word = Bits::zero(layer.tmem_width());
-        for (j, &v) in t.values.row(c).iter().enumerate() {
-            word.set(j * tb, tb, v as u64);
+        // The stored T' (T + 1 for a falling channel): the MVTU has one `acc >= T'` comparator
+        // per threshold and inverts the count by the direction bit (docs/mvtu-spec.md, 5).
+        for j in 0..t.nsteps() {
+            word.set(j * tb, tb, t.rom_value(c, j) as u64);
         }
         word.set(t.nsteps() * tb, 1, u64::from(t.le[c]));
         out.push_str(&word.to_hex());
@@ -483,9 +485,9 @@ fn layer_file(hw: &HwNetwork, layer: &HwLayer, l: &HwMvtu, module: &str) -> Resu
         tdepth: l.nf(),
         tword: match nsteps {
             0 => String::new(),
-            1 => "{dir, T[0]}".to_string(),
-            2 => "{dir, T[1], T[0]}".to_string(),
-            n => format!("{{dir, T[{}], ..., T[0]}}", n - 1),
+            1 => "{dir, T'[0]}".to_string(),
+            2 => "{dir, T'[1], T'[0]}".to_string(),
+            n => format!("{{dir, T'[{}], ..., T'[0]}}", n - 1),
         },
         tbits,
         params,

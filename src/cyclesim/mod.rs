@@ -31,10 +31,11 @@
 //! Weights are pre-decoded per ROM address (packed bits for XNOR layers, bit planes met with
 //! AND-popcount for narrow multi-bit types, one `i32` per lane otherwise; see `dot.rs`), the
 //! popcount loops use the `popcnt` instruction when the CPU has it, a beat's dot products are
-//! computed once, when it enters stage C, and only for valid beats; nothing is allocated per
-//! cycle. On LFC (4 layers, 512 cycles per frame) it runs about 5 M cycles/s, ~45× the Verilated
-//! generated top (`tests/cyclesim_net.rs::lfc_speed`); on CNV (11 layers, 20 blocks) about
-//! 2 M cycles/s. The window generator keeps incremental counters and a precomputed `hold` table.
+//! computed once, when it is issued, and only for issued beats (the MVTU's free-running pipeline
+//! is a delay line of output words); nothing is allocated per cycle. On LFC (4 layers, 512
+//! cycles per frame) it runs about 5 M cycles/s, ~45× the Verilated generated top
+//! (`tests/cyclesim_net.rs::lfc_speed`); on CNV (11 layers, 20 blocks) about 2 M cycles/s. The
+//! window generator keeps incremental counters and a precomputed `hold` table.
 
 mod bits;
 mod dot;
@@ -49,7 +50,7 @@ mod topk;
 pub use bits::{from_hex, limbs, to_hex};
 pub use dwc::Dwc;
 pub use fifo::Fifo;
-pub use mvtu::{Mvtu, MvtuParams};
+pub use mvtu::{Mvtu, MvtuMode, MvtuParams};
 pub use pool::{Pool, PoolParams};
 pub use stall::{threshold as stall_threshold, StallGen, Stalls};
 pub use swg::{Swg, SwgParams};
@@ -280,7 +281,8 @@ pub struct MvtuStat {
     pub name: String,
     /// Beats issued (one (nf, sf) step each).
     pub beats: u64,
-    /// Cycles in which the pipeline was frozen by a full output queue.
+    /// Cycles in which the issue stage waited for an output credit (back-pressure; the
+    /// datapath behind it never stalls).
     pub stall_cycles: u64,
 }
 
@@ -556,8 +558,9 @@ pub fn rom_images(layer: &HwMvtu) -> (Vec<Vec<Vec<u64>>>, Vec<Vec<Vec<u64>>>) {
                         .map(|n| {
                             let c = n * pe + p;
                             let mut w = vec![0u64; limbs(layer.tmem_width())];
-                            for (j, &v) in t.values.row(c).iter().enumerate() {
-                                bits::set(&mut w, j * tb, tb, v as u64);
+                            // T' (T + 1 for a falling channel), as the generator's .mem files
+                            for j in 0..t.nsteps() {
+                                bits::set(&mut w, j * tb, tb, t.rom_value(c, j) as u64);
                             }
                             bits::set(&mut w, t.nsteps() * tb, 1, u64::from(t.le[c]));
                             w

@@ -1,29 +1,33 @@
-//! Cycle model of `hw/bnn_mvtu.v` with its weight and threshold ROMs (`hw/bnn_rom.v`, one
-//! synchronous-read ROM per PE, as the generated layer wrappers and `tests/hw/mvtu_tb_top.v`
-//! wire them).
+//! Cycle model of `hw/bnn_mvtu.v` v2 (the pipelined, credit-controlled MVTU) with its weight and
+//! threshold ROMs (`hw/bnn_rom.v`, one synchronous-read ROM per PE, as the generated layer
+//! wrappers and `tests/hw/mvtu_tb_top.v` wire them), written from `docs/mvtu-spec.md`.
 //!
-//! Registers mirror the RTL one to one (see the header of `bnn_mvtu.v`):
+//! Only the issue stage can stall; every register after it shifts every cycle, so a beat issued
+//! at edge `t` reaches the output queue exactly `LAT` edges later ([`MvtuParams::latency`]).
+//! The model therefore keeps the spec's stall state as registers and replaces the free-running
+//! stages by a delay line:
 //!
-//! | RTL | here |
+//! | spec (section) | here |
 //! |---|---|
-//! | `a_nf`, `a_sf`, `a_addr` | `a_nf`, `a_sf`, `a_addr` |
-//! | `b_valid`, `b_first`, `b_last`, `b_nf` | same names |
-//! | `b_x` (`b_xin` / `ibuf` replay) | `b_sf`: the input buffer slot holding the beat's word |
-//! | weight-ROM `rdata` (per PE) | `b_waddr`: the address latched at the read (the ROM is constant) |
-//! | `c_valid`, `c_first`, `c_last`, `c_nf`, `c_dot` | same names |
-//! | `acc`, `d_last` | same names |
-//! | threshold-ROM `rdata` (per PE) | `t_addr`: the address latched at the read |
-//! | `q_cnt`, `q_head`, `q_tail` | same names |
+//! | stage A: `a_nf`, `a_sf`, `a_addr` (4) | same names |
+//! | the SF-word input buffer (4) | `ibuf`: the model writes every stream word into `ibuf[a_sf]` (the spec only needs it for NF > 1) |
+//! | `credits` (4) | `credits` |
+//! | the output queue, capacity `Q`, count (4) | `queue` (a ring of `Q` words), `q_head`, `q_count` |
+//! | stage B (the beat's word, ROM address, flags), stage X (broadcast copy, weight-ROM `rdata`), products, tree levels (3) | nothing: a beat's dot products are computed at its issue edge, from the word and the ROM address it carries (the ROMs are constant) |
+//! | the accumulators `acc` / `acc_v` (3) | `acc`: the exact sum of the current fold's beats so far, per PE, updated at issue |
+//! | `fin`, the threshold-ROM register, `hit` / the registered output value (3) | `line`: a delay line of `LAT` slots, one per edge mod `LAT`; the issue of a fold's last beat writes the fold's output word into the slot of its edge, which is read again (and pushed into the queue) `LAT` edges later |
 //!
-//! Holding an address instead of the ROM output word is exact: a ROM register changes only at an
-//! enabled read, and then to `mem[addr]`. `b_x` is kept as a slot of the input buffer: the model
-//! writes every stream word into `ibuf[a_sf]` (the RTL only does when NF > 1 and keeps a copy in
-//! `b_xin`); that slot is not overwritten before the beat leaves stage B, since the next write to
-//! it is SF ≥ 1 issues later and stage C reads it at the same edge, before the write.
+//! Why the delay line is exact: valid flags travel with the beats and nothing after stage A ever
+//! holds, so what a beat contributes depends only on its input word and ROM address, the
+//! accumulators combine a fold's beats in issue order, and only the last beat of a fold pushes.
+//! The output word of a fold is therefore known at the issue edge of its last beat and appears in
+//! the queue at edge `t + LAT` whatever happens in between. Sums are kept exact (`i64`) and
+//! wrapped to ACC_BITS when the result is formed; the RTL's modulo-2^ACC_BITS arithmetic (also
+//! OFFSET mode's `2·A − acc_v`) gives the same low ACC_BITS bits.
 //!
-//! Weights are stored pre-decoded per (ROM address, PE): packed bits for XNOR mode, one `i32` per
-//! lane otherwise; thresholds sign-extended per (neuron fold, PE). Dot products are computed only
-//! for valid beats (an invalid beat's `c_dot` is never accumulated).
+//! Weights are stored pre-decoded per (ROM address, PE) (see `dot.rs`); thresholds as the
+//! sign-extended stored `T'` per (neuron fold, PE) with the direction bit (spec section 5).
+//! Dot products are computed only for issued beats; nothing is allocated per cycle.
 
 use super::bits::{self, limbs, sext};
 use super::dot::DotUnit;
@@ -49,6 +53,19 @@ pub struct MvtuParams {
     pub xnor_fanin: usize,
 }
 
+/// The datapath mode the MVTU derives from its types (`docs/mvtu-spec.md`, section 2).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MvtuMode {
+    /// Bipolar × bipolar: XNOR-popcount.
+    Xnor,
+    /// Exactly one operand bipolar: `2·Σ u·v − Σ v`, with a final `2·A − acc_v` stage.
+    Offset,
+    /// An unsigned 1-bit operand (and no bipolar one): a select per lane.
+    Sel,
+    /// Anything else: exact products, with a product register.
+    Mac,
+}
+
 impl MvtuParams {
     pub fn nf(&self) -> usize {
         self.mh / self.pe
@@ -60,6 +77,51 @@ impl MvtuParams {
 
     pub fn xnor(&self) -> bool {
         self.wtype == 0 && self.itype == 0
+    }
+
+    /// XNOR when both types are bipolar; OFFSET when exactly one is; SEL when one operand is
+    /// unsigned 1-bit (WTYPE = 1, WBITS = 1 or ITYPE = 1, IBITS = 1); MAC otherwise.
+    pub fn mode(&self) -> MvtuMode {
+        let bipolar = (self.wtype == 0, self.itype == 0);
+        let uint1 = |ty: u32, bits: u32| ty == 1 && bits == 1;
+        match bipolar {
+            (true, true) => MvtuMode::Xnor,
+            (true, false) | (false, true) => MvtuMode::Offset,
+            _ if uint1(self.wtype, self.wbits) || uint1(self.itype, self.ibits) => MvtuMode::Sel,
+            _ => MvtuMode::Mac,
+        }
+    }
+
+    /// `PROD = (mode == MAC) ? 1 : 0`: the product register.
+    pub fn product_stages(&self) -> usize {
+        usize::from(self.mode() == MvtuMode::Mac)
+    }
+
+    /// `TS = max(1, clog2(SIMD))`: one adder level per stage (the lane terms when SIMD = 1).
+    pub fn tree_stages(&self) -> usize {
+        let clog2 = (usize::BITS - self.simd.saturating_sub(1).leading_zeros()) as usize;
+        clog2.max(1)
+    }
+
+    /// `FIN = (mode == OFFSET) ? 1 : 0`: the `2·A − acc_v` register.
+    pub fn fin_stages(&self) -> usize {
+        usize::from(self.mode() == MvtuMode::Offset)
+    }
+
+    /// `LAT = 4 + PROD + TS + FIN`: edges from the issue of a fold's last beat to the push of
+    /// its output word into the queue (stage B, stage X, products, tree, accumulate, FIN,
+    /// compare, push). v1's was 3. Without back-pressure output word `(v, nf)` is taken at
+    /// cycle `v·NF·SF + nf·SF + SF − 1 + LAT + 1`.
+    pub fn latency(&self) -> usize {
+        4 + self.product_stages() + self.tree_stages() + self.fin_stages()
+    }
+
+    /// `Q = floor((LAT + 1) / SF) + 2`: the output queue's capacity and the credits at reset.
+    /// It covers the round trip of a credit (reserved at the issue edge, pushed `LAT` edges
+    /// later, popped one cycle after at the earliest, usable the cycle after that), so a ready
+    /// consumer never makes the issue stage wait.
+    pub fn queue_depth(&self) -> usize {
+        (self.latency() + 1) / self.sf() + 2
     }
 
     /// Input stream width SIMD·IBITS.
@@ -126,50 +188,53 @@ pub struct Mvtu {
     nf: usize,
     sf: usize,
     xnor: bool,
-    /// Limbs of an input word / of SIMD bits (XNOR weights) / of an output word.
+    /// `LAT` and `Q` of the spec.
+    lat: usize,
+    q: usize,
+    /// Limbs of an input word / of an output word.
     xl: usize,
     ol: usize,
     /// The weight ROMs, pre-decoded, and the dot-product kernel.
     dot: DotUnit,
-    /// `[nf][pe][nsteps]` sign-extended thresholds, `[nf][pe]` direction bits (1 = `<=`).
+    /// `[nf][pe][nsteps]` sign-extended stored thresholds `T'`, `[nf][pe]` direction bits.
     thr: Vec<i64>,
     dir: Vec<bool>,
     acc_mask: u64,
     obits_mask: u64,
+    /// Scratch for one beat's dot products.
+    beat_sum: Vec<i64>,
 
-    // ---- registers
+    // ---- stall state (registers of the spec)
     a_nf: usize,
     a_sf: usize,
     a_addr: usize,
     ibuf: Vec<u64>,
-    b_valid: bool,
-    b_first: bool,
-    b_last: bool,
-    b_nf: usize,
-    b_sf: usize,
-    b_waddr: usize,
-    c_valid: bool,
-    c_first: bool,
-    c_last: bool,
-    c_nf: usize,
-    c_dot: Vec<i64>,
+    credits: usize,
+    /// `Q` output words, the oldest at `q_head`.
+    queue: Vec<u64>,
+    q_head: usize,
+    q_count: usize,
+
+    // ---- the free-running datapath
+    /// The current fold's exact sum per PE (beats issued so far).
     acc: Vec<i64>,
-    d_last: bool,
-    t_addr: usize,
-    q_cnt: u8,
-    q_head: Vec<u64>,
-    q_tail: Vec<u64>,
+    /// `LAT` output-word slots and their valid flags; `line_pos` is this edge's slot.
+    line: Vec<u64>,
+    line_valid: Vec<bool>,
+    line_pos: usize,
 
     /// Beats issued (statistics).
     pub beats: u64,
-    /// Cycles with `adv = 0` (statistics).
+    /// Cycles in which the issue stage was at a fold's last beat with no credit free
+    /// (statistics).
     pub stall_cycles: u64,
 }
 
 impl Mvtu {
     /// Builds the model from raw ROM images: `wrom[pe][addr]` (NF·SF words of SIMD·WBITS bits)
-    /// and `trom[pe][nf]` (NF words of NSTEPS·TBITS+1 bits; ignored when NSTEPS = 0), each word
-    /// as little-endian limbs — the contents of the `$readmemh` files.
+    /// and `trom[pe][nf]` (NF words of NSTEPS·TBITS+1 bits, `{dir, T'[NSTEPS-1], …, T'[0]}`;
+    /// ignored when NSTEPS = 0), each word as little-endian limbs — the contents of the
+    /// `$readmemh` files.
     pub fn new(
         p: &MvtuParams,
         wrom: &[Vec<Vec<u64>>],
@@ -190,8 +255,8 @@ impl Mvtu {
                 p.pe
             ));
         }
-        let xnor = p.xnor();
         let xl = limbs(p.in_bits());
+        let ol = limbs(p.out_bits());
         let dot = DotUnit::new(wrom, depth, p.simd, p.wbits, p.ibits, p.wtype, p.itype);
         let mut thr = Vec::new();
         let mut dir = Vec::new();
@@ -207,11 +272,13 @@ impl Mvtu {
                 }
             }
         }
-        let ol = limbs(p.out_bits());
+        let (lat, q) = (p.latency(), p.queue_depth());
         Ok(Mvtu {
             nf,
             sf,
-            xnor,
+            xnor: p.xnor(),
+            lat,
+            q,
             xl,
             ol,
             dot,
@@ -219,27 +286,19 @@ impl Mvtu {
             dir,
             acc_mask: bits::ones(p.acc_bits as usize),
             obits_mask: bits::ones(p.obits as usize),
+            beat_sum: vec![0; p.pe],
             a_nf: 0,
             a_sf: 0,
             a_addr: 0,
             ibuf: vec![0; sf * xl],
-            b_valid: false,
-            b_first: false,
-            b_last: false,
-            b_nf: 0,
-            b_sf: 0,
-            b_waddr: 0,
-            c_valid: false,
-            c_first: false,
-            c_last: false,
-            c_nf: 0,
-            c_dot: vec![0; p.pe],
+            credits: q,
+            queue: vec![0; q * ol],
+            q_head: 0,
+            q_count: 0,
             acc: vec![0; p.pe],
-            d_last: false,
-            t_addr: 0,
-            q_cnt: 0,
-            q_head: vec![0; ol],
-            q_tail: vec![0; ol],
+            line: vec![0; lat * ol],
+            line_valid: vec![false; lat],
+            line_pos: 0,
             beats: 0,
             stall_cycles: 0,
             p: p.clone(),
@@ -250,94 +309,97 @@ impl Mvtu {
         &self.p
     }
 
-    /// Synchronous reset: the registers marked (R) in the RTL; the others keep their values
-    /// (they are qualified by the valid bits).
+    /// Synchronous reset: counters 0, `credits = Q`, the queue empty, no valid beat in the
+    /// pipeline. The data registers (input buffer, accumulators, words) keep their values; they
+    /// are only read behind valid flags.
     pub fn reset(&mut self) {
         self.a_nf = 0;
         self.a_sf = 0;
         self.a_addr = 0;
-        self.b_valid = false;
-        self.c_valid = false;
-        self.d_last = false;
-        self.q_cnt = 0;
+        self.credits = self.q;
+        self.q_head = 0;
+        self.q_count = 0;
+        self.line_valid.iter_mut().for_each(|v| *v = false);
+        self.line_pos = 0;
         self.beats = 0;
         self.stall_cycles = 0;
     }
 
+    /// `can`: the beat at stage A may issue (it does not finish a fold, or a credit is free).
     #[inline]
-    fn adv(&self) -> bool {
-        !(self.d_last && self.q_cnt == 2)
+    fn can_issue(&self) -> bool {
+        self.a_sf != self.sf - 1 || self.credits != 0
     }
 
+    /// `s_axis_tready = a_in && can` (registers only).
     #[inline]
     pub fn s_ready(&self) -> bool {
-        self.adv() && self.a_nf == 0
+        self.a_nf == 0 && self.can_issue()
     }
 
     #[inline]
     pub fn m_valid(&self) -> bool {
-        self.q_cnt != 0
+        self.q_count != 0
     }
 
+    /// The queue's head word (meaningful while `m_valid`).
     #[inline]
     pub fn m_data(&self) -> &[u64] {
-        &self.q_head
+        &self.queue[self.q_head * self.ol..(self.q_head + 1) * self.ol]
     }
 
-    /// Whether nothing is in flight (no beat in B–D, no queued word, at a vector boundary).
+    /// Free output credits.
+    pub fn credits(&self) -> usize {
+        self.credits
+    }
+
+    /// Words in the output queue.
+    pub fn queued(&self) -> usize {
+        self.q_count
+    }
+
+    /// Output words in the pipeline (reserved, not yet pushed).
+    pub fn in_flight(&self) -> usize {
+        self.line_valid.iter().filter(|&&v| v).count()
+    }
+
+    /// Whether nothing is in flight: every credit free (no queued or reserved word), at a
+    /// vector boundary.
     pub fn idle(&self) -> bool {
-        !self.b_valid
-            && !self.c_valid
-            && !self.d_last
-            && self.q_cnt == 0
-            && self.a_nf == 0
-            && self.a_sf == 0
+        self.credits == self.q && self.a_nf == 0 && self.a_sf == 0
     }
 
-    /// The result word of stage D (`result` in the RTL) into `out`.
-    fn result_into(&self, out: &mut [u64]) {
+    /// The output word of the fold just finished (`acc`, neuron fold `nf`) into `out`.
+    fn result_into(&self, nf: usize, out: &mut [u64]) {
         let p = &self.p;
         let ob = p.obits as usize;
-        let small = p.out_bits() <= 64;
-        let mut word = 0u64;
-        if !small {
-            out.iter_mut().for_each(|w| *w = 0);
-        }
-        for pe in 0..p.pe {
-            let v = self.channel_result(pe);
-            if small {
-                word |= v << (pe * ob);
-            } else {
-                bits::set(out, pe * ob, ob, v);
+        if p.out_bits() <= 64 {
+            let mut word = 0u64;
+            for pe in 0..p.pe {
+                word |= self.channel_result(nf, pe) << (pe * ob);
             }
-        }
-        if small {
             out[0] = word;
+        } else {
+            out.iter_mut().for_each(|w| *w = 0);
+            for pe in 0..p.pe {
+                bits::set(out, pe * ob, ob, self.channel_result(nf, pe));
+            }
         }
     }
 
-    /// The output bits (OBITS) of PE `pe` for the current accumulator and threshold register.
+    /// The output bits (OBITS) of PE `pe` for the finished fold of neuron fold `nf`.
     #[inline]
-    fn channel_result(&self, pe: usize) -> u64 {
+    fn channel_result(&self, nf: usize, pe: usize) -> u64 {
         let p = &self.p;
         let wrapped = (self.acc[pe] as u64) & self.acc_mask;
         if p.nsteps > 0 {
+            // one `acc ≥ T'` comparator per threshold, the count inverted by `dir`
             let a = sext(wrapped, p.acc_bits);
-            let ch = self.t_addr * p.pe + pe;
+            let ch = nf * p.pe + pe;
             let ts = &self.thr[ch * p.nsteps..(ch + 1) * p.nsteps];
-            let count = if self.dir[ch] {
-                ts.iter().filter(|&&t| a <= t).count()
-            } else {
-                ts.iter().filter(|&&t| a >= t).count()
-            } as i64;
-            // 32-bit `biased`, then bnn_resize to OBITS (sign-extended above 32 bits)
-            let biased = (count + p.out_bias) as u64 & 0xFFFF_FFFF;
-            let biased = if p.obits > 32 {
-                sext(biased, 32) as u64
-            } else {
-                biased
-            };
-            biased & self.obits_mask
+            let hits = ts.iter().filter(|&&t| a >= t).count();
+            let count = if self.dir[ch] { p.nsteps - hits } else { hits } as i64;
+            (count + p.out_bias) as u64 & self.obits_mask
         } else if self.xnor {
             (wrapped
                 .wrapping_add(wrapped)
@@ -348,13 +410,6 @@ impl Mvtu {
         }
     }
 
-    /// The dot products of the beat in stage B into `c_dot`.
-    #[inline]
-    fn dot(&mut self) {
-        let x = &self.ibuf[self.b_sf * self.xl..(self.b_sf + 1) * self.xl];
-        self.dot.compute(self.b_waddr, x, &mut self.c_dot);
-    }
-
     /// Which dot-product datapath the model uses ("xnor", "planes", "mac"; all exact).
     pub fn datapath(&self) -> &'static str {
         self.dot.kind()
@@ -363,87 +418,73 @@ impl Mvtu {
     /// One rising edge. `push`: the input word if `s_axis_tvalid && s_axis_tready`; `pop`:
     /// `m_axis_tvalid && m_axis_tready`.
     pub fn tick(&mut self, push: Option<&[u64]>, pop: bool) {
-        let adv = self.adv();
         let a_in = self.a_nf == 0;
-        debug_assert!(push.is_none() || (adv && a_in), "push while not ready");
+        let a_last = self.a_sf == self.sf - 1;
+        let can = self.can_issue();
+        debug_assert!(push.is_none() || (a_in && can), "push while not ready");
+        debug_assert!(!pop || self.q_count != 0, "pop from an empty queue");
         let a_valid = !a_in || push.is_some();
-        let issue = adv && a_valid;
-        let q_push = adv && self.d_last;
-
-        // output queue (reads acc and the threshold-ROM register before the edge)
-        match (q_push, pop) {
-            (true, false) => {
-                if self.q_cnt == 0 {
-                    let mut h = std::mem::take(&mut self.q_head);
-                    self.result_into(&mut h);
-                    self.q_head = h;
-                } else {
-                    debug_assert_eq!(self.q_cnt, 1);
-                    let mut t = std::mem::take(&mut self.q_tail);
-                    self.result_into(&mut t);
-                    self.q_tail = t;
-                }
-                self.q_cnt += 1;
-            }
-            (false, true) => {
-                if self.q_cnt == 2 {
-                    std::mem::swap(&mut self.q_head, &mut self.q_tail);
-                }
-                self.q_cnt -= 1;
-            }
-            (true, true) => {
-                // q_cnt is 1 (push with q_cnt == 2 cannot happen)
-                let mut h = std::mem::take(&mut self.q_head);
-                self.result_into(&mut h);
-                self.q_head = h;
-            }
-            (false, false) => {}
-        }
-
-        if !adv {
+        let issue = a_valid && can;
+        if !can {
             self.stall_cycles += 1;
-            return;
         }
-        // stage D
-        if self.c_valid {
-            if self.c_first {
-                self.acc.copy_from_slice(&self.c_dot);
+
+        // the queue drops its head and appends the word pushed at this edge (LAT edges after
+        // its fold's last beat was issued); the credits guarantee room
+        if pop {
+            self.q_head = if self.q_head + 1 == self.q {
+                0
             } else {
-                for (a, d) in self.acc.iter_mut().zip(&self.c_dot) {
-                    *a += d;
-                }
+                self.q_head + 1
+            };
+            self.q_count -= 1;
+        }
+        let slot = self.line_pos;
+        let ol = self.ol;
+        if self.line_valid[slot] {
+            debug_assert!(self.q_count < self.q, "output queue overflow");
+            let mut tail = self.q_head + self.q_count;
+            if tail >= self.q {
+                tail -= self.q;
             }
+            self.queue[tail * ol..(tail + 1) * ol]
+                .copy_from_slice(&self.line[slot * ol..(slot + 1) * ol]);
+            self.q_count += 1;
+            self.line_valid[slot] = false;
         }
-        self.d_last = self.c_valid && self.c_last;
-        if self.p.nsteps > 0 && self.c_valid && self.c_last {
-            self.t_addr = self.c_nf;
-        }
-        // stage C
-        if self.b_valid {
-            self.dot();
-        }
-        self.c_valid = self.b_valid;
-        self.c_first = self.b_first;
-        self.c_last = self.b_last;
-        self.c_nf = self.b_nf;
-        // stage B
-        self.b_valid = a_valid;
-        self.b_first = self.a_sf == 0;
-        self.b_last = self.a_sf == self.sf - 1;
-        self.b_nf = self.a_nf;
+
         if issue {
             self.beats += 1;
+            let xl = self.xl;
+            let x = self.a_sf * xl..(self.a_sf + 1) * xl;
             if let Some(w) = push {
-                let dst = &mut self.ibuf[self.a_sf * self.xl..(self.a_sf + 1) * self.xl];
-                let n = w.len().min(self.xl);
+                let dst = &mut self.ibuf[x.clone()];
+                let n = w.len().min(xl);
                 dst[..n].copy_from_slice(&w[..n]);
-                dst[n..].iter_mut().for_each(|x| *x = 0);
+                dst[n..].iter_mut().for_each(|v| *v = 0);
                 bits::truncate(dst, self.p.in_bits());
             }
-            self.b_sf = self.a_sf;
-            self.b_waddr = self.a_addr;
-            // stage A counters
-            if self.a_sf == self.sf - 1 {
+            // this beat's dot products into the fold's sum (`first`: the sum restarts)
+            if self.a_sf == 0 {
+                self.dot.compute(self.a_addr, &self.ibuf[x], &mut self.acc);
+            } else {
+                self.dot
+                    .compute(self.a_addr, &self.ibuf[x], &mut self.beat_sum);
+                for (a, s) in self.acc.iter_mut().zip(&self.beat_sum) {
+                    *a += s;
+                }
+            }
+            if a_last {
+                // the fold's output word, pushed LAT edges from now (the slot comes round
+                // again then)
+                let mut line = std::mem::take(&mut self.line);
+                self.result_into(self.a_nf, &mut line[slot * ol..(slot + 1) * ol]);
+                self.line = line;
+                self.line_valid[slot] = true;
+                self.credits -= 1;
+            }
+            // stage A counters: sf inner, nf outer, address nf·SF + sf
+            if a_last {
                 self.a_sf = 0;
                 self.a_nf = if self.a_nf == self.nf - 1 {
                     0
@@ -459,10 +500,24 @@ impl Mvtu {
                 self.a_addr + 1
             };
         }
+        if pop {
+            self.credits += 1;
+        }
+        self.line_pos = if slot + 1 == self.lat { 0 } else { slot + 1 };
     }
 
     /// Output word limbs.
     pub fn out_limbs(&self) -> usize {
         self.ol
+    }
+
+    /// `LAT` ([`MvtuParams::latency`]).
+    pub fn latency(&self) -> usize {
+        self.lat
+    }
+
+    /// `Q` ([`MvtuParams::queue_depth`]).
+    pub fn queue_depth(&self) -> usize {
+        self.q
     }
 }

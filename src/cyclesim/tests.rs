@@ -11,97 +11,403 @@ fn words(bits: usize, vals: impl IntoIterator<Item = u64>) -> Words {
     w
 }
 
-/// A W1A1 MVTU with random weights and one threshold per channel.
-fn mvtu(mw: usize, mh: usize, pe: usize, simd: usize, seed: u64) -> Mvtu {
-    let p = MvtuParams {
+/// An MVTU test case: random weights, input vectors and accumulator-domain thresholds, the ROM
+/// images the generator would write for them (`T' = T + dir`, `docs/mvtu-spec.md` section 5)
+/// and the expected output words.
+struct MvtuCase {
+    params: MvtuParams,
+    wrom: Vec<Vec<Vec<u64>>>,
+    trom: Vec<Vec<Vec<u64>>>,
+    inputs: Words,
+    /// One output word per (vector, neuron fold), in stream order.
+    expected: Words,
+}
+
+/// (WTYPE, WBITS, ITYPE, IBITS) of one datapath mode each: XNOR, OFFSET with bipolar weights,
+/// OFFSET with bipolar inputs, SEL, MAC.
+const MODE_TYPES: [(u32, u32, u32, u32); 5] = [
+    (0, 1, 0, 1),
+    (0, 1, 1, 3),
+    (2, 3, 0, 1),
+    (1, 1, 2, 4),
+    (2, 4, 1, 2),
+];
+
+fn decode(raw: u64, ty: u32, bits: u32) -> i64 {
+    match ty {
+        0 => 2 * (raw & 1) as i64 - 1,
+        1 => raw as i64,
+        _ => bits::sext(raw, bits),
+    }
+}
+
+/// A random case of `vectors` input vectors. `nsteps` thresholds per channel (0: no activation,
+/// then OBITS = ACC_BITS), random directions; `types` from [`MODE_TYPES`].
+fn mvtu_case(
+    (mw, mh, pe, simd): (usize, usize, usize, usize),
+    (wtype, wbits, itype, ibits): (u32, u32, u32, u32),
+    nsteps: usize,
+    vectors: usize,
+    seed: u64,
+) -> MvtuCase {
+    let mut rng = Rng::new(seed);
+    let xnor = wtype == 0 && itype == 0;
+    let acc_bits = 20;
+    let obits = if nsteps == 0 { acc_bits } else { 4 };
+    let tbits = 16;
+    let params = MvtuParams {
         mw,
         mh,
         pe,
         simd,
-        wbits: 1,
-        ibits: 1,
-        wtype: 0,
-        itype: 0,
-        acc_bits: 8,
-        nsteps: 1,
-        obits: 1,
-        tbits: 8,
-        out_bias: 0,
+        wbits,
+        ibits,
+        wtype,
+        itype,
+        acc_bits,
+        nsteps,
+        obits,
+        tbits,
+        out_bias: if nsteps == 0 { 0 } else { -3 },
         xnor_fanin: mw,
     };
-    let mut rng = Rng::new(seed);
-    let (nf, sf) = (p.nf(), p.sf());
-    let wrom: Vec<Vec<Vec<u64>>> = (0..pe)
-        .map(|_| {
-            (0..nf * sf)
-                .map(|_| vec![rng.next_u64() & bits::ones(simd)])
+    let (nf, sf) = (params.nf(), params.sf());
+    let raw = |rng: &mut Rng, n: u32| rng.next_u64() & bits::ones(n as usize);
+    let w: Vec<Vec<u64>> = (0..mh)
+        .map(|_| (0..mw).map(|_| raw(&mut rng, wbits)).collect())
+        .collect();
+    let xs: Vec<Vec<u64>> = (0..vectors)
+        .map(|_| (0..mw).map(|_| raw(&mut rng, ibits)).collect())
+        .collect();
+    // the accumulator of the hardware: popcount of equal bits (XNOR) or the dot product
+    let acc = |r: usize, x: &[u64]| -> i64 {
+        (0..mw)
+            .map(|k| {
+                if xnor {
+                    i64::from(w[r][k] == x[k])
+                } else {
+                    decode(w[r][k], wtype, wbits) * decode(x[k], itype, ibits)
+                }
+            })
+            .sum()
+    };
+    // thresholds T near the reached accumulators, and the direction (true: count acc <= T)
+    let thr: Vec<Vec<i64>> = (0..mh)
+        .map(|r| {
+            (0..nsteps)
+                .map(|_| {
+                    let x = &xs[rng.below(vectors as u64) as usize];
+                    acc(r, x) + rng.range(-1, 1)
+                })
                 .collect()
         })
         .collect();
-    let trom: Vec<Vec<Vec<u64>>> = (0..pe)
-        .map(|_| (0..nf).map(|_| vec![rng.below(mw as u64 + 1)]).collect())
+    let dir: Vec<bool> = (0..mh).map(|_| rng.below(2) == 1).collect();
+    let wrom = (0..pe)
+        .map(|p| {
+            (0..nf * sf)
+                .map(|addr| {
+                    let (n, s) = (addr / sf, addr % sf);
+                    let mut word = vec![0u64; limbs(params.wrom_bits())];
+                    for l in 0..simd {
+                        let v = w[n * pe + p][s * simd + l];
+                        bits::set(&mut word, l * wbits as usize, wbits as usize, v);
+                    }
+                    word
+                })
+                .collect()
+        })
         .collect();
-    Mvtu::new(&p, &wrom, &trom).unwrap()
+    let trom = (0..pe)
+        .map(|p| {
+            (0..nf)
+                .map(|n| {
+                    let r = n * pe + p;
+                    let tb = tbits as usize;
+                    let mut word = vec![0u64; limbs(params.trom_bits())];
+                    for (j, &t) in thr[r].iter().enumerate() {
+                        bits::set(&mut word, j * tb, tb, (t + i64::from(dir[r])) as u64);
+                    }
+                    bits::set(&mut word, nsteps * tb, 1, u64::from(dir[r]));
+                    word
+                })
+                .collect()
+        })
+        .collect();
+    let mut inputs = Words::new(params.in_bits());
+    let mut expected = Words::new(params.out_bits());
+    for x in &xs {
+        for s in 0..sf {
+            let mut word = vec![0u64; limbs(params.in_bits())];
+            for l in 0..simd {
+                let v = x[s * simd + l];
+                bits::set(&mut word, l * ibits as usize, ibits as usize, v);
+            }
+            inputs.push(&word);
+        }
+        for n in 0..nf {
+            let mut word = vec![0u64; limbs(params.out_bits())];
+            for p in 0..pe {
+                let r = n * pe + p;
+                let a = acc(r, x);
+                let v = if nsteps == 0 {
+                    if xnor {
+                        2 * a - mw as i64
+                    } else {
+                        a
+                    }
+                } else {
+                    let count = thr[r]
+                        .iter()
+                        .filter(|&&t| if dir[r] { a <= t } else { a >= t })
+                        .count() as i64;
+                    count + params.out_bias
+                };
+                let ob = obits as usize;
+                bits::set(&mut word, p * ob, ob, v as u64);
+            }
+            expected.push(&word);
+        }
+    }
+    MvtuCase {
+        params,
+        wrom,
+        trom,
+        inputs,
+        expected,
+    }
 }
 
+fn mvtu_pipeline(c: &MvtuCase) -> Pipeline {
+    let m = Mvtu::new(&c.params, &c.wrom, &c.trom).unwrap();
+    Pipeline::single(
+        Block::Mvtu(Box::new(m)),
+        c.params.in_bits(),
+        c.params.out_bits(),
+    )
+}
+
+fn the_mvtu(p: &Pipeline) -> &Mvtu {
+    match &p.blocks()[0] {
+        Block::Mvtu(m) => m,
+        _ => unreachable!(),
+    }
+}
+
+/// The derived constants follow the spec's formulas (section 3).
+#[test]
+fn mvtu_stage_counts_latency_and_queue() {
+    let params = |simd: usize, sf: usize, types: (u32, u32, u32, u32)| MvtuParams {
+        mw: simd * sf,
+        mh: 2,
+        pe: 1,
+        simd,
+        wbits: types.1,
+        ibits: types.3,
+        wtype: types.0,
+        itype: types.2,
+        acc_bits: 20,
+        nsteps: 1,
+        obits: 1,
+        tbits: 20,
+        out_bias: 0,
+        xnor_fanin: simd * sf,
+    };
+    let modes = [
+        MvtuMode::Xnor,
+        MvtuMode::Offset,
+        MvtuMode::Offset,
+        MvtuMode::Sel,
+        MvtuMode::Mac,
+    ];
+    for (types, mode) in MODE_TYPES.into_iter().zip(modes) {
+        assert_eq!(params(4, 1, types).mode(), mode, "{types:?}");
+    }
+    // both operands unsigned 1-bit, and uint1 against a bipolar operand
+    assert_eq!(params(4, 1, (1, 1, 1, 1)).mode(), MvtuMode::Sel);
+    assert_eq!(params(4, 1, (0, 1, 1, 1)).mode(), MvtuMode::Offset);
+    assert_eq!(params(4, 1, (2, 1, 2, 2)).mode(), MvtuMode::Mac);
+    // TS = max(1, clog2(SIMD))
+    for (simd, ts) in [
+        (1, 1),
+        (2, 1),
+        (3, 2),
+        (4, 2),
+        (5, 3),
+        (64, 6),
+        (65, 7),
+        (256, 8),
+    ] {
+        assert_eq!(
+            params(simd, 1, MODE_TYPES[0]).tree_stages(),
+            ts,
+            "SIMD {simd}"
+        );
+    }
+    // LAT = 4 + PROD + TS + FIN, Q = floor((LAT + 1) / SF) + 2
+    for (simd, sf, types, lat, q) in [
+        (64, 1, MODE_TYPES[0], 10, 13),
+        (4, 4, MODE_TYPES[0], 6, 3),
+        (3, 9, MODE_TYPES[1], 7, 2),
+        (5, 3, MODE_TYPES[4], 8, 5),
+        (8, 2, MODE_TYPES[3], 7, 6),
+        (1, 6, MODE_TYPES[2], 6, 3),
+    ] {
+        let p = params(simd, sf, types);
+        assert_eq!(p.latency(), lat, "{p:?}");
+        assert_eq!(p.queue_depth(), q, "{p:?}");
+    }
+}
+
+/// Without stalls (spec section 3): input word `(v, sf)` at cycle `v·NF·SF + sf`, output word
+/// `(v, nf)` at `v·NF·SF + nf·SF + SF − 1 + LAT + 1`, the issue stage never waits for a credit,
+/// and the words are the accumulator-domain thresholds' results (the ROM's `T'` decoded).
 #[test]
 fn mvtu_timing_without_stalls() {
-    // documented: input word (v, sf) at v*NF*SF + sf, output (v, nf) at v*NF*SF + nf*SF + SF + 3
-    for &(mw, mh, pe, simd) in &[
+    let shapes = [
         (16, 8, 2, 4),
         (6, 3, 1, 1),
         (12, 6, 6, 12),
         (32, 4, 4, 8),
         (4, 8, 2, 4),
-    ] {
-        let m = mvtu(mw, mh, pe, simd, 5);
-        let (nf, sf) = (mh / pe, mw / simd);
-        let mut p = Pipeline::single(Block::Mvtu(Box::new(m)), simd, pe);
-        let vectors = 5;
-        let inputs = words(simd, (0..vectors * sf).map(|i| i as u64 & bits::ones(simd)));
-        let r = p.run(&inputs, vectors * nf, &RunConfig::new(Stalls::NONE, 10_000));
-        assert!(!r.timed_out);
-        for (i, &c) in r.in_cycles.iter().enumerate() {
-            let (v, s) = (i / sf, i % sf);
-            assert_eq!(c as usize, v * nf * sf + s, "{mw}x{mh} input {i}");
+        (27, 8, 4, 3),
+        (10, 6, 3, 5),
+        (64, 2, 1, 64),
+        (40, 5, 5, 2),
+    ];
+    for (i, &shape) in shapes.iter().enumerate() {
+        for (m, &types) in MODE_TYPES.iter().enumerate() {
+            for nsteps in [0, 3] {
+                let seed = (i * 100 + m * 10 + nsteps) as u64;
+                let c = mvtu_case(shape, types, nsteps, 5, seed);
+                let (nf, sf) = (c.params.nf(), c.params.sf());
+                let lat = c.params.latency();
+                let what = format!("{shape:?} {types:?} NSTEPS {nsteps} (LAT {lat})");
+                let mut p = mvtu_pipeline(&c);
+                let r = p.run(
+                    &c.inputs,
+                    c.expected.len(),
+                    &RunConfig::new(Stalls::NONE, 10_000),
+                );
+                assert!(!r.timed_out, "{what}");
+                assert_eq!(r.outputs, c.expected, "{what}");
+                for (i, &cy) in r.in_cycles.iter().enumerate() {
+                    let (v, s) = (i / sf, i % sf);
+                    assert_eq!(cy as usize, v * nf * sf + s, "{what}: input {i}");
+                }
+                for (i, &cy) in r.out_cycles.iter().enumerate() {
+                    let (v, n) = (i / nf, i % nf);
+                    let issue = v * nf * sf + n * sf + sf - 1;
+                    assert_eq!(cy as usize, issue + lat + 1, "{what}: output {i}");
+                }
+                assert_eq!(r.cycles, *r.out_cycles.last().unwrap() + 1);
+                assert_eq!(r.mvtus[0].stall_cycles, 0, "{what}");
+                assert_eq!(r.mvtus[0].beats as usize, 5 * nf * sf, "{what}");
+                assert!(the_mvtu(&p).idle(), "{what}");
+            }
         }
-        for (i, &c) in r.out_cycles.iter().enumerate() {
-            let (v, n) = (i / nf, i % nf);
-            assert_eq!(
-                c as usize,
-                v * nf * sf + n * sf + sf + 3,
-                "{mw}x{mh} output {i}"
-            );
-        }
-        assert_eq!(r.cycles, *r.out_cycles.last().unwrap() + 1);
     }
 }
 
+/// SF = 1 and a long pipeline (LAT up to 13): with a ready consumer one beat and one output word
+/// per cycle, i.e. exactly NF·SF cycles per vector; `Q` credits cover the round trip.
 #[test]
-fn mvtu_values_and_backpressure() {
-    // with the output never ready, exactly 2 words queue up and the input stops
-    let (mw, mh, pe, simd) = (16, 8, 2, 4);
-    let m = mvtu(mw, mh, pe, simd, 9);
-    let mut p = Pipeline::single(Block::Mvtu(Box::new(m)), simd, pe);
-    let inputs = words(simd, (0..40).map(|i| (i * 7) as u64 & 15));
-    let r = p.run(
-        &inputs,
-        1,
-        &RunConfig::new(
-            Stalls {
-                seed: 3,
-                p_in: 0.0,
-                p_out: 1.0,
-            },
-            200,
-        ),
-    );
-    assert!(r.timed_out);
-    assert!(r.outputs.is_empty());
-    // words accepted: the first vector (4) and the next ones until the queue (2) and the
-    // pipeline (3 beats in B..D) are full
-    assert!(r.in_cycles.len() < 40);
-    assert!(r.mvtus[0].stall_cycles > 100);
+fn mvtu_full_rate_with_sf1_and_long_latency() {
+    for (shape, types) in [
+        ((64, 4, 4, 64), MODE_TYPES[0]),
+        ((256, 2, 1, 256), MODE_TYPES[4]),
+        ((200, 3, 3, 200), MODE_TYPES[1]),
+        ((130, 1, 1, 130), MODE_TYPES[2]),
+    ] {
+        let c = mvtu_case(shape, types, 2, 40, 7);
+        let (nf, lat) = (c.params.nf(), c.params.latency());
+        assert_eq!(c.params.sf(), 1);
+        assert!(lat >= 10);
+        let mut p = mvtu_pipeline(&c);
+        let r = p.run(
+            &c.inputs,
+            c.expected.len(),
+            &RunConfig::new(Stalls::NONE, 10_000),
+        );
+        assert_eq!(r.outputs, c.expected, "{shape:?}");
+        for (i, &cy) in r.out_cycles.iter().enumerate() {
+            assert_eq!(cy as usize, i + lat + 1, "{shape:?} output {i}");
+        }
+        for (i, &cy) in r.in_cycles.iter().enumerate() {
+            assert_eq!(cy as usize, i * nf, "{shape:?} input {i}");
+        }
+        assert_eq!(r.mvtus[0].stall_cycles, 0, "{shape:?}");
+    }
+}
+
+/// Under random back-pressure the words are unchanged, `credits + queued + in flight = Q` at
+/// every cycle (so never more than Q words queue up), and an idle consumer stops the issue
+/// stage exactly when Q words are reserved.
+#[test]
+fn mvtu_credits_under_backpressure() {
+    for (i, (shape, types)) in [
+        ((16, 8, 2, 4), MODE_TYPES[0]),
+        ((27, 8, 4, 3), MODE_TYPES[1]),
+        ((64, 4, 4, 64), MODE_TYPES[4]),
+        ((10, 6, 3, 5), MODE_TYPES[3]),
+        ((6, 3, 1, 1), MODE_TYPES[2]),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let c = mvtu_case(shape, types, 3, 30, 40 + i as u64);
+        let q = c.params.queue_depth();
+        let (nf, sf) = (c.params.nf(), c.params.sf());
+        let mut m = Mvtu::new(&c.params, &c.wrom, &c.trom).unwrap();
+        // random tvalid / tready, driven by hand to check the invariant after every edge
+        let mut rng = Rng::new(i as u64);
+        let (mut next_in, mut got) = (0, Words::new(c.params.out_bits()));
+        let mut max_queued = 0;
+        for _cycle in 0..20_000 {
+            let in_valid = next_in < c.inputs.len() && rng.below(10) < 7;
+            let out_ready = rng.below(10) < 4;
+            let push = (in_valid && m.s_ready()).then(|| c.inputs.get(next_in));
+            let pop = m.m_valid() && out_ready;
+            if pop {
+                got.push(m.m_data());
+            }
+            next_in += usize::from(push.is_some());
+            m.tick(push, pop);
+            assert_eq!(m.credits() + m.queued() + m.in_flight(), q, "{shape:?}");
+            max_queued = max_queued.max(m.queued());
+            if got.len() == c.expected.len() {
+                break;
+            }
+        }
+        assert_eq!(got, c.expected, "{shape:?}");
+        assert!(max_queued <= q);
+        assert!(m.idle());
+
+        // the consumer never takes a word: Q folds are issued and pushed, then the issue stage
+        // waits at the next fold's last beat
+        let mut p = mvtu_pipeline(&c);
+        let never = Stalls {
+            seed: 3,
+            p_in: 0.0,
+            p_out: 1.0,
+        };
+        let r = p.run(&c.inputs, 1, &RunConfig::new(never, 400));
+        assert!(r.timed_out && r.outputs.is_empty());
+        let m = the_mvtu(&p);
+        assert_eq!(
+            (m.queued(), m.credits(), m.in_flight()),
+            (q, 0, 0),
+            "{shape:?}"
+        );
+        let reading_folds = (0..q).filter(|k| k % nf == 0).count();
+        let partial = if q % nf == 0 { sf - 1 } else { 0 };
+        assert_eq!(
+            r.in_cycles.len(),
+            reading_folds * sf + partial,
+            "{shape:?} Q {q}"
+        );
+        assert_eq!(r.mvtus[0].beats as usize, q * sf + sf - 1, "{shape:?}");
+    }
 }
 
 #[test]
@@ -275,5 +581,76 @@ fn networks_match_the_pad_pass_bit_model() {
                 "seed {seed} frame {f}: {spec:?}"
             );
         }
+    }
+}
+
+/// Falling thresholds (`acc ≤ T`, stored as `T' = T + 1`) through the generator's ROM images, in
+/// XNOR, OFFSET and MAC layers, against the golden model.
+#[test]
+fn falling_thresholds_through_the_rom_encoding() {
+    use crate::datatype::DataType;
+    use crate::golden::GoldenModel;
+    use crate::hwir::HwActivation;
+    use crate::synth::{ActSpec, DenseSpec, MlpSpec};
+    let falling = |out_dtype| ActSpec::Thresholds {
+        out_dtype,
+        falling: true,
+    };
+    let spec = MlpSpec {
+        name: "falling".into(),
+        in_features: 24,
+        input_dtype: DataType::Bipolar,
+        layers: vec![
+            // XNOR
+            DenseSpec {
+                out_features: 20,
+                weight_dtype: DataType::Bipolar,
+                activation: falling(DataType::UInt(2)),
+                pe: 4,
+                simd: 6,
+            },
+            // OFFSET (bipolar weights, uint2 inputs)
+            DenseSpec {
+                out_features: 16,
+                weight_dtype: DataType::Bipolar,
+                activation: falling(DataType::Int(2)),
+                pe: 4,
+                simd: 5,
+            },
+            // MAC (int2 × int2)
+            DenseSpec {
+                out_features: 12,
+                weight_dtype: DataType::Int(2),
+                activation: falling(DataType::UInt(3)),
+                pe: 3,
+                simd: 4,
+            },
+        ],
+        head: None,
+    };
+    let mut net = synth::mlp(&spec, 3);
+    crate::passes::lower(&mut net).unwrap();
+    let hw = pad::pad(&net).unwrap();
+    for l in &hw.layers {
+        let m = l.mvtu().unwrap();
+        let HwActivation::Thresholds(t) = &m.activation else {
+            panic!("{}: no thresholds", l.name)
+        };
+        assert!(t.le.iter().any(|&le| le), "{}: no falling channel", l.name);
+    }
+    let golden = GoldenModel::new(&net).unwrap();
+    let mut sim = CycleSim::new(&hw).unwrap();
+    let frames = synth::frames_for(&net, 50, 4);
+    let run = sim
+        .run_frames(frames.view(), Stalls::both(0.2, 5), None)
+        .unwrap();
+    let len = net.input.shape.len();
+    let data = frames.as_slice().unwrap();
+    for (f, got) in run.outputs.iter().enumerate() {
+        assert_eq!(
+            got,
+            &golden.infer(&data[f * len..(f + 1) * len]),
+            "frame {f}"
+        );
     }
 }

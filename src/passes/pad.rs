@@ -448,9 +448,14 @@ fn pad_mvtu(
                     values[[c, j]] = if j < zero { acc_lo } else { acc_hi + 1 };
                 }
             }
+            // TBITS holds the values the ROMs store: a falling (`le`) channel stores T + 1 (one
+            // comparator per threshold, `HwThresholds::rom_value`), which may need one more bit.
             let (tlo, thi) = values
-                .iter()
-                .fold((0i64, 0i64), |(lo, hi), &v| (lo.min(v), hi.max(v)));
+                .rows()
+                .into_iter()
+                .zip(&le)
+                .flat_map(|(row, &falling)| row.into_iter().map(move |&v| v + i64::from(falling)))
+                .fold((0i64, 0i64), |(lo, hi), v| (lo.min(v), hi.max(v)));
             let tbits = signed_bits(tlo, thi);
             let acc_bits = signed_bits(acc_lo, acc_hi).max(2);
             (
@@ -646,7 +651,8 @@ mod tests {
                         "case {case}: {spec:?} row {r} x {x:?} acc {acc} hw acc {acc_hw}"
                     );
                     if let HwActivation::Thresholds(t) = &layer.activation {
-                        for &v in t.values.row(r) {
+                        for j in 0..t.nsteps() {
+                            let v = t.rom_value(r, j);
                             assert!(signed_bits(v, v) <= t.tbits);
                         }
                     }
