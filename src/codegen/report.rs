@@ -2,6 +2,7 @@
 
 use super::cost;
 use super::yosys::ResourceCounts;
+use crate::cyclesim::mvtu_params;
 use crate::error::{Error, Result};
 use crate::hwir::{HwActivation, HwElement, HwKind, HwLayer, HwMvtu, HwNetwork, StreamFormat};
 use serde::Serialize;
@@ -193,15 +194,16 @@ pub fn mem_file(layer: &HwLayer, kind: char, pe: usize) -> String {
 /// Latency estimate (see `docs/hardware.md`): the time from the first input word of a frame to
 /// its last output word through an idle pipeline, tracking the first and last word of every
 /// stream. The input words arrive one per cycle. A dense MVTU emits its last word
-/// `(NF − 1)·SF + 4` cycles after its last input word (replay of the remaining neuron folds, then
-/// its 4-stage pipeline). A window generator can start once the first window's last input word is
-/// in (inputs assumed evenly spread over their stream); its layer then needs the later of "every
-/// window at full speed" and "the last window after the last input word". A width converter emits
-/// the r output words its last input word completes in the r following cycles (r = 1 for an
-/// up-sizer, IN/OUT for a down-sizer); a FIFO adds 1 cycle; the top-k head emits its k words in the
-/// k cycles after the last value word. Exact for dense pipelines without back-pressure inside a
-/// frame; an estimate otherwise (the simulators are exact). Returns the total and the per-layer
-/// terms as text.
+/// `(NF − 1)·SF + LAT + 1` cycles after its last input word (replay of the remaining neuron
+/// folds, then `LAT` edges through its pipeline and one cycle in its output queue;
+/// [`crate::cyclesim::MvtuParams::latency`], `docs/mvtu-spec.md`). A window generator can start
+/// once the first window's last input word is in (inputs assumed evenly spread over their
+/// stream); its layer then needs the later of "every window at full speed" and "the last window
+/// after the last input word". A width converter emits the r output words its last input word
+/// completes in the r following cycles (r = 1 for an up-sizer, IN/OUT for a down-sizer); a FIFO
+/// adds 1 cycle; the top-k head emits its k words in the k cycles after the last value word.
+/// Exact for dense pipelines without back-pressure inside a frame; an estimate otherwise (the
+/// simulators are exact). Returns the total and the per-layer terms as text.
 pub fn latency(hw: &HwNetwork) -> (u64, String) {
     let mut first = 0u64;
     let mut last = hw.layers[0].in_words() as u64 - 1;
@@ -217,13 +219,15 @@ pub fn latency(hw: &HwNetwork) -> (u64, String) {
         match (&layer.kind, w0) {
             (HwKind::Mvtu(m), None) => {
                 let (nf, sf) = (m.nf() as u64, m.sf() as u64);
-                first = last + 4;
-                last += (nf - 1) * sf + 4;
+                let lat = mvtu_params(m).latency() as u64;
+                first = last + lat + 1;
+                last += (nf - 1) * sf + lat + 1;
             }
             (HwKind::Mvtu(m), Some(w0)) => {
                 let (nf, sf, v) = (m.nf() as u64, m.sf() as u64, m.vectors as u64);
-                first = w0 + 2 + sf + 3;
-                last = (last + 2 + nf * sf + 3).max(w0 + 2 + v * nf * sf + 3);
+                let lat = mvtu_params(m).latency() as u64;
+                first = w0 + 2 + sf + lat;
+                last = (last + 2 + nf * sf + lat).max(w0 + 2 + v * nf * sf + lat);
             }
             (HwKind::Pool(p), w0) => {
                 let w0 = w0.unwrap_or(first);
