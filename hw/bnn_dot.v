@@ -1,18 +1,47 @@
-// bnn_dot.v -- combinational SIMD-lane dot product of one PE (one MVTU
-// synapse-fold step): dot = sum_{l<SIMD} w[l] * x[l].
+// bnn_dot.v -- one PE's pipelined SIMD-lane dot product (one MVTU
+// synapse-fold step), at the exact width the arithmetic needs.
 //
+// ============================================================================
+// FUNCTION
+// ============================================================================
 // Lane l of w sits at w[l*WBITS +: WBITS], lane l of x at x[l*IBITS +: IBITS].
 // Element types (WTYPE / ITYPE):
 //   0 = bipolar, 1 bit: bit 1 means +1, bit 0 means -1
 //   1 = unsigned integer, WBITS/IBITS bits
 //   2 = signed two's complement integer, WBITS/IBITS bits
-// Modes:
-//   WTYPE == 0 && ITYPE == 0 (XNOR mode): dot = number of lanes where the
-//     weight bit equals the input bit (popcount of XNOR), an unsigned count
-//     in [0, SIMD], returned as an ACC_BITS-bit number.
-//   otherwise: dot = signed sum of products of the decoded values, returned
-//     modulo 2^ACC_BITS (two's complement). The caller accumulates modulo
-//     2^ACC_BITS too, so the final sum is exact whenever it fits ACC_BITS.
+// The mode follows from the types (docs/mvtu-spec.md, section 2):
+//   XNOR   (WTYPE = ITYPE = 0):           term[l] = ~(w[l] ^ x[l]), 1 bit;
+//                                         sum = popcount, in [0, SIMD]
+//   OFFSET (exactly one type is 0):       u = the bipolar operand's bit,
+//                                         v = the other operand (its own width
+//                                         and signedness); term[l] = u[l] ? v[l] : 0;
+//                                         sum = SUM term. The caller forms
+//                                         2*SUM term - SUM v (bipolar = 2u-1).
+//                                         With bipolar INPUTS (ITYPE = 0) v is the
+//                                         weight, so SUM v is per PE: vsum = SUM w[l]
+//                                         (second tree). With bipolar weights
+//                                         SUM v = SUM x is shared by all PEs and
+//                                         computed by the caller; vsum = 0.
+//   SEL    (else, one operand uint1;      b = that operand's bit, v = the other;
+//           the weight when both are):    term[l] = b[l] ? v[l] : 0; sum = SUM term
+//   MAC    (otherwise):                   term[l] = w[l]*x[l], exact signed/unsigned
+//                                         product of WBITS+IBITS bits; sum = SUM term
+// sum and vsum are returned modulo 2^ACC_BITS (sign-extended from the tree
+// width when the terms are signed, zero-extended otherwise); the caller
+// accumulates modulo 2^ACC_BITS.
+//
+// ============================================================================
+// TIMING (cycle exact; no enable, no reset: the datapath shifts every cycle)
+// ============================================================================
+//   PROD = (MAC) ? 1 : 0,  TS = max(1, clog2(SIMD))
+//   sum/vsum after edge e+PROD+TS-1 = result for w, x during cycle e
+// MAC: stage 1 registers the SIMD products; then TS adder-tree stages
+// (bnn_addtree: one adder level per stage, a full-adder first level for
+// 1-bit unsigned terms, every level only as wide as it needs). Other modes:
+// the lane terms are formed in front of the first tree stage (an XNOR/AND or
+// a select feeding the first adder level). Lanes are never extended to
+// ACC_BITS before the sum.
+//
 // Parameter checking: see bnn_rom.v (missing `ERROR_...` module).
 `default_nettype none
 
@@ -24,9 +53,11 @@ module bnn_dot #(
     parameter integer ITYPE    = 0,   // input type: 0 bipolar, 1 unsigned, 2 signed
     parameter integer ACC_BITS = 8    // result width (>= 2), two's complement
 ) (
-    input  wire [SIMD*WBITS-1:0] w,   // SIMD packed weights, lane 0 in the LSBs
-    input  wire [SIMD*IBITS-1:0] x,   // SIMD packed inputs, lane 0 in the LSBs
-    output reg  [ACC_BITS-1:0]   dot  // popcount (XNOR mode) or signed dot product mod 2^ACC_BITS
+    input  wire                  ap_clk, // clock, rising edge
+    input  wire [SIMD*WBITS-1:0] w,      // SIMD packed weights, lane 0 in the LSBs
+    input  wire [SIMD*IBITS-1:0] x,      // SIMD packed inputs, lane 0 in the LSBs
+    output wire [ACC_BITS-1:0]   sum,    // SUM term mod 2^ACC_BITS, PROD+TS edges later
+    output wire [ACC_BITS-1:0]   vsum    // OFFSET with ITYPE = 0: SUM w mod 2^ACC_BITS; else 0
 );
 
     generate
@@ -47,79 +78,82 @@ module bnn_dot #(
         end
     endgenerate
 
-    integer l;
+    // mode: 0 XNOR, 1 OFFSET, 2 SEL, 3 MAC (docs/mvtu-spec.md, section 2)
+    localparam integer MODE =
+        (WTYPE == 0 && ITYPE == 0) ? 0 :
+        (WTYPE == 0 || ITYPE == 0) ? 1 :
+        ((WTYPE == 1 && WBITS == 1) || (ITYPE == 1 && IBITS == 1)) ? 2 : 3;
+    localparam integer TS = (SIMD > 1) ? $clog2(SIMD) : 1;
+    // which side carries the 1-bit selector in OFFSET / SEL mode (1 = weight)
+    localparam integer SEL_W = (MODE == 1) ? ((WTYPE == 0) ? 1 : 0)
+                             : ((WTYPE == 1 && WBITS == 1) ? 1 : 0);
+    // term width and signedness
+    localparam integer VBITS = (SEL_W == 1) ? IBITS : WBITS;   // OFFSET/SEL value width
+    localparam integer VSGN  = (SEL_W == 1) ? ((ITYPE == 2) ? 1 : 0) : ((WTYPE == 2) ? 1 : 0);
+    localparam integer PSGN  = (WTYPE == 2 || ITYPE == 2) ? 1 : 0;
+    localparam integer PW    = WBITS + IBITS;                   // exact product width
+    localparam integer TW    = (MODE == 0) ? 1 : (MODE == 3) ? PW : VBITS;
+    localparam integer TSGN  = (MODE == 0) ? 0 : (MODE == 3) ? PSGN : VSGN;
 
+    // tree operands: the lane operation (XNOR, select) is done inside
+    // bnn_addtree, in front of its first adder level
+    localparam integer OP = (MODE == 0) ? 1 : (MODE == 3) ? 0 : 2;
+    wire [SIMD*TW-1:0] terms;
+    wire [SIMD-1:0]    sel;
+
+    genvar g;
     generate
-        if (WTYPE == 0 && ITYPE == 0) begin : g_xnor
-            // XNOR-popcount datapath
-            wire [SIMD-1:0] match = ~(w ^ x);
-            always @* begin
-                dot = {ACC_BITS{1'b0}};
-                for (l = 0; l < SIMD; l = l + 1) begin
-                    dot = dot + {{(ACC_BITS-1){1'b0}}, match[l]};
+        if (MODE == 0) begin : g_xnor
+            assign terms = w;
+            assign sel   = x;
+        end else if (MODE == 1 || MODE == 2) begin : g_sel
+            for (g = 0; g < SIMD; g = g + 1) begin : g_lane
+                if (SEL_W == 1) begin : g_bw
+                    assign terms[g*TW +: TW] = x[g*IBITS +: IBITS];
+                    assign sel[g]            = w[g*WBITS];
+                end else begin : g_bx
+                    assign terms[g*TW +: TW] = w[g*WBITS +: WBITS];
+                    assign sel[g]            = x[g*IBITS];
                 end
             end
         end else begin : g_mac
-            // decoded operand widths: one extra bit makes every type signed
-            localparam integer WD = WBITS + 1;
-            localparam integer XD = IBITS + 1;
-            localparam integer PW = WD + XD;          // exact product width
-            wire [SIMD*ACC_BITS-1:0] prod;
-            genvar g;
+            // stage 1: exact products (operands extended to PW bits; the low
+            // PW bits of the product are exact)
+            reg [SIMD*PW-1:0] prod;
             for (g = 0; g < SIMD; g = g + 1) begin : g_lane
-                wire [WBITS-1:0] wr = w[g*WBITS +: WBITS];
-                wire [IBITS-1:0] xr = x[g*IBITS +: IBITS];
-                wire [WD-1:0] wd;
-                wire [XD-1:0] xd;
-                if (WTYPE == 0) begin : g_wbip
-                    assign wd = {~wr, 1'b1};          // 1 -> +1 (01), 0 -> -1 (11)
-                end else if (WTYPE == 1) begin : g_wuns
-                    assign wd = {1'b0, wr};
-                end else begin : g_wsgn
-                    assign wd = {wr[WBITS-1], wr};
-                end
-                if (ITYPE == 0) begin : g_xbip
-                    assign xd = {~xr, 1'b1};
-                end else if (ITYPE == 1) begin : g_xuns
-                    assign xd = {1'b0, xr};
-                end else begin : g_xsgn
-                    assign xd = {xr[IBITS-1], xr};
-                end
-                // sign-extend both to the product width; the low PW bits of
-                // the product are the exact signed product
-                wire [PW-1:0] we = {{XD{wd[WD-1]}}, wd};
-                wire [PW-1:0] xe = {{WD{xd[XD-1]}}, xd};
-                wire [PW-1:0] p;
-                // A 1-bit operand needs no multiplier: bipolar is a
-                // conditional negation, binary (uint1) a select. (Otherwise
-                // synthesis maps e.g. uint8 x bipolar lanes to DSPs.)
-                // The decoded form of the 1-bit operand is then not needed.
-                if (WTYPE == 0) begin : g_pneg_w
-                    assign p = wr[0] ? xe : ({PW{1'b0}} - xe);
-                    wire unused_we = &{1'b0, we};
-                end else if (ITYPE == 0) begin : g_pneg_x
-                    assign p = xr[0] ? we : ({PW{1'b0}} - we);
-                    wire unused_xe = &{1'b0, xe};
-                end else if (WTYPE == 1 && WBITS == 1) begin : g_psel_w
-                    assign p = wr[0] ? xe : {PW{1'b0}};
-                    wire unused_we = &{1'b0, we};
-                end else if (ITYPE == 1 && IBITS == 1) begin : g_psel_x
-                    assign p = xr[0] ? we : {PW{1'b0}};
-                    wire unused_xe = &{1'b0, xe};
-                end else begin : g_pmul
-                    assign p = we * xe;
-                end
-                bnn_resize #(.IN_W(PW), .OUT_W(ACC_BITS), .SIGNED(1)) u_rs (
-                    .din (p),
-                    .dout(prod[g*ACC_BITS +: ACC_BITS])
+                wire [PW-1:0] we;
+                wire [PW-1:0] xe;
+                bnn_resize #(.IN_W(WBITS), .OUT_W(PW), .SIGNED((WTYPE == 2) ? 1 : 0)) u_we (
+                    .din(w[g*WBITS +: WBITS]), .dout(we)
                 );
-            end
-            always @* begin
-                dot = {ACC_BITS{1'b0}};
-                for (l = 0; l < SIMD; l = l + 1) begin
-                    dot = dot + prod[l*ACC_BITS +: ACC_BITS];
+                bnn_resize #(.IN_W(IBITS), .OUT_W(PW), .SIGNED((ITYPE == 2) ? 1 : 0)) u_xe (
+                    .din(x[g*IBITS +: IBITS]), .dout(xe)
+                );
+                always @(posedge ap_clk) begin
+                    prod[g*PW +: PW] <= $signed(we) * $signed(xe);
                 end
             end
+            assign terms = prod;
+            assign sel   = {SIMD{1'b0}};
+        end
+    endgenerate
+
+    bnn_addtree #(
+        .N(SIMD), .W(TW), .SIGNED(TSGN), .STAGES(TS), .OUT_W(ACC_BITS), .OP(OP)
+    ) u_tree (
+        .ap_clk(ap_clk), .terms(terms), .sel(sel), .sum(sum)
+    );
+
+    generate
+        if (MODE == 1 && ITYPE == 0) begin : g_vsum
+            // OFFSET with bipolar inputs: SUM v = SUM w is per PE
+            bnn_addtree #(
+                .N(SIMD), .W(WBITS), .SIGNED((WTYPE == 2) ? 1 : 0), .STAGES(TS), .OUT_W(ACC_BITS)
+            ) u_vtree (
+                .ap_clk(ap_clk), .terms(w), .sel({SIMD{1'b0}}), .sum(vsum)
+            );
+        end else begin : g_novsum
+            assign vsum = {ACC_BITS{1'b0}};
         end
     endgenerate
 

@@ -1,5 +1,7 @@
-// bnn_mvtu.v -- matrix-vector-threshold unit (FINN MVAU semantics), fully
-// pipelined, AXI-Stream in and out, weight/threshold ROMs outside the module.
+// bnn_mvtu.v -- matrix-vector-threshold unit (FINN MVAU semantics), v2:
+// a free-running pipelined datapath behind a credit-checked issue stage,
+// AXI-Stream in and out, weight/threshold ROMs outside the module.
+// (docs/mvtu-spec.md is the specification this file implements.)
 //
 // ============================================================================
 // FUNCTION
@@ -15,7 +17,7 @@
 // Arithmetic is modulo 2^ACC_BITS; results are exact when every final acc
 // (and, in XNOR no-activation mode, 2*acc - XNOR_FANIN) fits in ACC_BITS
 // bits two's complement. In XNOR mode the thresholds are in the popcount
-// domain. Lane decoding: see bnn_dot.v; threshold unit: see bnn_thresh.v.
+// domain.
 //
 // Folding: NF = MH/PE neuron folds, SF = MW/SIMD synapse folds.
 // Input word (SIMD*IBITS bits): lane l of synapse fold sf is input channel
@@ -24,86 +26,105 @@
 // Weight ROM of PE p (outside): word address nf*SF + sf holds the SIMD
 // weights W[nf*PE+p][sf*SIMD + l], lane l at [l*WBITS +: WBITS]; presented
 // on wmem_rdata[p*SIMD*WBITS +: SIMD*WBITS]. Threshold ROM of PE p: word
-// address nf holds {dir, T[NSTEPS-1], ..., T[0]} (TBITS each, T[0] in the
-// LSBs) of channel nf*PE+p, presented on
+// address nf holds {dir, T'[NSTEPS-1], ..., T'[0]} (TBITS each, T'[0] in the
+// LSBs) of channel nf*PE+p, with T'[i] = T[i] when dir = 0 and
+// T'[i] = T[i] + 1 when dir = 1 (acc <= T <=> !(acc >= T+1)); presented on
 // tmem_rdata[p*(NSTEPS*TBITS+1) +: NSTEPS*TBITS+1]. Both ROMs must behave
-// like bnn_rom: at a rising edge with en=1, rdata <= mem[addr]; with en=0
-// rdata holds.
+// like bnn_rom: at a rising edge with en=1, rdata <= mem[addr]. The MVTU
+// reads them at every edge: wmem_en = 1, tmem_en = 1 (tmem_en = 0 and
+// tmem_addr = 0 when NSTEPS = 0; tmem_rdata is then ignored).
+//
+// Datapath modes (derived from the types; lane terms see bnn_dot.v):
+//   XNOR   WTYPE = ITYPE = 0                  per beat: popcount of XNOR
+//   OFFSET exactly one of WTYPE, ITYPE is 0    per beat: 2*SUM(u ? v : 0) - SUM v
+//          (u = the bipolar operand's bit, v = the other operand). The
+//          per-PE accumulator holds A = SUM SUM (u ? v : 0), the accumulator
+//          acc_v holds SUM SUM v, and FIN forms 2*A - acc_v. Bipolar weights:
+//          SUM v = SUM x is one tree shared by all PEs (its accumulator is
+//          replicated per PE group, for fan-out); bipolar inputs: SUM v =
+//          SUM w is a second tree and accumulator per PE.
+//   SEL    else, one operand uint1             per beat: SUM (b ? v : 0)
+//   MAC    otherwise                           per beat: SUM w*x (exact products)
 //
 // ============================================================================
 // TIMING (cycle exact; a beat = one (nf, sf) step of one vector)
 // ============================================================================
 // Cycle c ends at rising edge c; "X during c" is the value between edges c-1
-// and c. All registers below update only at rising edges; ap_rst_n is
-// synchronous, active low, and clears the registers marked (R).
+// and c. All registers update only at rising edges; ap_rst_n is synchronous,
+// active low, and clears the registers marked (R).
 //
-// Registers
-//   Stage A (issue):  a_nf (R) in [0,NF), a_sf (R) in [0,SF), a_addr (R) =
-//                     a_nf*SF + a_sf (kept as a counter).
-//   Stage B (fetch):  b_valid (R), b_first, b_last, b_x (the input word: a
-//                     copy of s_axis_tdata, or the input-buffer word being
-//                     replayed), and the PE weight-ROM output registers.
-//   Stage C (dot):    c_valid (R), c_first, c_last, c_nf, c_dot[pe] = SIMD-lane
-//                     dot product of b_x and the PE's weights (bnn_dot).
-//   Stage D (acc):    acc[pe], d_last (R) = "acc holds a finished sum not yet
-//                     moved to the output queue", and the PE threshold-ROM
-//                     output registers.
-//   Output queue:     q_cnt (R) in {0,1,2}, q_head, q_tail.
-//                     m_axis_tvalid = (q_cnt != 0), m_axis_tdata = q_head.
+// Constants:
+//   PROD = (MAC) ? 1 : 0;  TS = max(1, clog2(SIMD));  FIN = (OFFSET) ? 1 : 0
+//   LAT  = 4 + PROD + TS + FIN    (issue edge of a fold's last beat -> push)
+//   Q    = floor((LAT + 1) / SF) + 2    (output queue capacity = credits at reset)
+//   G    = ceil(PE / PE_GROUP)   PE groups (replicated input copy and enables)
 //
-// Combinational signals (adv and s_axis_tready are functions of registers
-// only; nothing depends combinationally on m_axis_tready except pop):
-//   adv   = !(d_last && q_cnt == 2)         -- the single pipeline-advance signal
-//   a_in  = (a_nf == 0)                      -- this beat reads the stream
-//   a_valid = !a_in || s_axis_tvalid         -- stage A has a beat
-//   issue = adv && a_valid
-//   s_axis_tready = adv && a_in              (never depends on m_axis_tready or
-//                                              s_axis_tvalid)
-//   wmem_en = issue, wmem_addr = a_addr
-//   tmem_en = adv && c_valid && c_last, tmem_addr = c_nf   (NSTEPS > 0;
-//             with NSTEPS = 0 both are constant 0 and tmem_rdata is ignored)
-//   push  = adv && d_last;  pop = m_axis_tvalid && m_axis_tready
+// Stage A (issue; the only stage that can stall):
+//   registers a_nf (R) in [0,NF), a_sf (R) in [0,SF), a_addr (R) =
+//   a_nf*SF + a_sf (a counter), credits (R, reset Q), the SF-word input
+//   buffer ibuf (NF > 1 only).
+//   a_in      = (a_nf == 0)              this beat reads the stream
+//   a_last    = (a_sf == SF-1)           this beat finishes a fold (reserves a slot)
+//   a_valid   = !a_in || s_axis_tvalid
+//   can       = !a_last || (credits != 0)
+//   issue     = a_valid && can
+//   s_axis_tready = a_in && can          (registers only: never depends on
+//                                         s_axis_tvalid or m_axis_tready)
+//   pop       = m_axis_tvalid && m_axis_tready
+//   At each edge: if issue: a_sf <= (a_sf==SF-1) ? 0 : a_sf+1;
+//                   if a_sf==SF-1: a_nf <= (a_nf==NF-1) ? 0 : a_nf+1;
+//                   a_addr <= (a_addr==NF*SF-1) ? 0 : a_addr+1;
+//                   if a_in: ibuf[a_sf] <= s_axis_tdata
+//                 credits <= credits - (issue && a_last) + pop
 //
-// At each rising edge (after reset; with adv = 0 only the queue can change):
-//   if issue: a_sf <= (a_sf==SF-1) ? 0 : a_sf+1;
-//             if a_sf==SF-1: a_nf <= (a_nf==NF-1) ? 0 : a_nf+1;
-//             a_addr <= (a_addr==NF*SF-1) ? 0 : a_addr+1;
-//             b_x <= a_in ? s_axis_tdata : ibuf[a_sf];
-//             if a_in: ibuf[a_sf] <= s_axis_tdata   (ibuf = SF-word input buffer)
-//             weight ROMs: rdata <= mem[a_addr]
-//   if adv:   b_valid <= a_valid; b_first <= (a_sf==0); b_last <= (a_sf==SF-1);
-//             c_valid <= b_valid; c_first <= b_first; c_last <= b_last;
-//             c_dot <= dot(b_x, weights);
-//             if c_valid: acc <= (c_first ? 0 : acc) + c_dot;
-//             d_last <= c_valid && c_last;
-//             if c_valid && c_last: threshold ROMs: rdata <= mem[nf of that beat]
-//   queue:    push && !pop: q_cnt+1, data into q_head if q_cnt==0 else q_tail;
-//             pop && !push: q_cnt-1, and q_head <= q_tail if q_cnt was 2;
-//             push && pop : q_cnt unchanged (it is 1), q_head <= result.
-//             (push with q_cnt==2 cannot happen.) result = threshold/identity
-//             function of acc and the threshold-ROM registers (combinational).
-// Beats are issued in order nf = 0..NF-1 (outer), sf = 0..SF-1 (inner); nf=0
-// beats take their word from s_axis (one handshake each), nf>0 beats replay
-// ibuf, so a new vector's first word is accepted right after the previous
-// vector's last beat (no bubble between folds or vectors).
+// Everything after stage A shifts at EVERY edge (no pipeline enable); a beat
+// issued at edge t (for nf = 0: its s_axis handshake in cycle t) is captured
+// at these edges:
+//   t        stage B: b_x <= a_in ? s_axis_tdata : ibuf[a_sf];
+//            b_addr <= a_addr (= wmem_addr); flags valid (R) = issue,
+//            first = (a_sf == 0), last (R) = issue && a_last, nf = a_nf
+//   t+1      stage X: b_x copied into one register per PE group (and one for
+//            the shared SUM x tree): the broadcast to all PEs is its own
+//            stage; weight ROM output registers rdata <= mem[b_addr]
+//   t+2 ..   (MAC: the products at t+2,) then TS adder-tree stages, one
+//   t+1+PROD+TS   tree level each (bnn_dot / bnn_addtree); the last holds
+//            the beat's sum per PE (and SUM v); the valid/first flags of this
+//            stage are replicated per PE group ((* keep *)) as the
+//            accumulators' enables
+//   t+2+PROD+TS   accumulators, only for a valid beat:
+//            acc <= first ? sum : acc + sum (likewise acc_v)
+//   +FIN     OFFSET only: fin <= 2*acc - acc_v (every edge; used for the
+//            last beat of a fold)
+//   t+3+PROD+TS+FIN   compare stage (bnn_thresh, every edge): per PE and
+//            threshold hit[i] <= (val >= T'[i]), dir_r <= dir, with val =
+//            fin (OFFSET) or acc, and the threshold-ROM output register
+//            loaded at the previous edge from tmem_addr = the beat's nf
+//            (tmem_addr is the nf flag captured at edge t+1+PROD+TS+FIN).
+//            NSTEPS = 0: this stage registers the output value instead:
+//            fin (OFFSET), 2*acc - XNOR_FANIN (XNOR), acc (otherwise)
+//   t+LAT    push into the output queue, for the last beat of a fold only
+//            (the last flag of the compare stage): out = (count + OUT_BIAS)
+//            mod 2^OBITS, count = dir_r ? NSTEPS - #hit : #hit (NSTEPS = 0:
+//            the registered value)
 //
-// Latency: if adv stays 1, a beat issued at edge t (for nf = 0 that is its
-// s_axis handshake at cycle t) is in stage B during cycle t+1, in C during
-// t+2 and in D during t+3; if it is the last beat of a neuron fold
-// (sf = SF-1) its result is pushed into the queue at edge t+3, so
-// m_axis_tvalid is high from cycle t+4: the earliest output handshake is at
-// cycle t+4 (tested: with no stalls, output word (v, nf) is taken at cycle
-// v*NF*SF + nf*SF + SF + 3 and input word (v, sf) at cycle v*NF*SF + sf).
-// Every cycle with adv = 0 freezes stages A-D (and the ROM registers).
-// Reset state: all valid bits and d_last 0, a_nf = a_sf = a_addr = 0,
-// q_cnt = 0; s_axis_tready is 1 in the first cycle after reset.
-// Throughput: without back-pressure adv is always 1, one beat is issued per
-// cycle whenever input is available: exactly NF*SF cycles per vector in
-// steady state, one output word per NF*SF/NF = SF cycles on average
-// (one word per neuron fold). Back-pressure stalls the whole pipeline only
-// when a finished result is waiting (d_last) and both queue entries are
-// full; a stall caused by q_cnt == 2 lasts at least one cycle even if the
-// consumer takes a word in that cycle (adv uses only registers).
+// Output queue (capacity Q words; q_cnt (R), write/read pointers (R)):
+//   m_axis_tvalid = (q_cnt != 0), m_axis_tdata = oldest word.
+//   At each edge it appends the word pushed at that edge and drops the
+//   oldest if pop; a word pushed into an empty queue is on m_axis from the
+//   next cycle. credits + words in the queue + reserved words in flight = Q,
+//   so a push always finds room.
+//
+// Latency and throughput (tested): with no back-pressure, input word (v, sf)
+// is taken at cycle v*NF*SF + sf and output word (v, nf) at cycle
+// v*NF*SF + nf*SF + SF - 1 + LAT + 1. Examples: XNOR, SIMD 32: LAT = 9;
+// binary x bipolar (OFFSET), SIMD 64: LAT = 11; W4A4 (MAC), SIMD 5: LAT = 8;
+// SIMD 1 XNOR: LAT = 5. Q covers the credit round trip (reserve at the issue
+// edge, push LAT edges later, pop one cycle later at the earliest, credit
+// usable the cycle after), so with a ready consumer the issue stage never
+// waits: exactly NF*SF cycles per vector. Under back-pressure only the issue
+// stage waits (for a credit, when it would issue a fold's last beat).
+// Reset state: all valid flags 0, a_nf = a_sf = a_addr = 0, credits = Q,
+// empty queue; s_axis_tready is 1 in the first cycle after reset.
 //
 // Parameter checking: see bnn_rom.v (missing `ERROR_...` module).
 `default_nettype none
@@ -122,7 +143,8 @@ module bnn_mvtu #(
     parameter integer OBITS      = 1,   // output bits per channel (= ACC_BITS when NSTEPS = 0)
     parameter integer TBITS      = 6,   // threshold width, signed (ignored when NSTEPS = 0)
     parameter integer OUT_BIAS   = 0,   // signed integer added to the threshold count
-    parameter integer XNOR_FANIN = 16   // true fan-in K for XNOR no-activation output 2*P - K (<= MW)
+    parameter integer XNOR_FANIN = 16,  // true fan-in K for XNOR no-activation output 2*P - K (<= MW)
+    parameter integer PE_GROUP   = 8    // PEs per replicated input-word copy / enable (>= 1; no timing effect)
 ) (
     input  wire                         ap_clk,         // clock
     input  wire                         ap_rst_n,       // synchronous reset, active low
@@ -156,17 +178,44 @@ module bnn_mvtu #(
     localparam integer OW  = PE * OBITS;            // output word width
     localparam integer WW  = SIMD * WBITS;          // weight word width per PE
     localparam integer TW  = NSTEPS * TBITS + 1;    // threshold word width per PE
-    localparam integer XNOR = (WTYPE == 0 && ITYPE == 0) ? 1 : 0;
+    localparam integer AB  = ACC_BITS;
+
+    // mode: 0 XNOR, 1 OFFSET, 2 SEL, 3 MAC (as in bnn_dot)
+    localparam integer MODE =
+        (WTYPE == 0 && ITYPE == 0) ? 0 :
+        (WTYPE == 0 || ITYPE == 0) ? 1 :
+        ((WTYPE == 1 && WBITS == 1) || (ITYPE == 1 && IBITS == 1)) ? 2 : 3;
+    localparam integer XNOR     = (MODE == 0) ? 1 : 0;
+    localparam integer SHARED_V = (MODE == 1 && WTYPE == 0) ? 1 : 0;  // SUM v = SUM x
+    localparam integer PE_V     = (MODE == 1 && ITYPE == 0) ? 1 : 0;  // SUM v = SUM w
+
+    // pipeline geometry (docs/mvtu-spec.md, section 3)
+    localparam integer PROD = (MODE == 3) ? 1 : 0;
+    localparam integer TS   = (SIMD > 1) ? $clog2(SIMD) : 1;
+    localparam integer FIN  = (MODE == 1) ? 1 : 0;
+    localparam integer LAT  = 4 + PROD + TS + FIN;
+    localparam integer Q    = (LAT + 1) / SF + 2;
+    localparam integer ST   = 1 + PROD + TS;        // stage of the tree sums
+    localparam integer SC   = 3 + PROD + TS + FIN;  // compare stage (push at SC+1 = LAT)
+    localparam integer GPE  = (PE_GROUP < 1) ? 1 : PE_GROUP;
+    localparam integer G    = (PE + GPE - 1) / GPE;
+    localparam integer QW   = $clog2(Q);            // Q >= 2
+    localparam integer QCW  = $clog2(Q + 1);
 
     localparam integer NF_M1 = NF - 1;
     localparam integer SF_M1 = SF - 1;
     localparam integer WA_M1 = NF * SF - 1;
+    localparam integer Q_M1  = Q - 1;
     localparam [NFW-1:0] NF_LAST = NF_M1[NFW-1:0];
     localparam [SFW-1:0] SF_LAST = SF_M1[SFW-1:0];
     localparam [WAW-1:0] WA_LAST = WA_M1[WAW-1:0];
     localparam [NFW-1:0] NF_ONE  = 1;
     localparam [SFW-1:0] SF_ONE  = 1;
     localparam [WAW-1:0] WA_ONE  = 1;
+    localparam [QW-1:0]  Q_LAST  = Q_M1[QW-1:0];
+    localparam [QW-1:0]  Q_ONE   = 1;
+    localparam [QCW-1:0] Q_FULL  = Q[QCW-1:0];
+    localparam [QCW-1:0] QC_ONE  = 1;
 
     generate
         if (PE < 1 || SIMD < 1 || MW < 1 || MH < 1) begin : g_err_dims
@@ -190,226 +239,317 @@ module bnn_mvtu #(
         if (XNOR == 1 && (XNOR_FANIN < 1 || XNOR_FANIN > MW)) begin : g_err_fanin
             ERROR_bnn_mvtu_XNOR_FANIN_must_be_in_1_to_MW u_err ();
         end
+        if (ACC_BITS < 2) begin : g_err_acc
+            ERROR_bnn_mvtu_ACC_BITS_must_be_at_least_2 u_err ();
+        end
     endgenerate
 
     // ------------------------------------------------------------------
-    // pipeline control
+    // stage A: issue, credits
     // ------------------------------------------------------------------
     reg  [NFW-1:0] a_nf;
     reg  [SFW-1:0] a_sf;
     reg  [WAW-1:0] a_addr;
-    reg            b_valid, b_first, b_last;
-    reg            c_valid, c_first, c_last;
-    reg            d_last;
-    reg  [1:0]     q_cnt;
-    reg  [OW-1:0]  q_head, q_tail;
+    reg  [QCW-1:0] credits;
 
-    wire adv       = !(d_last && (q_cnt == 2'd2));
     wire a_in      = (a_nf == {NFW{1'b0}});
+    wire a_last    = (a_sf == SF_LAST);
     wire a_valid   = !a_in || s_axis_tvalid;
-    wire issue     = adv && a_valid;
-    wire a_sf_last = (a_sf == SF_LAST);
+    wire can       = !a_last || (credits != {QCW{1'b0}});
+    wire issue     = a_valid && can;
     wire a_nf_last = (a_nf == NF_LAST);
     wire a_wa_last = (a_addr == WA_LAST);
 
-    assign s_axis_tready = adv && a_in;
-    assign wmem_en       = issue;
-    assign wmem_addr     = a_addr;
+    reg  [QCW-1:0] q_cnt;
+    wire pop = (q_cnt != {QCW{1'b0}}) && m_axis_tready;
 
-    wire [OW-1:0] result;                 // stage-D result (all PEs)
-    wire push = adv && d_last;
-    wire pop  = (q_cnt != 2'd0) && m_axis_tready;
-
-    assign m_axis_tvalid = (q_cnt != 2'd0);
-    assign m_axis_tdata  = q_head;
+    assign s_axis_tready = a_in && can;
 
     always @(posedge ap_clk) begin
         if (!ap_rst_n) begin
             a_nf    <= {NFW{1'b0}};
             a_sf    <= {SFW{1'b0}};
             a_addr  <= {WAW{1'b0}};
-            b_valid <= 1'b0;
-            c_valid <= 1'b0;
-            d_last  <= 1'b0;
-            q_cnt   <= 2'd0;
+            credits <= Q_FULL;
         end else begin
             if (issue) begin
-                a_sf   <= a_sf_last ? {SFW{1'b0}} : a_sf + SF_ONE;
-                if (a_sf_last) begin
+                a_sf <= a_last ? {SFW{1'b0}} : a_sf + SF_ONE;
+                if (a_last) begin
                     a_nf <= a_nf_last ? {NFW{1'b0}} : a_nf + NF_ONE;
                 end
                 a_addr <= a_wa_last ? {WAW{1'b0}} : a_addr + WA_ONE;
             end
-            if (adv) begin
-                b_valid <= a_valid;
-                c_valid <= b_valid;
-                d_last  <= c_valid && c_last;
-            end
-            if (push && !pop) begin
-                q_cnt <= q_cnt + 2'd1;
-            end else if (pop && !push) begin
-                q_cnt <= q_cnt - 2'd1;
-            end
-        end
-    end
-
-    // control flags that need no reset (qualified by the valid bits)
-    always @(posedge ap_clk) begin
-        if (adv) begin
-            b_first <= (a_sf == {SFW{1'b0}});
-            b_last  <= a_sf_last;
-            c_first <= b_first;
-            c_last  <= b_last;
-        end
-    end
-
-    // output queue data
-    always @(posedge ap_clk) begin
-        if (pop) begin
-            if (q_cnt == 2'd2) begin
-                q_head <= q_tail;
-            end else if (push) begin
-                q_head <= result;
-            end
-        end else if (push) begin
-            if (q_cnt == 2'd0) begin
-                q_head <= result;
-            end else begin
-                q_tail <= result;
+            if ((issue && a_last) && !pop) begin
+                credits <= credits - QC_ONE;
+            end else if (pop && !(issue && a_last)) begin
+                credits <= credits + QC_ONE;
             end
         end
     end
 
     // ------------------------------------------------------------------
-    // stage B: input word (stream copy or input-buffer replay)
+    // stage B: input word (stream copy or input-buffer replay), ROM
+    // address, beat flags
     // ------------------------------------------------------------------
-    reg  [XW-1:0] b_xin;
-    wire [XW-1:0] b_x;
-
-    always @(posedge ap_clk) begin
-        if (issue && a_in) begin
-            b_xin <= s_axis_tdata;
-        end
-    end
+    reg  [XW-1:0]  b_x;
+    reg  [WAW-1:0] b_addr;
+    wire [XW-1:0]  a_x;          // the beat's input word
 
     generate
         if (NF > 1) begin : g_ibuf
-            reg          b_from_in;
-            reg [XW-1:0] b_xbuf;
+            wire [XW-1:0] ib_rd;
             if (SF > 1) begin : g_mem
                 reg [XW-1:0] ibuf [0:SF-1];
                 always @(posedge ap_clk) begin
                     if (issue && a_in) begin
                         ibuf[a_sf] <= s_axis_tdata;
                     end
-                    if (issue && !a_in) begin
-                        b_xbuf <= ibuf[a_sf];
-                    end
                 end
+                assign ib_rd = ibuf[a_sf];
             end else begin : g_reg
                 reg [XW-1:0] ibuf0;
                 always @(posedge ap_clk) begin
                     if (issue && a_in) begin
                         ibuf0 <= s_axis_tdata;
                     end
-                    if (issue && !a_in) begin
-                        b_xbuf <= ibuf0;
-                    end
                 end
+                assign ib_rd = ibuf0;
             end
-            always @(posedge ap_clk) begin
-                if (issue) begin
-                    b_from_in <= a_in;
-                end
-            end
-            assign b_x = b_from_in ? b_xin : b_xbuf;
+            assign a_x = a_in ? s_axis_tdata : ib_rd;
         end else begin : g_noibuf
-            assign b_x = b_xin;
+            assign a_x = s_axis_tdata;
+        end
+    endgenerate
+
+    always @(posedge ap_clk) begin
+        b_x    <= a_x;
+        b_addr <= a_addr;
+    end
+
+    assign wmem_en   = 1'b1;
+    assign wmem_addr = b_addr;
+
+    // flag pipelines, indexed by stage (0 = B, 1 = X, ...)
+    reg [ST-1:0] v_p;      // valid, stages 0 .. ST-1
+    reg [ST-1:0] f_p;      // first, stages 0 .. ST-1
+    reg [SC:0]   l_p;      // valid && last, stages 0 .. SC
+
+    always @(posedge ap_clk) begin
+        if (!ap_rst_n) begin
+            v_p <= {ST{1'b0}};
+            l_p <= {(SC+1){1'b0}};
+        end else begin
+            v_p <= {v_p[ST-2:0], issue};
+            l_p <= {l_p[SC-1:0], issue && a_last};
+        end
+    end
+
+    always @(posedge ap_clk) begin
+        f_p <= {f_p[ST-2:0], (a_sf == {SFW{1'b0}})};
+    end
+
+    // ------------------------------------------------------------------
+    // stage X: one input-word copy per PE group; group enables at stage ST
+    // ------------------------------------------------------------------
+    wire [G*XW-1:0] x_g;     // per group copy of the input word (stage X)
+    wire [G-1:0]    gv;      // per group: the beat in stage ST is valid
+    wire [G-1:0]    gf;      // per group: ... and is the first of its fold
+
+    genvar g, p;
+    generate
+        for (g = 0; g < G; g = g + 1) begin : g_grp
+            reg [XW-1:0] xr;
+            reg          vr, fr;
+            (* keep *) always @(posedge ap_clk) begin
+                xr <= b_x;
+            end
+            (* keep *) always @(posedge ap_clk) begin
+                vr <= v_p[ST-1];
+            end
+            (* keep *) always @(posedge ap_clk) begin
+                fr <= f_p[ST-1];
+            end
+            assign x_g[g*XW +: XW] = xr;
+            assign gv[g] = vr;
+            assign gf[g] = fr;
         end
     endgenerate
 
     // ------------------------------------------------------------------
-    // stage C: per-PE dot products; stage D: accumulators
+    // shared SUM x tree and its accumulator (OFFSET, bipolar weights)
     // ------------------------------------------------------------------
-    reg [PE*ACC_BITS-1:0] c_dot;
-    reg [PE*ACC_BITS-1:0] acc;
-    wire [PE*ACC_BITS-1:0] dot_w;
+    wire [G*AB-1:0] accv_g;  // per group copy of acc_v (shared mode)
 
-    genvar p;
+    generate
+        if (SHARED_V == 1) begin : g_sv
+            reg  [XW-1:0] xs;
+            wire [AB-1:0] sv;
+            (* keep *) always @(posedge ap_clk) begin
+                xs <= b_x;
+            end
+            bnn_addtree #(
+                .N(SIMD), .W(IBITS), .SIGNED((ITYPE == 2) ? 1 : 0), .STAGES(TS), .OUT_W(AB)
+            ) u_vtree (
+                .ap_clk(ap_clk), .terms(xs), .sel({SIMD{1'b0}}), .sum(sv)
+            );
+            for (g = 0; g < G; g = g + 1) begin : g_grp
+                reg [AB-1:0] av;
+                (* keep *) always @(posedge ap_clk) begin
+                    if (gv[g]) begin
+                        av <= gf[g] ? sv : av + sv;
+                    end
+                end
+                assign accv_g[g*AB +: AB] = av;
+            end
+        end else begin : g_nosv
+            assign accv_g = {(G*AB){1'b0}};
+        end
+    endgenerate
+
+    // ------------------------------------------------------------------
+    // per PE: dot product tree, accumulators, FIN; compare value
+    // ------------------------------------------------------------------
+    wire [PE*AB-1:0] val;    // the compare stage's input per PE
+
     generate
         for (p = 0; p < PE; p = p + 1) begin : g_pe
+            localparam integer GP = p / GPE;
+            wire [AB-1:0] dsum, dvsum;
+            reg  [AB-1:0] acc;
             bnn_dot #(
                 .SIMD    (SIMD),
                 .WBITS   (WBITS),
                 .IBITS   (IBITS),
                 .WTYPE   (WTYPE),
                 .ITYPE   (ITYPE),
-                .ACC_BITS(ACC_BITS)
+                .ACC_BITS(AB)
             ) u_dot (
-                .w  (wmem_rdata[p*WW +: WW]),
-                .x  (b_x),
-                .dot(dot_w[p*ACC_BITS +: ACC_BITS])
+                .ap_clk(ap_clk),
+                .w     (wmem_rdata[p*WW +: WW]),
+                .x     (x_g[GP*XW +: XW]),
+                .sum   (dsum),
+                .vsum  (dvsum)
             );
             always @(posedge ap_clk) begin
-                if (adv && c_valid) begin
-                    acc[p*ACC_BITS +: ACC_BITS] <=
-                        (c_first ? {ACC_BITS{1'b0}} : acc[p*ACC_BITS +: ACC_BITS])
-                        + c_dot[p*ACC_BITS +: ACC_BITS];
+                if (gv[GP]) begin
+                    acc <= gf[GP] ? dsum : acc + dsum;
                 end
+            end
+            if (FIN == 1) begin : g_fin
+                wire [AB-1:0] av;
+                reg  [AB-1:0] fin;
+                if (PE_V == 1) begin : g_pev
+                    reg [AB-1:0] accv;
+                    always @(posedge ap_clk) begin
+                        if (gv[GP]) begin
+                            accv <= gf[GP] ? dvsum : accv + dvsum;
+                        end
+                    end
+                    assign av = accv;
+                    wire unused_accv_g = &{1'b0, accv_g[GP*AB +: AB]};
+                end else begin : g_shv
+                    assign av = accv_g[GP*AB +: AB];
+                    wire unused_dvsum = &{1'b0, dvsum};
+                end
+                always @(posedge ap_clk) begin
+                    fin <= {acc[AB-2:0], 1'b0} - av;
+                end
+                assign val[p*AB +: AB] = fin;
+            end else begin : g_nofin
+                assign val[p*AB +: AB] = acc;
+                wire unused_v = &{1'b0, dvsum, accv_g[GP*AB +: AB]};
             end
         end
     endgenerate
 
-    always @(posedge ap_clk) begin
-        if (adv) begin
-            c_dot <= dot_w;
-        end
-    end
+    // ------------------------------------------------------------------
+    // compare stage (thresholds or the output value) -> result
+    // ------------------------------------------------------------------
+    wire [OW-1:0] result;    // the word pushed at the next edge (when l_p[SC])
 
-    // ------------------------------------------------------------------
-    // stage D -> result: thresholds or identity
-    // ------------------------------------------------------------------
     generate
         if (NSTEPS > 0) begin : g_thr
-            reg [NFW-1:0] b_nf, c_nf;
+            // nf flags up to stage SC-2: tmem_addr; the ROM register holds
+            // that nf's word during the cycle before the compare edge
+            reg [(SC-1)*NFW-1:0] n_p;
             always @(posedge ap_clk) begin
-                if (adv) begin
-                    b_nf <= a_nf;
-                    c_nf <= b_nf;
-                end
+                n_p <= {n_p[(SC-2)*NFW-1:0], a_nf};
             end
-            assign tmem_en   = adv && c_valid && c_last;
-            assign tmem_addr = c_nf;
+            assign tmem_en   = 1'b1;
+            assign tmem_addr = n_p[(SC-2)*NFW +: NFW];
             for (p = 0; p < PE; p = p + 1) begin : g_pe_thr
                 bnn_thresh #(
-                    .ACC_BITS(ACC_BITS),
+                    .ACC_BITS(AB),
                     .NSTEPS  (NSTEPS),
                     .TBITS   (TBITS),
                     .OBITS   (OBITS),
                     .OUT_BIAS(OUT_BIAS)
                 ) u_thr (
-                    .acc  (acc[p*ACC_BITS +: ACC_BITS]),
-                    .tword(tmem_rdata[p*TW +: TW]),
-                    .out  (result[p*OBITS +: OBITS])
+                    .ap_clk(ap_clk),
+                    .acc   (val[p*AB +: AB]),
+                    .tword (tmem_rdata[p*TW +: TW]),
+                    .out   (result[p*OBITS +: OBITS])
                 );
             end
         end else begin : g_noact
             assign tmem_en   = 1'b0;
             assign tmem_addr = {NFW{1'b0}};
             wire unused_tmem_rdata = &{1'b0, tmem_rdata};
+            reg [OW-1:0] ovr;
             if (XNOR == 1) begin : g_xnor_out
                 // true dot product 2*P - K, modulo 2^ACC_BITS
-                localparam integer        K_INT = XNOR_FANIN;
-                localparam [ACC_BITS-1:0] K_ACC = K_INT[ACC_BITS-1:0];
+                localparam integer  K_INT = XNOR_FANIN;
+                localparam [AB-1:0] K_ACC = K_INT[AB-1:0];
                 for (p = 0; p < PE; p = p + 1) begin : g_pe_out
-                    wire [ACC_BITS-1:0] pc = acc[p*ACC_BITS +: ACC_BITS];
-                    assign result[p*OBITS +: OBITS] = pc + pc - K_ACC;
+                    wire [AB-1:0] pc = val[p*AB +: AB];
+                    always @(posedge ap_clk) begin
+                        ovr[p*AB +: AB] <= pc + pc - K_ACC;
+                    end
                 end
             end else begin : g_acc_out
-                assign result = acc;
+                always @(posedge ap_clk) begin
+                    ovr <= val;
+                end
             end
+            assign result = ovr;
         end
     endgenerate
+
+    // ------------------------------------------------------------------
+    // output queue (Q words), push at the edge after the compare stage
+    // ------------------------------------------------------------------
+    wire push = l_p[SC];
+    reg  [OW-1:0] qmem [0:Q-1];
+    reg  [QW-1:0] q_wp, q_rp;
+
+    always @(posedge ap_clk) begin
+        if (push) begin
+            qmem[q_wp] <= result;
+        end
+    end
+
+    always @(posedge ap_clk) begin
+        if (!ap_rst_n) begin
+            q_wp  <= {QW{1'b0}};
+            q_rp  <= {QW{1'b0}};
+            q_cnt <= {QCW{1'b0}};
+        end else begin
+            if (push) begin
+                q_wp <= (q_wp == Q_LAST) ? {QW{1'b0}} : q_wp + Q_ONE;
+            end
+            if (pop) begin
+                q_rp <= (q_rp == Q_LAST) ? {QW{1'b0}} : q_rp + Q_ONE;
+            end
+            if (push && !pop) begin
+                q_cnt <= q_cnt + QC_ONE;
+            end else if (pop && !push) begin
+                q_cnt <= q_cnt - QC_ONE;
+            end
+        end
+    end
+
+    assign m_axis_tvalid = (q_cnt != {QCW{1'b0}});
+    assign m_axis_tdata  = qmem[q_rp];
 
 endmodule
 

@@ -1,13 +1,25 @@
-// bnn_thresh.v -- combinational multi-threshold activation of one channel.
+// bnn_thresh.v -- multi-threshold activation of one channel, one comparator
+// per threshold, with a registered compare stage.
 //
-//   count = #{ i < NSTEPS : acc >= T[i] }   when the direction bit is 0
-//   count = #{ i < NSTEPS : acc <= T[i] }   when the direction bit is 1
+// ============================================================================
+// FUNCTION AND TIMING (cycle exact)
+// ============================================================================
+// Threshold word layout: {dir, T'[NSTEPS-1], ..., T'[1], T'[0]}, T'[0] in the
+// LSBs, dir at bit NSTEPS*TBITS (docs/mvtu-spec.md, section 5). acc and every
+// T'[i] are two's complement (ACC_BITS and TBITS bits) and are compared
+// exactly (both sign-extended to max(ACC_BITS, TBITS) bits).
+//
+// Registers (no enable, no reset; updated at every rising edge):
+//   hit[i] <= (acc >= T'[i])        one comparator per threshold
+//   dir_r  <= dir
+// Output (combinational from those registers only):
+//   count = dir_r ? NSTEPS - #hit : #hit     (= popcount(hit ^ {NSTEPS{dir_r}}))
 //   out   = (count + OUT_BIAS) mod 2^OBITS
+// So out during cycle e+1 is the activation of acc and tword during cycle e.
 //
-// acc and every T[i] are two's complement (ACC_BITS and TBITS bits); they are
-// compared exactly after sign-extension to max(ACC_BITS, TBITS) + 1 bits.
-// Threshold word layout: {dir, T[NSTEPS-1], ..., T[1], T[0]}, T[0] in the
-// LSBs, dir at bit NSTEPS*TBITS. The order of the T[i] does not matter.
+// The generator stores T'[i] = T[i] for dir = 0 (out counts acc >= T[i]) and
+// T'[i] = T[i] + 1 for dir = 1 (out counts acc <= T[i]), since
+// acc <= T  <=>  !(acc >= T + 1). The order of the T'[i] does not matter.
 // Parameter checking: see bnn_rom.v (missing `ERROR_...` module).
 `default_nettype none
 
@@ -18,9 +30,10 @@ module bnn_thresh #(
     parameter integer OBITS    = 1,   // output width (>= 1)
     parameter integer OUT_BIAS = 0    // signed integer added to the count before truncation
 ) (
-    input  wire [ACC_BITS-1:0]     acc,    // accumulator value
-    input  wire [NSTEPS*TBITS:0]   tword,  // {dir, T[NSTEPS-1..0]}
-    output wire [OBITS-1:0]        out     // (count + OUT_BIAS) mod 2^OBITS
+    input  wire                    ap_clk, // clock, rising edge
+    input  wire [ACC_BITS-1:0]     acc,    // accumulator value (sampled at every edge)
+    input  wire [NSTEPS*TBITS:0]   tword,  // {dir, T'[NSTEPS-1..0]} (sampled at every edge)
+    output wire [OBITS-1:0]        out     // (count + OUT_BIAS) mod 2^OBITS of the registered compare
 );
 
     generate
@@ -32,14 +45,15 @@ module bnn_thresh #(
         end
     endgenerate
 
-    // comparison width: strictly wider than both operands
-    localparam integer CW = ((ACC_BITS > TBITS) ? ACC_BITS : TBITS) + 1;
+    // comparison width: both operands sign-extended to the wider one
+    localparam integer CW = (ACC_BITS > TBITS) ? ACC_BITS : TBITS;
 
-    wire          dir = tword[NSTEPS*TBITS];
     wire [CW-1:0] acc_x;
     bnn_resize #(.IN_W(ACC_BITS), .OUT_W(CW), .SIGNED(1)) u_acc (.din(acc), .dout(acc_x));
 
-    wire [NSTEPS-1:0] hit;
+    wire [NSTEPS-1:0] cmp;
+    reg  [NSTEPS-1:0] hit;
+    reg               dir_r;
     genvar g;
     generate
         for (g = 0; g < NSTEPS; g = g + 1) begin : g_cmp
@@ -48,18 +62,23 @@ module bnn_thresh #(
                 .din (tword[g*TBITS +: TBITS]),
                 .dout(t_x)
             );
-            assign hit[g] = dir ? ($signed(acc_x) <= $signed(t_x))
-                                : ($signed(acc_x) >= $signed(t_x));
+            assign cmp[g] = ($signed(acc_x) >= $signed(t_x));
         end
     endgenerate
 
+    always @(posedge ap_clk) begin
+        hit   <= cmp;
+        dir_r <= tword[NSTEPS*TBITS];
+    end
+
     // count in 32 bits (NSTEPS < 2^31), then add the bias modulo 2^32
-    reg [31:0] count;
+    wire [NSTEPS-1:0] sel = hit ^ {NSTEPS{dir_r}};
+    reg  [31:0] count;
     integer i;
     always @* begin
         count = 32'd0;
         for (i = 0; i < NSTEPS; i = i + 1) begin
-            count = count + {31'd0, hit[i]};
+            count = count + {31'd0, sel[i]};
         end
     end
     wire [31:0] biased = count + OUT_BIAS;
