@@ -400,64 +400,72 @@ fn check_timing<T: Timing>(
     Ok(())
 }
 
-/// bnn_mvtu control path (the register list of the timing description).
+/// The bnn_mvtu v2 pipeline constants of a configuration (docs/mvtu-spec.md,
+/// section 3): `(LAT, Q)`.
+fn mvtu_lat_q(c: &MvtuCfg) -> (usize, usize) {
+    let (w0, i0) = (c.wtype == 0, c.itype == 0);
+    let mac = !w0
+        && !i0
+        && !((c.wtype == 1 && c.wbits == 1) || (c.itype == 1 && c.ibits == 1));
+    let offset = w0 != i0;
+    let ts = if c.simd > 1 {
+        (usize::BITS - (c.simd - 1).leading_zeros()) as usize
+    } else {
+        1
+    };
+    let lat = 4 + mac as usize + ts + offset as usize;
+    (lat, (lat + 1) / c.sf() + 2)
+}
+
+/// bnn_mvtu v2 control path (docs/mvtu-spec.md, section 4): the issue stage
+/// with its credits, a fixed LAT-edge pipeline, the Q-word output queue.
 struct MvtuTiming {
     nf: usize,
     sf: usize,
     a_nf: usize,
     a_sf: usize,
-    b_valid: bool,
-    b_last: bool,
-    c_valid: bool,
-    c_last: bool,
-    d_last: bool,
-    q_cnt: u32,
+    credits: usize,
+    /// `issue && a_last` of the last LAT edges, oldest first
+    pipe: std::collections::VecDeque<bool>,
+    q_cnt: usize,
 }
 impl MvtuTiming {
-    fn new(nf: usize, sf: usize) -> Self {
+    fn new(c: &MvtuCfg) -> Self {
+        let (lat, q) = mvtu_lat_q(c);
         MvtuTiming {
-            nf,
-            sf,
+            nf: c.nf(),
+            sf: c.sf(),
             a_nf: 0,
             a_sf: 0,
-            b_valid: false,
-            b_last: false,
-            c_valid: false,
-            c_last: false,
-            d_last: false,
+            credits: q,
+            pipe: std::iter::repeat(false).take(lat).collect(),
             q_cnt: 0,
         }
     }
-    fn adv(&self) -> bool {
-        !(self.d_last && self.q_cnt == 2)
+    fn can(&self) -> bool {
+        self.a_sf != self.sf - 1 || self.credits != 0
     }
 }
 impl Timing for MvtuTiming {
     fn s_ready(&self, _: bool, _: bool) -> bool {
-        self.adv() && self.a_nf == 0
+        self.a_nf == 0 && self.can()
     }
     fn m_valid(&self, _: bool) -> bool {
         self.q_cnt != 0
     }
     fn edge(&mut self, s_valid: bool, _: bool, _: bool, out_hs: bool) {
-        let adv = self.adv();
-        let a_valid = self.a_nf != 0 || s_valid;
         let a_last = self.a_sf == self.sf - 1;
-        let push = adv && self.d_last;
-        if adv {
-            self.d_last = self.c_valid && self.c_last;
-            self.c_valid = self.b_valid;
-            self.c_last = self.b_last;
-            self.b_valid = a_valid;
-            self.b_last = a_last;
-            if a_valid {
-                self.a_sf = if a_last { 0 } else { self.a_sf + 1 };
-                if a_last {
-                    self.a_nf = (self.a_nf + 1) % self.nf;
-                }
+        let issue = (self.a_nf != 0 || s_valid) && self.can();
+        let push = self.pipe.pop_front().unwrap();
+        self.pipe.push_back(issue && a_last);
+        if issue {
+            self.a_sf = if a_last { 0 } else { self.a_sf + 1 };
+            if a_last {
+                self.a_nf = (self.a_nf + 1) % self.nf;
             }
         }
-        self.q_cnt = self.q_cnt + push as u32 - out_hs as u32;
+        self.credits = self.credits + out_hs as usize - (issue && a_last) as usize;
+        self.q_cnt = self.q_cnt + push as usize - out_hs as usize;
     }
 }
 
@@ -689,8 +697,10 @@ fn mvtu_case(c: &MvtuCfg, seed: u32) -> MvtuCase {
         for n in 0..nf {
             let r = n * c.pe + p;
             let mut word = Bits::new(tw);
+            // T' = T for dir = 0, T + 1 for dir = 1 (docs/mvtu-spec.md, section 5)
             for (i, &t) in thr[r].iter().enumerate() {
-                word.set(i * tbits, tbits, mask(t, tbits));
+                let tp = if dir[r] { t + 1 } else { t };
+                word.set(i * tbits, tbits, mask(tp, tbits));
             }
             word.set(c.nsteps * tbits, 1, dir[r] as u64);
             tl.push(word);
@@ -716,6 +726,7 @@ fn mvtu_sources() -> Vec<String> {
     for f in [
         "bnn_mvtu.v",
         "bnn_dot.v",
+        "bnn_addtree.v",
         "bnn_thresh.v",
         "bnn_resize.v",
         "bnn_rom.v",
@@ -895,6 +906,146 @@ fn mvtu_configs() -> Vec<MvtuCfg> {
             fanin: 32,
             nsteps: 3,
             obits: 2,
+            ..base.clone()
+        },
+        // XNOR, SIMD 64 (6 tree stages), padded fan-in, negative-direction channels
+        MvtuCfg {
+            name: "w1a1_simd64_dir",
+            mw: 128,
+            mh: 8,
+            pe: 4,
+            simd: 64,
+            fanin: 120,
+            dirs: true,
+            ..base.clone()
+        },
+        // binary (uint1) inputs x bipolar weights (LFC layer 0): OFFSET, shared SUM x
+        MvtuCfg {
+            name: "bin_x_bip_simd64",
+            mw: 192,
+            mh: 6,
+            pe: 3,
+            simd: 64,
+            ibits: 1,
+            itype: 1,
+            dirs: true,
+            ..base.clone()
+        },
+        // bipolar inputs x binary weights: OFFSET, per-PE SUM w
+        MvtuCfg {
+            name: "bip_x_binw_simd3",
+            mw: 9,
+            mh: 4,
+            pe: 2,
+            simd: 3,
+            wbits: 1,
+            wtype: 1,
+            nsteps: 3,
+            obits: 2,
+            dirs: true,
+            ..base.clone()
+        },
+        // bipolar inputs x int4 weights, 15 thresholds, signed output
+        MvtuCfg {
+            name: "bip_x_s4w_simd5",
+            mw: 10,
+            mh: 6,
+            pe: 3,
+            simd: 5,
+            wbits: 4,
+            wtype: 2,
+            nsteps: 15,
+            obits: 4,
+            out_bias: -8,
+            dirs: true,
+            ..base.clone()
+        },
+        // bipolar weights x int3 inputs, SIMD 1, no activation (OFFSET, signed SUM x)
+        MvtuCfg {
+            name: "bipw_x_s3_simd1_noact",
+            mw: 5,
+            mh: 4,
+            pe: 2,
+            simd: 1,
+            ibits: 3,
+            itype: 2,
+            nsteps: 0,
+            ..base.clone()
+        },
+        // uint1 weights x int4 inputs: SEL on the weight side, NF = 1
+        MvtuCfg {
+            name: "u1w_x_s4_sel",
+            mw: 15,
+            mh: 4,
+            pe: 4,
+            simd: 5,
+            wbits: 1,
+            wtype: 1,
+            ibits: 4,
+            itype: 2,
+            nsteps: 3,
+            obits: 2,
+            dirs: true,
+            ..base.clone()
+        },
+        // uint4 weights x uint1 inputs: SEL on the input side, SF = 1, 15 thresholds
+        MvtuCfg {
+            name: "u4w_x_u1_sel_sf1",
+            mw: 3,
+            mh: 8,
+            pe: 2,
+            simd: 3,
+            wbits: 4,
+            wtype: 1,
+            ibits: 1,
+            itype: 1,
+            nsteps: 15,
+            obits: 4,
+            dirs: true,
+            ..base.clone()
+        },
+        // int4 weights x uint1 inputs, SIMD 64, SF = 1, no activation (SEL, signed values)
+        MvtuCfg {
+            name: "s4w_x_u1_simd64_noact",
+            mw: 64,
+            mh: 4,
+            pe: 2,
+            simd: 64,
+            wbits: 4,
+            wtype: 2,
+            ibits: 1,
+            itype: 1,
+            nsteps: 0,
+            ..base.clone()
+        },
+        // uint1 x uint1 (SEL, both binary), SIMD 1, PE 1
+        MvtuCfg {
+            name: "u1_x_u1_simd1",
+            mw: 4,
+            mh: 2,
+            pe: 1,
+            simd: 1,
+            wbits: 1,
+            wtype: 1,
+            ibits: 1,
+            itype: 1,
+            dirs: true,
+            ..base.clone()
+        },
+        // uint2 x uint3 MAC (unsigned products), SIMD 1, NF = 1
+        MvtuCfg {
+            name: "u2_x_u3_mac_simd1",
+            mw: 3,
+            mh: 2,
+            pe: 2,
+            simd: 1,
+            wbits: 2,
+            wtype: 1,
+            ibits: 3,
+            itype: 1,
+            nsteps: 3,
+            obits: 2,
+            dirs: true,
             ..base
         },
     ]
@@ -922,6 +1073,7 @@ fn mvtu_job(c: MvtuCfg) -> Result<(), String> {
         c.pe * case.obits,
     )?;
     let (nf, sf) = (c.nf() as u64, c.sf() as u64);
+    let lat = mvtu_lat_q(&c).0 as u64;
     let timeout = (case.inputs.len() as u64 * nf + 100) * 20;
     for (seed, pi, po) in STALLS {
         let tag = format!("s{seed}_{pi}_{po}");
@@ -941,14 +1093,14 @@ fn mvtu_job(c: MvtuCfg) -> Result<(), String> {
         check_timing(
             &format!("{} {tag}", c.name),
             &run,
-            MvtuTiming::new(c.nf(), c.sf()),
+            MvtuTiming::new(&c),
             case.inputs.len(),
             seed,
             pi,
             po,
         )?;
         if pi == 0.0 && po == 0.0 {
-            // exact timing without stalls: NF*SF cycles per vector, latency 4
+            // exact timing without stalls: NF*SF cycles per vector, latency LAT
             for (i, &cy) in run.in_cycles.iter().enumerate() {
                 let (v, s) = (i as u64 / sf, i as u64 % sf);
                 let want = v * nf * sf + s;
@@ -961,7 +1113,7 @@ fn mvtu_job(c: MvtuCfg) -> Result<(), String> {
             }
             for (i, (_, cy)) in run.outs.iter().enumerate() {
                 let (v, n) = (i as u64 / nf, i as u64 % nf);
-                let want = v * nf * sf + n * sf + sf - 1 + 4;
+                let want = v * nf * sf + n * sf + sf - 1 + lat + 1;
                 if *cy != want {
                     return Err(format!(
                         "{}: output word {i} at cycle {cy}, expected {want}",
@@ -1994,7 +2146,13 @@ type LintTarget = (String, Vec<String>, Vec<(String, String)>);
 
 fn lint_targets() -> Vec<LintTarget> {
     let mut t = Vec::new();
-    let mvtu_core: Vec<String> = ["bnn_mvtu.v", "bnn_dot.v", "bnn_thresh.v", "bnn_resize.v"]
+    let mvtu_core: Vec<String> = [
+        "bnn_mvtu.v",
+        "bnn_dot.v",
+        "bnn_addtree.v",
+        "bnn_thresh.v",
+        "bnn_resize.v",
+    ]
         .iter()
         .map(|f| hw(f))
         .collect();
@@ -2076,10 +2234,15 @@ fn lint_targets() -> Vec<LintTarget> {
         (7, 1, 8, 0, 1, 12),
         (3, 8, 8, 2, 2, 10),
         (4, 2, 3, 1, 2, 4),
+        (64, 1, 1, 0, 1, 9),
+        (5, 4, 1, 2, 0, 8),
+        (3, 1, 3, 1, 2, 6),
+        (2, 3, 1, 1, 1, 6),
+        (1, 2, 2, 1, 2, 5),
     ] {
         t.push((
             "bnn_dot".into(),
-            vec![hw("bnn_dot.v"), hw("bnn_resize.v")],
+            vec![hw("bnn_dot.v"), hw("bnn_addtree.v"), hw("bnn_resize.v")],
             vec![
                 param("SIMD", simd),
                 param("WBITS", wb),
@@ -2087,6 +2250,27 @@ fn lint_targets() -> Vec<LintTarget> {
                 param("WTYPE", wt),
                 param("ITYPE", it),
                 param("ACC_BITS", acc),
+            ],
+        ));
+    }
+    for (n, w, sg, st, ow) in [
+        (1, 1, 0, 1, 2),
+        (2, 1, 0, 1, 2),
+        (3, 1, 0, 2, 4),
+        (64, 1, 0, 6, 9),
+        (5, 3, 1, 3, 6),
+        (7, 8, 0, 3, 10),
+        (9, 4, 1, 5, 5),
+    ] {
+        t.push((
+            "bnn_addtree".into(),
+            vec![hw("bnn_addtree.v"), hw("bnn_resize.v")],
+            vec![
+                param("N", n),
+                param("W", w),
+                param("SIGNED", sg),
+                param("STAGES", st),
+                param("OUT_W", ow),
             ],
         ));
     }
@@ -2167,7 +2351,13 @@ fn parameter_checks_stop_elaboration() {
     let cases: Vec<Case> = vec![
         (
             "bnn_mvtu",
-            ["bnn_mvtu.v", "bnn_dot.v", "bnn_thresh.v", "bnn_resize.v"]
+            [
+        "bnn_mvtu.v",
+        "bnn_dot.v",
+        "bnn_addtree.v",
+        "bnn_thresh.v",
+        "bnn_resize.v",
+    ]
                 .iter()
                 .map(|f| hw(f))
                 .collect(),
@@ -2176,7 +2366,13 @@ fn parameter_checks_stop_elaboration() {
         ),
         (
             "bnn_mvtu",
-            ["bnn_mvtu.v", "bnn_dot.v", "bnn_thresh.v", "bnn_resize.v"]
+            [
+        "bnn_mvtu.v",
+        "bnn_dot.v",
+        "bnn_addtree.v",
+        "bnn_thresh.v",
+        "bnn_resize.v",
+    ]
                 .iter()
                 .map(|f| hw(f))
                 .collect(),

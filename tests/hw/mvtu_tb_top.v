@@ -2,7 +2,9 @@
 // plus one weight bnn_rom and one threshold bnn_rom per PE, loaded from
 // MEM_DIR/wNNN.mem and MEM_DIR/tNNN.mem (NNN = PE index, 3 decimal digits).
 // This is what the generator's per-layer wrappers do, with the file names
-// written out literally there.
+// written out literally there. The MVTU (v2) reads both ROMs at every edge
+// (wmem_en = tmem_en = 1); threshold words hold {dir, T'[NSTEPS-1..0]} with
+// T' = T (dir = 0) or T + 1 (dir = 1), docs/mvtu-spec.md section 5.
 `default_nettype none
 
 module mvtu_tb_top #(
