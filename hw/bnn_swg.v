@@ -42,7 +42,8 @@
 //                           + min(max(ox*SW-PW, 0), IW)) * CW)
 // (it never decreases along the raster order of windows).
 //
-// Registers
+// Registers of the reference model (held and rel_ptr are not stored as such:
+// see IMPLEMENTATION below for the registers that replace them)
 //   Writer:   wr_ptr (R) in [0, DEPTH), the next buffer address written.
 //   occ (R) in [0, DEPTH]: words written and not yet released.
 //   held (R) in [0, FW]: frame index (in the frame being read) of the oldest
@@ -103,15 +104,62 @@
 // further words (the correct first words of a following frame) come out.
 //
 // ============================================================================
+// IMPLEMENTATION (not visible at the ports)
+// ============================================================================
+// The module behaves exactly as the model above at every port on every
+// cycle, but no multiplier and no long arithmetic sits in front of `issue`:
+// every value the model computes combinationally from the odometer is kept in
+// lookahead registers, updated incrementally when the odometer steps, and
+// every update is one constant-operand adder whose result is selected by
+// issue / wr at the end of the cycle. Invariants (k = number of windows
+// completed since reset, i.e. the current window is the k-th; all values of
+// the model above):
+//   cw_l, kx_l, ky_l, ox_l, oy_l (R) = (cw == CW-1), (kx == KW-1), ...;
+//   ck_l (R) = cw_l && kx_l;  wl (R) = wlast.
+//   iy, ix (R): the beat's iy, ix (signed);  pad (R) = pad.
+//   raddr (R) = (base + idx) mod DEPTH, base = the buffer address of frame
+//             index 0 of the frame being read; equal to addr whenever !pad.
+//   da (R) = occ - off - 1 (signed, DW bits): off < occ  <=>  da >= 0.
+//   db (R) = occ - rel (signed):            rel <= occ  <=>  db >= 0.
+//   full (R) = (occ == DEPTH), so s_axis_tready = !full.
+//   Release schedule of the windows (pure functions of k, computed by
+//   constant functions for the reset values):
+//     H(k) = FW if window k is the last of its frame, else hold of window k+1;
+//     held(k) = 0 in a frame's first window, else H(k-1); rel(k) = H(k) - held(k).
+//   nrel0 (R) = -rel(k), rnz0 (R) = (rel(k) != 0),
+//   nrel1 (R) = -rel(k+1), rnz1 (R) = (rel(k+1) != 0),
+//   h1, h2 (R) = H(k+1), H(k+2); l1, l2 (R): windows k+1, k+2 end a frame;
+//   qy, qx (R): the position of window (k+4) mod OH*OW, and qr, qc (R) its
+//             clamp(qy*SH-PH, 0, IH)*IW*CW and clamp(qx*SW-PW, 0, IW)*CW.
+// Per cycle:
+//   avail = (pad || da >= 0) && (!wl || db >= 0); adv, issue, wr, push, pop
+//   as in the model; wadv = issue && wl (the window ends).
+//   da <= da + wr - (issue ? step : 0), step = idx(next beat) - idx(this
+//         beat) (+ FW after a frame's last beat): 1, or one of four
+//         constants chosen by ck_l, wl, ox_l, oy_l (held and rel cancel);
+//   raddr <= (raddr + step mod DEPTH) mod DEPTH on issue;
+//   iy, ix, pad, the odometer and its flags step on issue;
+//   occ <= occ + wr - (wadv ? rel(k) : 0); db <= db + wr - (wadv ? rel(k+1) : 0);
+//   full <= (full || (occ == DEPTH-1 && wr)) && !(wadv && rel(k) != 0);
+//   on wadv the release schedule shifts by one window: nrel0 <= nrel1,
+//   nrel1 <= held(k+2) - H(k+2) (held(k+2) = l1 ? 0 : h1), h1 <= h2,
+//   h2 <= H(k+3) (from qr + qc and three flags of qy, qx), and window q
+//   steps (qr, qc step by a constant or clamp).
+// Every value fits DW = clog2(BOUND+1) + 3 bits, BOUND = GA*GB*CW + DEPTH
+// (below 4*BOUND in magnitude).
+//
+// ============================================================================
 // RESOURCES
 // ============================================================================
 // mem: DEPTH x WBITS bits, one write port and one synchronous read port with
 // enable (block RAM or LUTRAM; mem_q is the RAM's output register);
-// registers: mem_q + 3*WBITS (r/q data), pointers and counters of
-// clog2(DEPTH), clog2(DEPTH+1), clog2(FW+1) and the odometer; the address
-// arithmetic (iy, ix, idx, hold of the next window) is NW-bit adders,
-// comparators and constant multipliers (SH, SW, IW*CW, CW), NW ~
-// clog2(FW + DEPTH) + 2.
+// registers: mem_q + 3*WBITS (r/q data), the writer pointer and occ, the
+// odometer and its flags, and the lookahead registers above (about
+// 6*DW + 4*clog2(FW+1) + clog2(DEPTH) bits). Logic: DW-bit adders with a
+// constant or registered operand (da, db, occ, nrel1), small adders for
+// raddr, iy, ix, qr, qc, comparators against constants; no multiplier.
+// The geometry is limited (ERROR_bnn_swg_geometry_too_large) to
+// GA*GB*CW <= 2^28 and DEPTH < 2^28 words so that DW <= 32.
 //
 // Parameter checking: see bnn_rom.v (missing `ERROR_...` module).
 `default_nettype none
@@ -143,20 +191,24 @@ module bnn_swg #(
     // ------------------------------------------------------------------
     // derived constants and parameter checks
     // ------------------------------------------------------------------
-    localparam integer OH = (IH + 2 * PH - KH) / SH + 1;   // output height
-    localparam integer OW = (IW + 2 * PW - KW) / SW + 1;   // output width
-    localparam integer FW = IH * IW * CW;                  // input words per frame
-    // every intermediate value of the address arithmetic is below BOUND in
-    // magnitude; NW-bit arithmetic (one extra sign bit) is exact for them
+    localparam integer OH   = (IH + 2 * PH - KH) / SH + 1;   // output height
+    localparam integer OW   = (IW + 2 * PW - KW) / SW + 1;   // output width
+    localparam integer FW   = IH * IW * CW;                  // input words per frame
+    localparam integer NWIN = OH * OW;                       // windows per frame
+    localparam integer IWCW = IW * CW;
+    // every value of the address arithmetic is below 3*BOUND in magnitude;
+    // DW-bit two's complement arithmetic is exact for them
     localparam integer GA    = IH + 2 * PH + 2 * SH + KH + 1;
     localparam integer GB    = IW + 2 * PW + 2 * SW + KW + 1;
-    localparam integer LIM   = 1 << 29;
+    localparam integer LIM   = 1 << 28;
     localparam integer BOUND = GA * GB * CW + DEPTH;
-    localparam integer NW    = $clog2(BOUND + 1) + 1;
+    localparam integer DW    = $clog2(BOUND + 1) + 3;
+    localparam integer YW    = $clog2(GA + 1) + 1;          // iy (signed)
+    localparam integer XW    = $clog2(GB + 1) + 1;          // ix (signed)
 
     localparam integer AW  = (DEPTH > 1) ? $clog2(DEPTH) : 1;     // buffer address
     localparam integer OCW = (DEPTH > 0) ? $clog2(DEPTH + 1) : 1; // occ
-    localparam integer HW  = (FW > 0) ? $clog2(FW + 1) : 1;       // held
+    localparam integer HW  = (FW > 0) ? $clog2(FW + 1) : 1;       // hold values
     localparam integer OYW = (OH > 1) ? $clog2(OH) : 1;
     localparam integer OXW = (OW > 1) ? $clog2(OW) : 1;
     localparam integer KYW = (KH > 1) ? $clog2(KH) : 1;
@@ -185,53 +237,238 @@ module bnn_swg #(
         end
     endgenerate
 
+    // ------------------------------------------------------------------
+    // constant functions: the release schedule of the windows
+    // ------------------------------------------------------------------
+    // clamp v to [0, hi]
+    function integer clampi;
+        input integer v;
+        input integer hi;
+        begin
+            if (v < 0) clampi = 0;
+            else if (v > hi) clampi = hi;
+            else clampi = v;
+        end
+    endfunction
+
+    // hold(oy, ox) of window w = oy*OW + ox, 0 <= w < NWIN
+    function integer hold_w;
+        input integer w;
+        integer wy, wx;
+        begin
+            wy = w / OW;
+            wx = w % OW;
+            if (wy < OH - 1 && wy * SH - PH + SH <= 0) begin
+                hold_w = 0;
+            end else begin
+                hold_w = (clampi(wy * SH - PH, IH) * IW + clampi(wx * SW - PW, IW)) * CW;
+                if (hold_w > FW) hold_w = FW;
+            end
+        end
+    endfunction
+
+    // H(k): frame index up to which the last beat of window k (k-th window
+    // since reset, k >= 0) releases: FW for a frame's last window, else hold
+    // of the next window
+    function integer h_at;
+        input integer k;
+        begin
+            if (k % NWIN == NWIN - 1) h_at = FW;
+            else h_at = hold_w((k + 1) % NWIN);
+        end
+    endfunction
+
+    // rel(k) = H(k) - held during window k (0 in a frame's first window)
+    function integer rel_at;
+        input integer k;
+        begin
+            if (k % NWIN == 0) rel_at = h_at(k);
+            else rel_at = h_at(k) - h_at(k - 1);
+        end
+    endfunction
+
+    // ------------------------------------------------------------------
+    // constants of the incremental arithmetic
+    // ------------------------------------------------------------------
+    // frame index of the first and of the last beat of a frame
+    localparam integer IDX_FIRST = -(PH * IW + PW) * CW;
+    localparam integer IDX_LAST  = ((OH - 1) * SH - PH + KH - 1) * IWCW
+                                 + ((OW - 1) * SW - PW + KW - 1) * CW + CW - 1;
+    // idx step of each odometer transition (cw or kx step: +1)
+    localparam integer D_KY = IWCW - KW * CW + 1;
+    localparam integer D_OX = SW * CW - (KH - 1) * IWCW - KW * CW + 1;
+    localparam integer D_OY = (SH - KH + 1) * IWCW - ((OW - 1) * SW + KW) * CW + 1;
+    localparam integer D_FR = FW + IDX_FIRST - IDX_LAST;   // into the next frame
+    // the same steps modulo DEPTH (buffer read address)
+    localparam integer R_1  = 1 % DEPTH;
+    localparam integer R_KY = ((D_KY % DEPTH) + DEPTH) % DEPTH;
+    localparam integer R_OX = ((D_OX % DEPTH) + DEPTH) % DEPTH;
+    localparam integer R_OY = ((D_OY % DEPTH) + DEPTH) % DEPTH;
+    localparam integer R_FR = ((D_FR % DEPTH) + DEPTH) % DEPTH;
+    localparam integer R_0  = ((IDX_FIRST % DEPTH) + DEPTH) % DEPTH;
+    // iy / ix steps
+    localparam integer Y_OX = 1 - KH;
+    localparam integer Y_OY = SH - KH + 1;
+    localparam integer Y_FR = -((OH - 1) * SH + KH - 1);
+    localparam integer X_KY = 1 - KW;
+    localparam integer X_OX = SW - KW + 1;
+    localparam integer X_OY = -((OW - 1) * SW + KW - 1);
+    // row / column clamp thresholds of hold(): window row qy has
+    // qy*SH - PH <= 0 iff qy <= YZ and >= IH iff qy >= YF; U1 is the first
+    // positive value of qy*SH - PH (likewise for columns)
+    localparam integer YZ = PH / SH;
+    localparam integer YF = (IH + PH + SH - 1) / SH;
+    localparam integer U1 = (YZ + 1) * SH - PH;
+    localparam integer XZ = PW / SW;
+    localparam integer XF = (IW + PW + SW - 1) / SW;
+    localparam integer V1 = (XZ + 1) * SW - PW;
+    // reset state of the window lookahead (windows 0, 1, 2; q = window 4)
+    localparam integer Q0   = 4 % NWIN;
+    localparam integer QY0  = Q0 / OW;
+    localparam integer QX0  = Q0 % OW;
+    localparam integer RR0  = clampi(QY0 * SH - PH, IH) * IWCW;
+    localparam integer CC0  = clampi(QX0 * SW - PW, IW) * CW;
+    localparam integer H1_0 = h_at(1);
+    localparam integer H2_0 = h_at(2);
+    localparam integer NR0  = -rel_at(0);
+    localparam integer NR1  = -rel_at(1);
+    localparam integer DA0  = -IDX_FIRST - 1;
+
     // width-exact constants
     localparam integer OH_M1 = OH - 1;
     localparam integer OW_M1 = OW - 1;
-    localparam integer KH_M1 = KH - 1;
-    localparam integer KW_M1 = KW - 1;
-    localparam integer CW_M1 = CW - 1;
+    localparam integer OH_M2 = (OH > 1) ? OH - 2 : 0;
+    localparam integer OW_M2 = (OW > 1) ? OW - 2 : 0;
+    localparam integer KH_M2 = (KH > 1) ? KH - 2 : 0;
+    localparam integer KW_M2 = (KW > 1) ? KW - 2 : 0;
+    localparam integer CW_M2 = (CW > 1) ? CW - 2 : 0;
     localparam integer DP_M1 = DEPTH - 1;
-    localparam integer IWCW  = IW * CW;
+    localparam integer M_D1  = -1;
+    localparam integer M_DKY = -D_KY;
+    localparam integer M_DOX = -D_OX;
+    localparam integer M_DOY = -D_OY;
+    localparam integer M_DFR = -D_FR;
+    localparam integer S_1   = R_1 - DEPTH;
+    localparam integer S_KY  = R_KY - DEPTH;
+    localparam integer S_OX  = R_OX - DEPTH;
+    localparam integer S_OY  = R_OY - DEPTH;
+    localparam integer S_FR  = R_FR - DEPTH;
+    localparam integer PH_N  = -PH;
+    localparam integer PW_N  = -PW;
+    localparam integer UR1   = U1 * IWCW;
+    localparam integer VC1   = V1 * CW;
+    localparam integer SR    = SH * IWCW;
+    localparam integer SC    = SW * CW;
     localparam [OYW-1:0] OY_LAST = OH_M1[OYW-1:0];
     localparam [OXW-1:0] OX_LAST = OW_M1[OXW-1:0];
-    localparam [KYW-1:0] KY_LAST = KH_M1[KYW-1:0];
-    localparam [KXW-1:0] KX_LAST = KW_M1[KXW-1:0];
-    localparam [CCW-1:0] CW_LAST = CW_M1[CCW-1:0];
-    localparam [AW-1:0]  WP_LAST = DP_M1[AW-1:0];
-    localparam [OCW-1:0] OCC_FULL = DEPTH[OCW-1:0];
+    localparam [OYW-1:0] OY_PEN  = OH_M2[OYW-1:0];
+    localparam [OXW-1:0] OX_PEN  = OW_M2[OXW-1:0];
+    localparam [KYW-1:0] KY_PEN  = KH_M2[KYW-1:0];
+    localparam [KXW-1:0] KX_PEN  = KW_M2[KXW-1:0];
+    localparam [CCW-1:0] CW_PEN  = CW_M2[CCW-1:0];
     localparam [OYW-1:0] OY_ONE = 1;
     localparam [OXW-1:0] OX_ONE = 1;
     localparam [KYW-1:0] KY_ONE = 1;
     localparam [KXW-1:0] KX_ONE = 1;
     localparam [CCW-1:0] CW_ONE = 1;
-    localparam [AW-1:0]  WP_ONE = 1;
-    localparam [NW-1:0]  N_ZERO  = 0;
-    localparam [NW-1:0]  N_ONE   = 1;
-    localparam [NW-1:0]  N_IH    = IH[NW-1:0];
-    localparam [NW-1:0]  N_IW    = IW[NW-1:0];
-    localparam [NW-1:0]  N_CW    = CW[NW-1:0];
-    localparam [NW-1:0]  N_IWCW  = IWCW[NW-1:0];
-    localparam [NW-1:0]  N_SH    = SH[NW-1:0];
-    localparam [NW-1:0]  N_SW    = SW[NW-1:0];
-    localparam [NW-1:0]  N_PH    = PH[NW-1:0];
-    localparam [NW-1:0]  N_PW    = PW[NW-1:0];
-    localparam [NW-1:0]  N_FW    = FW[NW-1:0];
-    localparam [NW-1:0]  N_DEPTH = DEPTH[NW-1:0];
-    localparam [NW-1:0]  N_OH    = OH[NW-1:0];
+    localparam [AW-1:0]  WP_LAST = DP_M1[AW-1:0];
+    localparam [AW-1:0]  WP_ONE  = 1;
+    localparam [OCW-1:0] OCC_PEN = DP_M1[OCW-1:0];
+    localparam [DW-1:0]  N_M1  = M_D1[DW-1:0];
+    localparam [DW-1:0]  N_DKY = M_DKY[DW-1:0];
+    localparam [DW-1:0]  N_DOX = M_DOX[DW-1:0];
+    localparam [DW-1:0]  N_DOY = M_DOY[DW-1:0];
+    localparam [DW-1:0]  N_DFR = M_DFR[DW-1:0];
+    localparam [DW-1:0]  N_DA0 = DA0[DW-1:0];
+    localparam [DW-1:0]  N_NR0 = NR0[DW-1:0];
+    localparam [DW-1:0]  N_NR1 = NR1[DW-1:0];
+    localparam [AW:0]    A_1   = R_1[AW:0];
+    localparam [AW:0]    A_KY  = R_KY[AW:0];
+    localparam [AW:0]    A_OX  = R_OX[AW:0];
+    localparam [AW:0]    A_OY  = R_OY[AW:0];
+    localparam [AW:0]    A_FR  = R_FR[AW:0];
+    localparam [AW:0]    B_1   = S_1[AW:0];
+    localparam [AW:0]    B_KY  = S_KY[AW:0];
+    localparam [AW:0]    B_OX  = S_OX[AW:0];
+    localparam [AW:0]    B_OY  = S_OY[AW:0];
+    localparam [AW:0]    B_FR  = S_FR[AW:0];
+    localparam [AW-1:0]  A_0   = R_0[AW-1:0];
+    localparam [YW-1:0]  Y_ONE = 1;
+    localparam [YW-1:0]  Y_DOX = Y_OX[YW-1:0];
+    localparam [YW-1:0]  Y_DOY = Y_OY[YW-1:0];
+    localparam [YW-1:0]  Y_DFR = Y_FR[YW-1:0];
+    localparam [YW-1:0]  Y_0   = PH_N[YW-1:0];
+    localparam [YW-1:0]  Y_IH  = IH[YW-1:0];
+    localparam [XW-1:0]  X_ONE = 1;
+    localparam [XW-1:0]  X_DKY = X_KY[XW-1:0];
+    localparam [XW-1:0]  X_DOX = X_OX[XW-1:0];
+    localparam [XW-1:0]  X_DOY = X_OY[XW-1:0];
+    localparam [XW-1:0]  X_0   = PW_N[XW-1:0];
+    localparam [XW-1:0]  X_IW  = IW[XW-1:0];
+    localparam [HW-1:0]  H_FW  = FW[HW-1:0];
+    localparam [HW-1:0]  H_UR1 = UR1[HW-1:0];
+    localparam [HW-1:0]  H_VC1 = VC1[HW-1:0];
+    localparam [HW-1:0]  H_IWCW = IWCW[HW-1:0];
+    localparam [HW-1:0]  H_SR  = SR[HW-1:0];
+    localparam [HW-1:0]  H_SC  = SC[HW-1:0];
+    localparam [HW-1:0]  H_H1  = H1_0[HW-1:0];
+    localparam [HW-1:0]  H_H2  = H2_0[HW-1:0];
+    localparam [HW-1:0]  H_RR0 = RR0[HW-1:0];
+    localparam [HW-1:0]  H_CC0 = CC0[HW-1:0];
+    localparam [OYW-1:0] QY_0  = QY0[OYW-1:0];
+    localparam [OXW-1:0] QX_0  = QX0[OXW-1:0];
+    // 32-bit thresholds for the window-row / -column counters
+    localparam [31:0] T_YZ    = YZ;
+    localparam [31:0] T_YF    = YF;
+    localparam [31:0] T_XZ    = XZ;
+    localparam [31:0] T_XF    = XF;
+    localparam [31:0] T_OH_M1 = OH_M1;
+    localparam        L1_0 = ((1 % NWIN) == NWIN - 1);
+    localparam        L2_0 = ((2 % NWIN) == NWIN - 1);
+    localparam        Z0_0 = (NR0 != 0);
+    localparam        Z1_0 = (NR1 != 0);
+    localparam        CWL_0 = (CW == 1);
+    localparam        KXL_0 = (KW == 1);
+    localparam        KYL_0 = (KH == 1);
+    localparam        OXL_0 = (OW == 1);
+    localparam        OYL_0 = (OH == 1);
+    localparam        PAD_0 = (PH > 0) || (PW > 0);
 
     // ------------------------------------------------------------------
     // registers
     // ------------------------------------------------------------------
+    // writer and occupancy
     reg  [AW-1:0]    wr_ptr;
     reg  [OCW-1:0]   occ;
-    reg  [HW-1:0]    held;
-    reg  [AW-1:0]    rel_ptr;
+    reg              full;       // occ == DEPTH
+    // reader odometer and its lookahead flags (x_l: x is at its last value)
     reg  [OYW-1:0]   oy;
     reg  [OXW-1:0]   ox;
     reg  [KYW-1:0]   ky;
     reg  [KXW-1:0]   kx;
     reg  [CCW-1:0]   cw;
+    reg              cw_l, kx_l, ky_l, ox_l, oy_l;
+    reg              ck_l;       // cw_l && kx_l
+    reg              wl;         // wlast = ck_l && ky_l
+    // per-beat values of the next beat, maintained incrementally
+    reg  [YW-1:0]    iy;
+    reg  [XW-1:0]    ix;
+    reg              pad;
+    reg  [AW-1:0]    raddr;      // (rel_ptr + off) mod DEPTH
+    reg  [DW-1:0]    da;         // occ - off - 1
+    reg  [DW-1:0]    db;         // occ - rel
+    // release schedule: window k is the current window
+    reg  [DW-1:0]    nrel0;      // -rel(k)
+    reg              rnz0;       // rel(k) != 0
+    reg  [DW-1:0]    nrel1;      // -rel(k+1)
+    reg              rnz1;       // rel(k+1) != 0
+    reg  [HW-1:0]    h1, h2;     // H(k+1), H(k+2)
+    reg              l1, l2;     // windows k+1, k+2 end a frame
+    reg  [OYW-1:0]   qy;         // window q = (k+4) mod NWIN
+    reg  [OXW-1:0]   qx;
+    reg  [HW-1:0]    qr;         // clamp(qy*SH-PH, 0, IH)*IW*CW
+    reg  [HW-1:0]    qc;         // clamp(qx*SW-PW, 0, IW)*CW
+    // stage R and output queue
     reg              r_valid;
     reg              r_pad;
     reg  [CCW-1:0]   r_cw;
@@ -241,64 +478,78 @@ module bnn_swg #(
     reg  [WBITS-1:0] mem [0:DEPTH-1];
 
     // ------------------------------------------------------------------
-    // address arithmetic (NW bits, two's complement; a negative iy or ix
-    // compares as a huge unsigned number, hence >= IH / IW)
+    // issue decision (registers only, a few LUTs deep)
     // ------------------------------------------------------------------
-    wire [NW-1:0] oy_n   = {{(NW-OYW){1'b0}}, oy};
-    wire [NW-1:0] ox_n   = {{(NW-OXW){1'b0}}, ox};
-    wire [NW-1:0] ky_n   = {{(NW-KYW){1'b0}}, ky};
-    wire [NW-1:0] kx_n   = {{(NW-KXW){1'b0}}, kx};
-    wire [NW-1:0] cw_n   = {{(NW-CCW){1'b0}}, cw};
-    wire [NW-1:0] held_n = {{(NW-HW){1'b0}}, held};
-    wire [NW-1:0] occ_n  = {{(NW-OCW){1'b0}}, occ};
-    wire [NW-1:0] rp_n   = {{(NW-AW){1'b0}}, rel_ptr};
-
-    wire cw_last = (cw == CW_LAST);
-    wire kx_last = (kx == KX_LAST);
-    wire ky_last = (ky == KY_LAST);
-    wire ox_last = (ox == OX_LAST);
-    wire oy_last = (oy == OY_LAST);
-    wire wlast   = ky_last && kx_last && cw_last;
-    wire flast   = wlast && oy_last && ox_last;
-
-    wire [NW-1:0] iy  = oy_n * N_SH + ky_n - N_PH;
-    wire [NW-1:0] ix  = ox_n * N_SW + kx_n - N_PW;
-    wire          pad = (iy >= N_IH) || (ix >= N_IW);
-    wire [NW-1:0] idx = iy * N_IWCW + ix * N_CW + cw_n;
-    wire [NW-1:0] off = idx - held_n;
-
-    // hold of the next window (oy', ox')
-    wire [NW-1:0] ny    = ox_last ? oy_n + N_ONE : oy_n;
-    wire [NW-1:0] nx    = ox_last ? N_ZERO : ox_n + N_ONE;
-    wire [NW-1:0] ntop  = ny * N_SH;                     // oy'*SH (>= 0)
-    wire [NW-1:0] nleft = nx * N_SW;                     // ox'*SW (>= 0)
-    wire          nzero = (ny + N_ONE < N_OH) && (ntop + N_SH <= N_PH);
-    wire [NW-1:0] nrow0 = (ntop <= N_PH) ? N_ZERO : ntop - N_PH;
-    wire [NW-1:0] ncol0 = (nleft <= N_PW) ? N_ZERO : nleft - N_PW;
-    wire [NW-1:0] nrow  = (nrow0 > N_IH) ? N_IH : nrow0;
-    wire [NW-1:0] ncol  = (ncol0 > N_IW) ? N_IW : ncol0;
-    wire [NW-1:0] nraw  = nrow * N_IWCW + ncol * N_CW;
-    wire [NW-1:0] nhold = nzero ? N_ZERO : ((nraw > N_FW) ? N_FW : nraw);
-    wire [NW-1:0] rel   = flast ? N_FW - held_n : nhold - held_n;
-
-    wire avail = (pad || off < occ_n) && (!wlast || rel <= occ_n);
+    wire avail = (pad || !da[DW-1]) && (!wl || !db[DW-1]);
     wire adv   = !(r_valid && (q_cnt == 2'd2));
     wire issue = adv && avail;
+    wire wadv  = issue && wl;                  // window advance
 
-    assign s_axis_tready = (occ != OCC_FULL);
-    wire wr = s_axis_tvalid && s_axis_tready;
+    assign s_axis_tready = !full;
+    wire wr = s_axis_tvalid && !full;
 
-    // buffer read address and the next rel_ptr / occ / held
-    wire [NW-1:0] rd_sum  = rp_n + off;
-    wire [NW-1:0] rd_addr = (rd_sum >= N_DEPTH) ? rd_sum - N_DEPTH : rd_sum;
-    wire [NW-1:0] rp_sum  = rp_n + rel;
-    wire [NW-1:0] rp_next = (rp_sum >= N_DEPTH) ? rp_sum - N_DEPTH : rp_sum;
-    wire [NW-1:0] occ_next = occ_n + (wr ? N_ONE : N_ZERO) - ((issue && wlast) ? rel : N_ZERO);
-    wire [NW-1:0] held_next = flast ? N_ZERO : nhold;
-    wire [AW-1:0] addr = rd_addr[AW-1:0];
-    // high bits that are zero whenever the value is used (range arguments above)
-    wire unused_high_bits = &{1'b0, rd_addr[NW-1:AW], rp_next[NW-1:AW],
-                              occ_next[NW-1:OCW], held_next[NW-1:HW]};
+    // ------------------------------------------------------------------
+    // next values, computed in parallel and selected by issue / wr
+    // ------------------------------------------------------------------
+    // idx step of this beat's transition, negated; the same modulo DEPTH
+    wire [DW-1:0] nstep = !wl ? (ck_l ? N_DKY : N_M1)
+                        : (!ox_l ? N_DOX : (!oy_l ? N_DOY : N_DFR));
+    wire [AW:0]   astep = !wl ? (ck_l ? A_KY : A_1)
+                        : (!ox_l ? A_OX : (!oy_l ? A_OY : A_FR));
+    wire [AW:0]   bstep = !wl ? (ck_l ? B_KY : B_1)
+                        : (!ox_l ? B_OX : (!oy_l ? B_OY : B_FR));
+    // x + y + wr as one adder: the low bit pair 1 + wr makes the carry-in
+    wire [DW:0]   da_iss  = {da, 1'b1} + {nstep, wr};
+    wire [DW:0]   da_hold = {da, 1'b1} + {{DW{1'b0}}, wr};
+    wire [DW:0]   db_adv  = {db, 1'b1} + {nrel1, wr};
+    wire [DW:0]   db_hold = {db, 1'b1} + {{DW{1'b0}}, wr};
+    wire [DW:0]   oc_rel  = {{(DW-OCW){1'b0}}, occ, 1'b1} + {nrel0, wr};
+    wire [OCW:0]  oc_hold = {occ, 1'b1} + {{OCW{1'b0}}, wr};
+    wire [AW:0]   ra_a    = {1'b0, raddr} + astep;         // < 2*DEPTH
+    wire [AW:0]   ra_b    = {1'b0, raddr} + bstep;         // ra_a - DEPTH
+    wire [AW-1:0] ra_next = ra_b[AW] ? ra_a[AW-1:0] : ra_b[AW-1:0];
+    wire          occ_pen = (occ == OCC_PEN);
+    wire          full_nx = (full || (occ_pen && wr)) && !(wadv && rnz0);
+
+    // iy / ix of the next beat and its pad flag
+    wire [YW-1:0] ystep = !ck_l ? {YW{1'b0}}
+                        : (!wl ? Y_ONE : (!ox_l ? Y_DOX : (!oy_l ? Y_DOY : Y_DFR)));
+    wire [XW-1:0] xstep = !cw_l ? {XW{1'b0}}
+                        : (!ck_l ? X_ONE : (!wl ? X_DKY : (!ox_l ? X_DOX : X_DOY)));
+    wire [YW-1:0] iy_nx  = iy + ystep;
+    wire [XW-1:0] ix_nx  = ix + xstep;
+    wire          pad_nx = iy_nx[YW-1] || (iy_nx >= Y_IH) || ix_nx[XW-1] || (ix_nx >= X_IW);
+
+    // odometer and flags after the step
+    wire          cw_l_nx = cw_l ? CWL_0 : (cw == CW_PEN);
+    wire          kx_l_nx = !cw_l ? kx_l : (kx_l ? KXL_0 : (kx == KX_PEN));
+    wire          ky_l_nx = !ck_l ? ky_l : (ky_l ? KYL_0 : (ky == KY_PEN));
+    wire          ox_l_nx = !wl ? ox_l : (ox_l ? OXL_0 : (ox == OX_PEN));
+    wire          oy_l_nx = !(wl && ox_l) ? oy_l : (oy_l ? OYL_0 : (oy == OY_PEN));
+    wire          ck_l_nx = cw_l_nx && kx_l_nx;
+
+    // release schedule after a window advance
+    wire [HW-1:0] held2  = l1 ? {HW{1'b0}} : h1;             // held during window k+2
+    wire [DW-1:0] nrel_n = {{(DW-HW){1'b0}}, held2} - {{(DW-HW){1'b0}}, h2};
+    wire [31:0]   qy32   = {{(32-OYW){1'b0}}, qy};
+    wire [31:0]   qx32   = {{(32-OXW){1'b0}}, qx};
+    wire          q_is0  = (qx == {OXW{1'b0}}) && (qy == {OYW{1'b0}});
+    wire          q_zero = (qy32 + 32'd1 <= T_OH_M1) && (qy32 + 32'd1 <= T_YZ);   // hold() is 0
+    wire          q_full = (qy32 >= T_YF);                      // row clamped at IH
+    wire [HW:0]   q_sum  = {1'b0, qr} + {1'b0, qc};
+    wire [HW-1:0] h_new  = (q_is0 || q_full) ? H_FW
+                         : (q_zero ? {HW{1'b0}} : q_sum[HW-1:0]);
+    wire [HW-1:0] qr_inc = qr + H_SR;
+    wire [HW-1:0] qc_inc = qc + H_SC;
+    wire [HW-1:0] qr_nx  = (qy32 + 32'd1 <= T_YZ) ? {HW{1'b0}}
+                         : ((qy32 + 32'd1 >= T_YF) ? H_FW : ((qy32 == T_YZ) ? H_UR1 : qr_inc));
+    wire [HW-1:0] qc_nx  = (qx32 + 32'd1 <= T_XZ) ? {HW{1'b0}}
+                         : ((qx32 + 32'd1 >= T_XF) ? H_IWCW : ((qx32 == T_XZ) ? H_VC1 : qc_inc));
+
+    // bits that are constant or unused by construction (range arguments in
+    // the header)
+    wire unused = &{1'b0, da_iss[0], da_hold[0], db_adv[0], db_hold[0], oc_rel[0],
+                    oc_rel[DW:OCW+1], oc_hold[0], q_sum[HW], ra_a[AW]};
 
     // ------------------------------------------------------------------
     // buffer: one write port, one synchronous read port into mem_q
@@ -308,7 +559,7 @@ module bnn_swg #(
             mem[wr_ptr] <= s_axis_tdata;
         end
         if (issue && !pad) begin
-            mem_q <= mem[addr];
+            mem_q <= mem[raddr];
         end
     end
 
@@ -325,30 +576,68 @@ module bnn_swg #(
         if (!ap_rst_n) begin
             wr_ptr  <= {AW{1'b0}};
             occ     <= {OCW{1'b0}};
-            held    <= {HW{1'b0}};
-            rel_ptr <= {AW{1'b0}};
+            full    <= 1'b0;
             oy      <= {OYW{1'b0}};
             ox      <= {OXW{1'b0}};
             ky      <= {KYW{1'b0}};
             kx      <= {KXW{1'b0}};
             cw      <= {CCW{1'b0}};
+            cw_l    <= CWL_0;
+            kx_l    <= KXL_0;
+            ky_l    <= KYL_0;
+            ox_l    <= OXL_0;
+            oy_l    <= OYL_0;
+            ck_l    <= CWL_0 && KXL_0;
+            wl      <= CWL_0 && KXL_0 && KYL_0;
+            iy      <= Y_0;
+            ix      <= X_0;
+            pad     <= PAD_0;
+            raddr   <= A_0;
+            da      <= N_DA0;
+            db      <= N_NR0;
+            nrel0   <= N_NR0;
+            rnz0    <= Z0_0;
+            nrel1   <= N_NR1;
+            rnz1    <= Z1_0;
+            h1      <= H_H1;
+            h2      <= H_H2;
+            l1      <= L1_0;
+            l2      <= L2_0;
+            qy      <= QY_0;
+            qx      <= QX_0;
+            qr      <= H_RR0;
+            qc      <= H_CC0;
             r_valid <= 1'b0;
             q_cnt   <= 2'd0;
         end else begin
             if (wr) begin
                 wr_ptr <= (wr_ptr == WP_LAST) ? {AW{1'b0}} : wr_ptr + WP_ONE;
             end
-            occ <= occ_next[OCW-1:0];
+            occ  <= wadv ? oc_rel[OCW:1] : oc_hold[OCW:1];
+            full <= full_nx;
+            da   <= issue ? da_iss[DW:1] : da_hold[DW:1];
+            db   <= wadv ? db_adv[DW:1] : db_hold[DW:1];
             if (issue) begin
-                if (cw_last) begin
+                cw_l  <= cw_l_nx;
+                kx_l  <= kx_l_nx;
+                ky_l  <= ky_l_nx;
+                ox_l  <= ox_l_nx;
+                oy_l  <= oy_l_nx;
+                ck_l  <= ck_l_nx;
+                wl    <= ck_l_nx && ky_l_nx;
+                iy    <= iy_nx;
+                ix    <= ix_nx;
+                pad   <= pad_nx;
+                raddr <= ra_next;
+                if (cw_l) begin
                     cw <= {CCW{1'b0}};
-                    if (kx_last) begin
+                    if (kx_l) begin
                         kx <= {KXW{1'b0}};
-                        if (ky_last) begin
+                        if (ky_l) begin
                             ky <= {KYW{1'b0}};
-                            if (ox_last) begin
+                            if (ox_l) begin
                                 ox <= {OXW{1'b0}};
-                                oy <= oy_last ? {OYW{1'b0}} : oy + OY_ONE;
+                                oy <= oy_l ? {OYW{1'b0}} : oy + OY_ONE;
                             end else begin
                                 ox <= ox + OX_ONE;
                             end
@@ -361,9 +650,29 @@ module bnn_swg #(
                 end else begin
                     cw <= cw + CW_ONE;
                 end
-                if (wlast) begin
-                    held    <= held_next[HW-1:0];
-                    rel_ptr <= rp_next[AW-1:0];
+            end
+            if (wadv) begin
+                nrel0 <= nrel1;
+                rnz0  <= rnz1;
+                nrel1 <= nrel_n;
+                rnz1  <= (held2 != h2);
+                h1    <= h2;
+                l1    <= l2;
+                h2    <= h_new;
+                l2    <= q_is0;
+                if (qx == OX_LAST) begin
+                    qx <= {OXW{1'b0}};
+                    qc <= {HW{1'b0}};
+                    if (qy == OY_LAST) begin
+                        qy <= {OYW{1'b0}};
+                        qr <= {HW{1'b0}};
+                    end else begin
+                        qy <= qy + OY_ONE;
+                        qr <= qr_nx;
+                    end
+                end else begin
+                    qx <= qx + OX_ONE;
+                    qc <= qc_nx;
                 end
             end
             if (adv) begin
