@@ -307,6 +307,7 @@ fn mvtu_job(c: MvtuCfg) -> Result<(), String> {
     for f in [
         "bnn_mvtu.v",
         "bnn_dot.v",
+        "bnn_addtree.v",
         "bnn_thresh.v",
         "bnn_resize.v",
         "bnn_rom.v",
