@@ -22,7 +22,10 @@ fn require(tool: &str) {
 fn build_synth_ecp5_places_and_routes_the_tiny_example() {
     require("yosys");
     require("nextpnr-ecp5");
-    let dir = target_dir().join("build-tests").join("synth").join("tiny-ecp5");
+    let dir = target_dir()
+        .join("build-tests")
+        .join("synth")
+        .join("tiny-ecp5");
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(dir.parent().unwrap()).unwrap();
     let start = Instant::now();
@@ -81,7 +84,10 @@ fn build_synth_ecp5_places_and_routes_the_tiny_example() {
 
 #[test]
 fn bad_synthesis_options_are_errors_with_help() {
-    let dir = target_dir().join("build-tests").join("synth").join("bad-options");
+    let dir = target_dir()
+        .join("build-tests")
+        .join("synth")
+        .join("bad-options");
     let _ = std::fs::remove_dir_all(&dir);
     let run = |args: &[&str]| {
         Command::new(env!("CARGO_BIN_EXE_bnn-gen"))
@@ -94,8 +100,14 @@ fn bad_synthesis_options_are_errors_with_help() {
             .unwrap()
     };
     for (args, want) in [
-        (&["--synth", "ecp5", "--device", "99k"][..], "unknown device"),
-        (&["--synth", "ecp5", "--device", "up5k"][..], "--synth ice40 is not given"),
+        (
+            &["--synth", "ecp5", "--device", "99k"][..],
+            "unknown device",
+        ),
+        (
+            &["--synth", "ecp5", "--device", "up5k"][..],
+            "--synth ice40 is not given",
+        ),
         (&["--synth", "ecp5", "--speed", "5"][..], "speed grade"),
         (
             &["--synth", "ecp5", "--synth", "ice40", "--package", "sg48"][..],

@@ -189,7 +189,12 @@ pub struct DeviceArgs {
 impl Options {
     /// Applies `--device`/`--package`/`--speed` to the defaults.
     pub fn with_device_args(mut self, args: &DeviceArgs) -> Result<Self> {
-        let pnr: Vec<Fpga> = self.targets.iter().copied().filter(|f| f.has_pnr()).collect();
+        let pnr: Vec<Fpga> = self
+            .targets
+            .iter()
+            .copied()
+            .filter(|f| f.has_pnr())
+            .collect();
         let bad = |flag: &str, m: String| Error::invalid(format!("--{flag}"), m);
         let split = |flag: &str, v: &str| -> Result<(Option<Fpga>, String)> {
             match v.split_once(':') {
@@ -246,13 +251,22 @@ impl Options {
             let info = nextpnr::lookup(f, &name).ok_or_else(|| {
                 bad(
                     "device",
-                    format!("unknown {} device \"{name}\"\nhelp: one of {}", f.family(), known(f)),
+                    format!(
+                        "unknown {} device \"{name}\"\nhelp: one of {}",
+                        f.family(),
+                        known(f)
+                    ),
                 )
             })?;
             if !pnr.contains(&f) {
                 return Err(bad(
                     "device",
-                    format!("{} is a {} device, but --synth {} is not given", info.part, f.family(), f.name()),
+                    format!(
+                        "{} is a {} device, but --synth {} is not given",
+                        info.part,
+                        f.family(),
+                        f.name()
+                    ),
                 ));
             }
             let d = self.device_mut(f);
@@ -277,13 +291,21 @@ impl Options {
                 None => only("speed", v)?,
             };
             if f != Fpga::Ecp5 {
-                return Err(bad("speed", "only ECP5 devices have a speed grade here".into()));
+                return Err(bad(
+                    "speed",
+                    "only ECP5 devices have a speed grade here".into(),
+                ));
             }
             let s: u32 = s
                 .parse()
                 .ok()
                 .filter(|s| [6, 7, 8].contains(s))
-                .ok_or_else(|| bad("speed", format!("\"{s}\" is not an ECP5 speed grade (6, 7 or 8)")))?;
+                .ok_or_else(|| {
+                    bad(
+                        "speed",
+                        format!("\"{s}\" is not an ECP5 speed grade (6, 7 or 8)"),
+                    )
+                })?;
             self.ecp5.speed = Some(s);
         }
         Ok(self)
@@ -390,10 +412,18 @@ fn read_facts(dir: &Path) -> Result<DesignFacts> {
         .map_err(|e| Error::invalid(rp.display().to_string(), format!("not JSON: {e}")))?;
     let top = v["top"]
         .as_str()
-        .ok_or_else(|| Error::invalid(rp.display().to_string(), "no \"top\": not a bnn-gen build report"))?
+        .ok_or_else(|| {
+            Error::invalid(
+                rp.display().to_string(),
+                "no \"top\": not a bnn-gen build report",
+            )
+        })?
         .to_string();
     let names = |key: &str, f: &dyn Fn(&serde_json::Value) -> String| -> Vec<String> {
-        v[key].as_array().map(|a| a.iter().map(f).collect()).unwrap_or_default()
+        v[key]
+            .as_array()
+            .map(|a| a.iter().map(f).collect())
+            .unwrap_or_default()
     };
     let layers = names("layers", &|l| l["name"].as_str().unwrap_or("?").to_string());
     let links = names("links", &|k| {
@@ -481,7 +511,11 @@ pub fn run(dir: &Path, options: &Options, progress: &dyn Fn(&str)) -> Result<Out
         seen.push(f);
         match run_target(dir, &facts, f, options, &tools, progress) {
             Ok(r) => {
-                for p in r.pnr.iter().chain(r.per_layer.iter().filter_map(|b| b.pnr.as_ref())) {
+                for p in r
+                    .pnr
+                    .iter()
+                    .chain(r.per_layer.iter().filter_map(|b| b.pnr.as_ref()))
+                {
                     if matches!(p.status, "does-not-fit" | "failed") {
                         errors.push(format!(
                             "{}: {}",
@@ -601,7 +635,8 @@ fn run_target(
     let cells = stat::leaf_cells(&modules, &top_key);
     let counts = Counts::of(f, &cells);
     let p = work.join("top_cells.txt");
-    let instances = stat::parse_dump_cells(&std::fs::read_to_string(&p).map_err(|e| Error::io(&p, e))?);
+    let instances =
+        stat::parse_dump_cells(&std::fs::read_to_string(&p).map_err(|e| Error::io(&p, e))?);
     let per_layer = blocks(f, facts, &modules, &top_key, &instances);
 
     let mut report = TargetReport {
@@ -671,10 +706,17 @@ fn run_target(
             f.nextpnr(),
             device.info.part,
             device.package,
-            device.speed.map(|s| format!(" speed {s}")).unwrap_or_default(),
+            device
+                .speed
+                .map(|s| format!(" speed {s}"))
+                .unwrap_or_default(),
             options.pnr_timeout.as_secs()
         ));
-        let mut args = vec![format!("--{}", device.info.flag), "--package".into(), device.package.clone()];
+        let mut args = vec![
+            format!("--{}", device.info.flag),
+            "--package".into(),
+            device.package.clone(),
+        ];
         if let Some(s) = device.speed {
             args.extend(["--speed".into(), s.to_string()]);
         }
@@ -725,7 +767,8 @@ fn run_target(
                 ));
             }
             Outcome::Failed => {
-                let text = std::fs::read_to_string(work.join(format!("{stem}.log"))).unwrap_or_default();
+                let text =
+                    std::fs::read_to_string(work.join(format!("{stem}.log"))).unwrap_or_default();
                 if let Some(line) = nextpnr::overflow(&text) {
                     r.status = "does-not-fit";
                     r.message = Some(format!(
@@ -741,7 +784,10 @@ fn run_target(
                     } else {
                         errs.join("\n")
                     };
-                    r.message = Some(format!("{what}: {} failed; see {log}:\n{detail}", f.nextpnr()));
+                    r.message = Some(format!(
+                        "{what}: {} failed; see {log}:\n{detail}",
+                        f.nextpnr()
+                    ));
                 }
             }
             Outcome::Success => {
@@ -763,7 +809,9 @@ fn run_target(
         report.fmax_mhz = r.fmax_mhz;
         report.critical_path = r.critical_path.clone();
         if let Some(m) = &r.message {
-            report.notes.push(m.lines().next().unwrap_or("").to_string());
+            report
+                .notes
+                .push(m.lines().next().unwrap_or("").to_string());
         }
         if r.status == "timeout" && options.pnr_scope == PnrScope::Auto {
             report
@@ -823,7 +871,9 @@ fn run_target(
                 }
             }
             if let Some(m) = &r.message {
-                report.notes.push(m.lines().next().unwrap_or("").to_string());
+                report
+                    .notes
+                    .push(m.lines().next().unwrap_or("").to_string());
             }
             let b = &mut report.per_layer[*i];
             // A layer with several blocks (window generator + wrapper) keeps the slowest.
@@ -940,13 +990,23 @@ pub fn fill_report(path: &Path, reports: &[TargetReport]) -> Result<()> {
         let mut it =
             serde_json::Deserializer::from_str(&text[start..]).into_iter::<serde_json::Value>();
         match it.next() {
-            Some(Ok(_)) => format!("{}{value}{}", &text[..start], &text[start + it.byte_offset()..]),
-            _ => return Err(Error::invalid(path.display().to_string(), "bad \"synthesis\" value")),
+            Some(Ok(_)) => format!(
+                "{}{value}{}",
+                &text[..start],
+                &text[start + it.byte_offset()..]
+            ),
+            _ => {
+                return Err(Error::invalid(
+                    path.display().to_string(),
+                    "bad \"synthesis\" value",
+                ))
+            }
         }
     } else {
-        let end = text.trim_end().strip_suffix('}').ok_or_else(|| {
-            Error::invalid(path.display().to_string(), "not a JSON object")
-        })?;
+        let end = text
+            .trim_end()
+            .strip_suffix('}')
+            .ok_or_else(|| Error::invalid(path.display().to_string(), "not a JSON object"))?;
         format!("{},{key}{value}\n}}\n", end.trim_end())
     };
     write(path, &new)
@@ -1000,7 +1060,12 @@ fn device_text(r: &TargetReport) -> String {
 
 fn pnr_seconds(r: &TargetReport) -> Option<f64> {
     let own = r.pnr.as_ref().map(|p| p.seconds).unwrap_or(0.0);
-    let layers: f64 = r.per_layer.iter().filter_map(|b| b.pnr.as_ref()).map(|p| p.seconds).sum();
+    let layers: f64 = r
+        .per_layer
+        .iter()
+        .filter_map(|b| b.pnr.as_ref())
+        .map(|p| p.seconds)
+        .sum();
     (r.pnr.is_some() || layers > 0.0).then_some(own + layers)
 }
 
@@ -1076,7 +1141,11 @@ pub fn summary_table(reports: &[TargetReport]) -> String {
     }
     for r in reports {
         if let Some(p) = &r.critical_path {
-            s.push_str(&format!("{} critical path: {}\n", r.target, path_text(p).replace('`', "")));
+            s.push_str(&format!(
+                "{} critical path: {}\n",
+                r.target,
+                path_text(p).replace('`', "")
+            ));
         }
         if let Some(b) = &r.fmax_layers_min_block {
             s.push_str(&format!(
@@ -1121,7 +1190,11 @@ pub fn readme_section(reports: &[TargetReport]) -> String {
     s.push('\n');
     for r in reports {
         if let Some(p) = &r.critical_path {
-            s.push_str(&format!("- {} critical path: {}.\n", r.target, path_text(p)));
+            s.push_str(&format!(
+                "- {} critical path: {}.\n",
+                r.target,
+                path_text(p)
+            ));
         }
         for n in &r.notes {
             s.push_str(&format!("- {}: {n}.\n", r.target));
@@ -1170,7 +1243,10 @@ pub fn fill_readme(path: &Path, reports: &[TargetReport]) -> Result<()> {
         Some(i) => &text[..i],
         None => text.trim_end(),
     };
-    write(path, &format!("{}\n\n{}", base.trim_end(), readme_section(reports)))
+    write(
+        path,
+        &format!("{}\n\n{}", base.trim_end(), readme_section(reports)),
+    )
 }
 
 /// The synthesis directory of a build.

@@ -175,12 +175,13 @@ pub struct Blocks {
 
 impl Blocks {
     pub fn block_of(&self, first: &str) -> String {
-        let idx = |s: &str| -> Option<usize> {
-            s.split('_').next().and_then(|n| n.parse().ok())
-        };
+        let idx = |s: &str| -> Option<usize> { s.split('_').next().and_then(|n| n.parse().ok()) };
         if let Some(rest) = first.strip_prefix("u_link") {
             if let Some(i) = idx(rest) {
-                return format!("link {}", self.links.get(i).cloned().unwrap_or(i.to_string()));
+                return format!(
+                    "link {}",
+                    self.links.get(i).cloned().unwrap_or(i.to_string())
+                );
             }
         }
         if let Some(rest) = first.strip_prefix("u_l") {
@@ -221,8 +222,17 @@ fn split_hier(name: &str) -> (&str, &str) {
 fn signal_of(local: &str) -> String {
     let mut s = local.trim_start_matches('\\');
     for cut in [
-        "_TRELLIS_", "_SB_", "_DP16KD", "_MULT18", "_CCU2C", "_LUT4", "_PFUMX", "_L6MUX", "_FD",
-        "_RAMB", "$",
+        "_TRELLIS_",
+        "_SB_",
+        "_DP16KD",
+        "_MULT18",
+        "_CCU2C",
+        "_LUT4",
+        "_PFUMX",
+        "_L6MUX",
+        "_FD",
+        "_RAMB",
+        "$",
     ] {
         if let Some(i) = s.find(cut) {
             if i > 0 {
@@ -306,7 +316,10 @@ pub fn parse_report(text: &str, blocks: &Blocks) -> Result<PnrResult> {
     let path = paths
         .iter()
         .find(|p| {
-            let (f, t) = (p["from"].as_str().unwrap_or(""), p["to"].as_str().unwrap_or(""));
+            let (f, t) = (
+                p["from"].as_str().unwrap_or(""),
+                p["to"].as_str().unwrap_or(""),
+            );
             f.contains("ap_clk") && t.contains("ap_clk")
         })
         .or_else(|| paths.first());
@@ -333,7 +346,9 @@ pub fn parse_report(text: &str, blocks: &Blocks) -> Result<PnrResult> {
             let start = path_end(
                 first["from"]["cell"].as_str().unwrap_or(""),
                 first_net.and_then(|s| s["net"].as_str()),
-                &first_net.map(|s| strings(&s["sources"])).unwrap_or_default(),
+                &first_net
+                    .map(|s| strings(&s["sources"]))
+                    .unwrap_or_default(),
                 blocks,
             );
             let end = path_end(

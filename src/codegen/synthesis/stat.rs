@@ -276,11 +276,17 @@ mod tests {
         assert_eq!(
             parse_dump_cells(dump),
             vec![
-                ("u_l0_fc0".to_string(), "$paramod\\tiny_fc0\\MEM_DIR=t24'0110".to_string()),
+                (
+                    "u_l0_fc0".to_string(),
+                    "$paramod\\tiny_fc0\\MEM_DIR=t24'0110".to_string()
+                ),
                 ("$abc$1".to_string(), "LUT4".to_string())
             ]
         );
-        assert_eq!(base_module("$paramod\\tiny_fc0\\MEM_DIR=t24'0110"), "tiny_fc0");
+        assert_eq!(
+            base_module("$paramod\\tiny_fc0\\MEM_DIR=t24'0110"),
+            "tiny_fc0"
+        );
         assert_eq!(base_module("$paramod$231033a7\\bnn_mvtu"), "bnn_mvtu");
         assert_eq!(base_module("tiny_top"), "tiny_top");
     }
