@@ -2,9 +2,10 @@
 //! any directory. `build` copies the modules a design needs into `DIR/rtl/`.
 
 /// Every library module: file name and text, leaves first (a valid compile order).
-pub const MODULES: [(&str, &str); 10] = [
+pub const MODULES: [(&str, &str); 11] = [
     ("bnn_resize.v", include_str!("../../hw/bnn_resize.v")),
     ("bnn_rom.v", include_str!("../../hw/bnn_rom.v")),
+    ("bnn_addtree.v", include_str!("../../hw/bnn_addtree.v")),
     ("bnn_dot.v", include_str!("../../hw/bnn_dot.v")),
     ("bnn_thresh.v", include_str!("../../hw/bnn_thresh.v")),
     ("bnn_mvtu.v", include_str!("../../hw/bnn_mvtu.v")),
