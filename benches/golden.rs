@@ -93,7 +93,7 @@ fn lfc(rng: &mut Rng) -> Network {
                 weights,
                 weight_dtype: DataType::Bipolar,
                 activation,
-                folding: Folding { pe: 1, simd: 1 },
+                folding: Folding::new(1, 1),
             }),
         });
         prev = output;

@@ -142,6 +142,108 @@ pub struct HwMvtu {
     pub activation: HwActivation,
     /// Element type of the output stream.
     pub output: HwElement,
+    /// Where the weight ROMs (one per PE, NF·SF words of SIMD·WBITS bits) live.
+    pub weight_mem: HwMemory,
+    /// Where the threshold ROMs (one per PE, NF words of `tmem_width()` bits) live; `None`
+    /// without thresholds.
+    pub threshold_mem: Option<HwMemory>,
+}
+
+/// The primitive a ROM is built from: `bnn_rom`'s `RAM_STYLE`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MemKind {
+    /// Block RAM (RAMB18/36 on xc7, DP16KD on ECP5, SB_RAM40_4K on iCE40).
+    Block,
+    /// LUTs holding the contents, read into a flip-flop.
+    Distributed,
+    /// LUT logic and flip-flops (the smallest ROMs).
+    Logic,
+}
+
+impl MemKind {
+    /// The size rule of `docs/hardware.md` for a ROM of `words` × `bits`, measured with yosys
+    /// on xc7, ECP5 and iCE40: up to [`MemKind::LOGIC_MAX_WORDS`] words every data bit is one
+    /// LUT4 of the address (logic); from [`MemKind::BLOCK_MIN_WORDS`] words and
+    /// [`MemKind::BLOCK_MIN_BITS`] bits on, block RAM (a LUT ROM would need a multiplexer tree
+    /// per bit); distributed (LUT ROM) in between.
+    pub fn by_rule(words: usize, bits: usize) -> MemKind {
+        if words <= Self::LOGIC_MAX_WORDS {
+            MemKind::Logic
+        } else if words >= Self::BLOCK_MIN_WORDS && words * bits >= Self::BLOCK_MIN_BITS {
+            MemKind::Block
+        } else {
+            MemKind::Distributed
+        }
+    }
+
+    /// Deepest ROM built as logic: 16 words, one LUT4 per data bit.
+    pub const LOGIC_MAX_WORDS: usize = 16;
+    /// Shallowest ROM in block RAM.
+    pub const BLOCK_MIN_WORDS: usize = 32;
+    /// Smallest ROM (words × bits) in block RAM.
+    pub const BLOCK_MIN_BITS: usize = 1024;
+
+    /// `bnn_rom`'s `RAM_STYLE` value, and `report.json`'s name.
+    pub fn name(self) -> &'static str {
+        match self {
+            MemKind::Block => "block",
+            MemKind::Distributed => "distributed",
+            MemKind::Logic => "logic",
+        }
+    }
+}
+
+/// One of a layer's ROM sets (one ROM per PE): what it is built from, and why.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct HwMemory {
+    pub kind: MemKind,
+    /// Whether `net.toml` forced the kind (`ram_style` / `threshold_ram_style`), rather than the
+    /// size rule.
+    pub forced: bool,
+}
+
+impl HwMemory {
+    /// Why this kind, for reports and the generated comments: `net.toml <field>`, or the part of
+    /// the size rule that chose it for a ROM of `words` × `bits`.
+    pub fn reason(&self, field: &str, words: usize, bits: usize) -> String {
+        if self.forced {
+            return format!("net.toml {field} = \"{}\"", self.kind.name());
+        }
+        let total = words * bits;
+        match MemKind::by_rule(words, bits) {
+            MemKind::Logic => format!(
+                "size rule: {words} words <= {}, one LUT4 per bit",
+                MemKind::LOGIC_MAX_WORDS
+            ),
+            MemKind::Block => format!(
+                "size rule: {words} words >= {} and {total} bits >= {}",
+                MemKind::BLOCK_MIN_WORDS,
+                MemKind::BLOCK_MIN_BITS
+            ),
+            MemKind::Distributed => format!(
+                "size rule: {words} words, {total} bits: between logic (<= {} words) and block \
+                 RAM (>= {} words and >= {} bits)",
+                MemKind::LOGIC_MAX_WORDS,
+                MemKind::BLOCK_MIN_WORDS,
+                MemKind::BLOCK_MIN_BITS
+            ),
+        }
+    }
+
+    /// The style of a ROM of `words` × `bits`: `style` if forced, else the size rule.
+    pub fn choose(style: crate::ir::RamStyle, words: usize, bits: usize) -> HwMemory {
+        use crate::ir::RamStyle;
+        let kind = match style {
+            RamStyle::Auto => MemKind::by_rule(words, bits),
+            RamStyle::Block => MemKind::Block,
+            RamStyle::Distributed => MemKind::Distributed,
+            RamStyle::Logic => MemKind::Logic,
+        };
+        HwMemory {
+            kind,
+            forced: style != RamStyle::Auto,
+        }
+    }
 }
 
 /// The MVTU's activation in the hardware domain.

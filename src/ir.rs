@@ -223,14 +223,68 @@ pub fn window_out(size: usize, kernel: usize, stride: usize, pad: usize) -> Opti
     (kernel >= 1 && stride >= 1 && padded >= kernel).then(|| (padded - kernel) / stride + 1)
 }
 
-/// Folding: PE output lanes × SIMD input lanes.
+/// Folding: PE output lanes × SIMD input lanes, and which primitive holds the layer's memories.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Folding {
     pub pe: usize,
     pub simd: usize,
+    /// The weight ROMs (`net.toml` `ram_style`).
+    pub ram_style: RamStyle,
+    /// The threshold ROMs (`net.toml` `threshold_ram_style`).
+    pub threshold_ram_style: RamStyle,
+}
+
+/// Which primitive a layer's ROMs are built from (`net.toml` `ram_style`, `docs/net-format.md`).
+/// `Auto` leaves the choice to the size rule of [`crate::hwir::MemKind::by_rule`]
+/// (`docs/hardware.md`); the others force it.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum RamStyle {
+    #[default]
+    Auto,
+    /// Block RAM: RAMB18/36 (xc7), DP16KD (ECP5), SB_RAM40_4K (iCE40).
+    Block,
+    /// LUTs holding the contents (a LUT is a small ROM), then the read register.
+    Distributed,
+    /// LUT logic and flip-flops, for the smallest ROMs.
+    Logic,
+}
+
+impl RamStyle {
+    /// Every style, as `net.toml` spells it.
+    pub const NAMES: [&'static str; 4] = ["auto", "block", "distributed", "logic"];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            RamStyle::Auto => "auto",
+            RamStyle::Block => "block",
+            RamStyle::Distributed => "distributed",
+            RamStyle::Logic => "logic",
+        }
+    }
+
+    /// The style named `s` (one of [`RamStyle::NAMES`]).
+    pub fn parse(s: &str) -> Option<RamStyle> {
+        match s {
+            "auto" => Some(RamStyle::Auto),
+            "block" => Some(RamStyle::Block),
+            "distributed" => Some(RamStyle::Distributed),
+            "logic" => Some(RamStyle::Logic),
+            _ => None,
+        }
+    }
 }
 
 impl Folding {
+    /// PE × SIMD with every memory style `Auto`.
+    pub fn new(pe: usize, simd: usize) -> Folding {
+        Folding {
+            pe,
+            simd,
+            ram_style: RamStyle::Auto,
+            threshold_ram_style: RamStyle::Auto,
+        }
+    }
+
     /// Neuron folds NF = ⌈MH / PE⌉ (the hardware pads MH up to NF·PE when PE does not divide it).
     pub fn nf(self, mh: usize) -> usize {
         mh.div_ceil(self.pe)

@@ -21,18 +21,20 @@ enum Command {
     /// Validate a network and print its per-layer shapes, datatypes, accumulator widths, folding
     /// and cycles per frame.
     Check {
-        /// The network description (net.toml); .npy paths in it are relative to its directory.
+        /// The network: net.toml (.npy paths in it are relative to its directory), or a QONNX
+        /// model (.onnx), imported in memory.
         net: PathBuf,
     },
     /// Run a network on input frames and write its outputs.
     Run {
-        /// The network description (net.toml).
+        /// The network: net.toml, or a QONNX model (.onnx), imported in memory.
         net: PathBuf,
-        /// Input frames: npy of shape [N, *input.shape], values of the input datatype.
+        /// Input frames: npy of shape [N, *input.shape], values of the input datatype; for an
+        /// imported model (input quantizer), a float npy is the model's own float input.
         #[arg(long)]
         input: PathBuf,
         /// Where to write the outputs (int64 npy): [N, k] class indices with a head, else
-        /// [N, *output shape].
+        /// [N, *output shape]; for an imported model (output affine), the float32 output.
         #[arg(long)]
         output: Option<PathBuf>,
         /// Which model runs the network.
@@ -45,7 +47,7 @@ enum Command {
     /// Generate a synthesizable streaming accelerator (RTL, ROM contents, synthesis scripts,
     /// README and report.json) for a network of dense, conv2d and maxpool layers.
     Build {
-        /// The network description (net.toml).
+        /// The network: net.toml, or a QONNX model (.onnx), imported in memory.
         net: PathBuf,
         /// Output format.
         #[arg(long, value_enum, default_value_t = Target::Verilog)]
@@ -90,7 +92,7 @@ enum Command {
     /// output word against the golden model (and the cycle simulator, cycle for cycle); print
     /// throughput and latency.
     Verify {
-        /// The network description (net.toml).
+        /// The network: net.toml, or a QONNX model (.onnx), imported in memory.
         net: PathBuf,
         /// Frames to run (default: 100 random ones, or every frame of --input).
         #[arg(long)]
@@ -113,6 +115,15 @@ enum Command {
         /// Skip the cycle-accurate simulator (two-way check: golden vs RTL only).
         #[arg(long)]
         no_cyclesim: bool,
+    },
+    /// Import a QONNX model (Brevitas export, raw or cleaned; FINN MultiThreshold) of dense layers
+    /// into net.toml + .npy files (see docs/import.md).
+    Import {
+        /// The model (.onnx).
+        model: PathBuf,
+        /// Output directory (created if missing).
+        #[arg(short = 'o', long = "out")]
+        out: PathBuf,
     },
     /// Write one of the built-in pseudo-random example networks (net.toml + .npy files).
     GenExample {
@@ -170,7 +181,7 @@ fn main() -> ExitCode {
 fn run(command: Command) -> Result<()> {
     match command {
         Command::Check { net } => {
-            let mut network = frontend::load(&net)?;
+            let (mut network, _io) = frontend::float_io::load_any(&net)?;
             passes::lower(&mut network)?;
             print!("{}", report::check_table(&network));
             Ok(())
@@ -182,9 +193,9 @@ fn run(command: Command) -> Result<()> {
             engine,
             labels,
         } => {
-            let mut network = frontend::load(&net)?;
+            let (mut network, io) = frontend::float_io::load_any(&net)?;
             passes::lower(&mut network)?;
-            let frames = frontend::npy::read_int(&input)?;
+            let frames = read_frames(&input, &network, &io)?;
             let n = frames.shape().first().copied().unwrap_or(0);
             let start = Instant::now();
             let result = match engine {
@@ -203,14 +214,21 @@ fn run(command: Command) -> Result<()> {
                 seconds,
                 n as f64 / seconds.max(1e-9)
             );
+            let floats = io.output.as_ref().map(|o| o.apply(&result));
             if let Some(path) = &output {
-                ndarray_npy::write_npy(path, &result)
-                    .map_err(|e| Error::invalid(path.display().to_string(), e.to_string()))?;
+                match &floats {
+                    Some(y) => ndarray_npy::write_npy(path, y),
+                    None => ndarray_npy::write_npy(path, &result),
+                }
+                .map_err(|e| Error::invalid(path.display().to_string(), e.to_string()))?;
             }
             if let Some(path) = &labels {
                 let labels = frontend::npy::read_int(path)?;
-                let correct = count_correct(&result, &labels, network.head.is_some())
-                    .map_err(|m| Error::invalid(path.display().to_string(), m))?;
+                let correct = match &floats {
+                    Some(y) => count_correct_float(y, &labels),
+                    None => count_correct(&result, &labels, network.head.is_some()),
+                }
+                .map_err(|m| Error::invalid(path.display().to_string(), m))?;
                 println!(
                     "accuracy: {:.2} % ({correct}/{n})",
                     100.0 * correct as f64 / n.max(1) as f64
@@ -232,7 +250,7 @@ fn run(command: Command) -> Result<()> {
             synth_timeout,
         } => {
             let start = Instant::now();
-            let mut network = frontend::load(&net)?;
+            let (mut network, _io) = frontend::float_io::load_any(&net)?;
             passes::lower(&mut network)?;
             let design = codegen::build(&network, &out, codegen::BuildOptions { force })?;
             eprintln!(
@@ -269,11 +287,11 @@ fn run(command: Command) -> Result<()> {
             out,
             no_cyclesim,
         } => {
-            let mut network = frontend::load(&net)?;
+            let (mut network, io) = frontend::float_io::load_any(&net)?;
             passes::lower(&mut network)?;
             let input_path = input;
             let input = match &input_path {
-                Some(path) => Some(frontend::npy::read_int(path)?),
+                Some(path) => Some(read_frames(path, &network, &io)?),
                 None => None,
             };
             let options = verify::VerifyOptions {
@@ -304,6 +322,21 @@ fn run(command: Command) -> Result<()> {
                     report.network
                 ))),
             }
+        }
+        Command::Import { model, out } => {
+            let start = Instant::now();
+            let (network, io) = frontend::onnx::import(&model)?;
+            frontend::onnx::write(&network, &io, &out)?;
+            eprintln!(
+                "imported {} ({} layers, input {} {}) into {} in {:.3} s",
+                model.display(),
+                network.layers.len(),
+                network.input.shape,
+                network.input.dtype,
+                out.join("net.toml").display(),
+                start.elapsed().as_secs_f64()
+            );
+            Ok(())
         }
         Command::GenExample { name, out } => {
             bnn_gen::synth::write_example(&name, &out)?;
@@ -452,6 +485,46 @@ fn in_file(path: &Path, e: Error) -> Error {
         }
         other => other,
     }
+}
+
+/// The input frames of `path`: integers of the input datatype, or, for a network with an input
+/// quantizer (imported), a float array of the model's own input, quantized here.
+fn read_frames(
+    path: &Path,
+    network: &bnn_gen::ir::Network,
+    io: &frontend::float_io::FloatIo,
+) -> Result<ArrayD<i64>> {
+    if let Some(q) = &io.input {
+        if let frontend::npy::NpyArray::Float(x) = frontend::npy::read(path)? {
+            return q
+                .apply(&x, &network.input.shape.dims())
+                .map_err(|e| in_file(path, e));
+        }
+    }
+    frontend::npy::read_int(path)
+}
+
+/// Top-1 hits of float outputs `[N, C]`: argmax, ties to the lower index.
+fn count_correct_float(result: &ArrayD<f32>, labels: &ArrayD<i64>) -> Result<usize, String> {
+    let n = result.shape()[0];
+    if labels.shape() != [n] {
+        return Err(format!(
+            "expected labels of shape [{n}], found {:?}",
+            labels.shape()
+        ));
+    }
+    let mut correct = 0;
+    for (row, &label) in result.axis_iter(Axis(0)).zip(labels.iter()) {
+        let flat: Vec<f32> = row.iter().copied().collect();
+        let mut best = 0;
+        for (i, &v) in flat.iter().enumerate() {
+            if v > flat[best] {
+                best = i;
+            }
+        }
+        correct += usize::from(best as i64 == label);
+    }
+    Ok(correct)
 }
 
 /// Top-1 hits: with a head the first index is the prediction; without one, the argmax of each

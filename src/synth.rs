@@ -328,10 +328,7 @@ pub fn network(spec: &NetSpec, seed: u64) -> Network {
                     Shape::Flat(d.out_features),
                     d.weight_dtype,
                     &d.activation,
-                    Folding {
-                        pe: d.pe,
-                        simd: d.simd,
-                    },
+                    Folding::new(d.pe, d.simd),
                     &mut rng,
                 )
             }
@@ -387,10 +384,7 @@ pub fn network(spec: &NetSpec, seed: u64) -> Network {
                     },
                     c.weight_dtype,
                     &c.activation,
-                    Folding {
-                        pe: c.pe,
-                        simd: c.simd,
-                    },
+                    Folding::new(c.pe, c.simd),
                     &mut rng,
                 )
             }

@@ -46,8 +46,9 @@ module {{ module }} #(
 
     // Weight ROMs, one per PE: {{ wdepth }} words of {{ ww }} bits; word nf*{{ sf }}+sf holds
     // W[nf*{{ pe }}+pe][sf*{{ simd }}+lane], lane at bits [lane*{{ wbits }} +: {{ wbits }}].
+    // RAM_STYLE "{{ wstyle }}": {{ wreason }}.
 {%- for r in wroms %}
-    bnn_rom #(.WIDTH({{ ww }}), .DEPTH({{ wdepth }}), .INIT_FILE({MEM_DIR, "/{{ r.file }}"})) {{ r.inst }} (
+    bnn_rom #(.WIDTH({{ ww }}), .DEPTH({{ wdepth }}), .INIT_FILE({MEM_DIR, "/{{ r.file }}"}), .RAM_STYLE("{{ wstyle }}")) {{ r.inst }} (
         .ap_clk(ap_clk), .en(wmem_en), .addr(wmem_addr), .rdata(wmem_rdata[{{ r.hi }}:{{ r.lo }}])
     );
 {%- endfor %}
@@ -60,8 +61,9 @@ module {{ module }} #(
     // {{ tword }} ({{ tbits }}-bit two's complement) of channel nf*{{ pe }}+pe:
     // T' = T when dir = 0 (out counts acc >= T), T + 1 when dir = 1 (out counts acc <= T,
     // as NSTEPS - #{acc >= T'}).
+    // RAM_STYLE "{{ tstyle }}": {{ treason }}.
 {%- for r in troms %}
-    bnn_rom #(.WIDTH({{ tw }}), .DEPTH({{ tdepth }}), .INIT_FILE({MEM_DIR, "/{{ r.file }}"})) {{ r.inst }} (
+    bnn_rom #(.WIDTH({{ tw }}), .DEPTH({{ tdepth }}), .INIT_FILE({MEM_DIR, "/{{ r.file }}"}), .RAM_STYLE("{{ tstyle }}")) {{ r.inst }} (
         .ap_clk(ap_clk), .en(tmem_en), .addr(tmem_addr), .rdata(tmem_rdata[{{ r.hi }}:{{ r.lo }}])
     );
 {%- endfor %}

@@ -506,6 +506,95 @@ fn wrong_value_type_names_the_field() {
 }
 
 #[test]
+fn unknown_ram_style() {
+    let err = Net::mlp()
+        .replace(
+            "pe = 3\nsimd = 4\n",
+            "pe = 3\nsimd = 4\nram_style = \"bram\"\n",
+        )
+        .check_err();
+    assert_mentions(
+        &err,
+        &[
+            "net.toml",
+            FC0,
+            "field `ram_style`",
+            "unknown memory style \"bram\"",
+            "help: ram_style is one of \"auto\", \"block\", \"distributed\" or \"logic\"",
+        ],
+    );
+}
+
+#[test]
+fn unknown_threshold_ram_style_of_a_conv_layer() {
+    let err = Net::cnn()
+        .replace(
+            "pe = 2\nsimd = 2\n",
+            "pe = 2\nsimd = 2\nthreshold_ram_style = \"lutram\"\n",
+        )
+        .check_err();
+    assert_mentions(
+        &err,
+        &[
+            CONV0,
+            "field `threshold_ram_style`",
+            "unknown memory style \"lutram\"",
+            "help: threshold_ram_style is one of \"auto\", \"block\", \"distributed\" or \"logic\"",
+        ],
+    );
+}
+
+#[test]
+fn ram_style_of_the_wrong_type() {
+    let err = Net::mlp()
+        .replace("pe = 3\nsimd = 4\n", "pe = 3\nsimd = 4\nram_style = 1\n")
+        .check_err();
+    assert_mentions(&err, &[FC0, "field `ram_style`", "expected a string"]);
+}
+
+#[test]
+fn threshold_ram_style_without_thresholds() {
+    let err = Net::mlp()
+        .replace(
+            "pe = 1\nsimd = 2\n",
+            "pe = 1\nsimd = 2\nthreshold_ram_style = \"block\"\n",
+        )
+        .check_err();
+    assert_mentions(
+        &err,
+        &[
+            FC2,
+            "field `threshold_ram_style`",
+            "no thresholds",
+            "help: remove threshold_ram_style",
+        ],
+    );
+}
+
+#[test]
+fn every_ram_style_is_accepted() {
+    for style in ["auto", "block", "distributed", "logic"] {
+        let net = Net::mlp().replace(
+            "pe = 3\nsimd = 4\n",
+            &format!(
+                "pe = 3\nsimd = 4\nram_style = \"{style}\"\nthreshold_ram_style = \"{style}\"\n"
+            ),
+        );
+        net.write();
+        let out = Command::new(env!("CARGO_BIN_EXE_bnn-gen"))
+            .arg("check")
+            .arg(net.path())
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{style}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}
+
+#[test]
 fn kernel_of_the_wrong_form() {
     let err = Net::cnn()
         .replace("kernel = 3\n", "kernel = \"3x3\"\n")
@@ -1583,6 +1672,82 @@ mod robustness {
             }
             net.write();
             prop_assert!(load_and_lower(&net.path()), "panicked on {ms:?}\n{}", net.toml);
+        }
+    }
+}
+
+/// The ONNX reader on damaged models: random byte flips, truncations and insertions in the
+/// committed QONNX models never panic the importer (they import or give an error).
+mod onnx_robustness {
+    use bnn_gen::{frontend, golden, passes};
+    use proptest::prelude::*;
+    use proptest::test_runner::FileFailurePersistence;
+    use std::path::Path;
+
+    fn model(name: &str) -> Vec<u8> {
+        let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/models").join(name);
+        std::fs::read(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
+    }
+
+    #[derive(Debug, Clone)]
+    enum Damage {
+        /// Set the byte at (position mod length).
+        Set(usize, u8),
+        Truncate(usize),
+        Insert(usize, Vec<u8>),
+    }
+
+    fn damage() -> impl Strategy<Value = Damage> {
+        prop_oneof![
+            4 => (any::<usize>(), any::<u8>()).prop_map(|(i, b)| Damage::Set(i, b)),
+            1 => any::<usize>().prop_map(Damage::Truncate),
+            1 => (any::<usize>(), proptest::collection::vec(any::<u8>(), 1..8))
+                .prop_map(|(i, v)| Damage::Insert(i, v)),
+        ]
+    }
+
+    fn apply(bytes: &mut Vec<u8>, d: &Damage) {
+        if bytes.is_empty() {
+            return;
+        }
+        match d {
+            Damage::Set(i, b) => {
+                let n = bytes.len();
+                bytes[i % n] = *b;
+            }
+            Damage::Truncate(i) => {
+                let n = bytes.len();
+                bytes.truncate(i % n);
+            }
+            Damage::Insert(i, v) => {
+                let at = i % bytes.len();
+                bytes.splice(at..at, v.iter().copied());
+            }
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig {
+            cases: 300,
+            failure_persistence: Some(Box::new(FileFailurePersistence::Direct("proptest-regressions/errors-onnx.txt"))),
+            ..ProptestConfig::default()
+        })]
+
+        #[test]
+        fn damaged_onnx_never_panics(which in 0usize..3, ds in proptest::collection::vec(damage(), 1..4)) {
+            let name = ["handmade/mixed.onnx", "tfc-w1a1/clean.onnx", "tfc-w2a2/raw.onnx"][which];
+            let mut bytes = model(name);
+            for d in &ds {
+                apply(&mut bytes, d);
+            }
+            let result = std::panic::catch_unwind(|| {
+                if let Ok((mut net, _io)) = frontend::onnx::import_bytes(&bytes, "damaged.onnx", "damaged") {
+                    if passes::lower(&mut net).is_ok() {
+                        let _ = golden::GoldenModel::new(&net);
+                    }
+                }
+            });
+            prop_assert!(result.is_ok(), "panicked on {name} with {ds:?}");
         }
     }
 }

@@ -4,7 +4,9 @@ use super::cost;
 use super::yosys::ResourceCounts;
 use crate::cyclesim::mvtu_params;
 use crate::error::{Error, Result};
-use crate::hwir::{HwActivation, HwElement, HwKind, HwLayer, HwMvtu, HwNetwork, StreamFormat};
+use crate::hwir::{
+    HwActivation, HwElement, HwKind, HwLayer, HwMemory, HwMvtu, HwNetwork, MemKind, StreamFormat,
+};
 use serde::Serialize;
 use std::path::Path;
 
@@ -70,6 +72,35 @@ pub struct MemoryShape {
     pub depth_words: usize,
     /// File name pattern in `mem/` (`PPP` = PE index, 3+ digits).
     pub files: String,
+    /// What each ROM is built from, `bnn_rom`'s `RAM_STYLE`: `block` (block RAM),
+    /// `distributed` (LUT ROM) or `logic` (LUT logic and flip-flops).
+    pub style: &'static str,
+    /// `rule` (the size rule of `docs/hardware.md`) or `net.toml` (`ram_style` /
+    /// `threshold_ram_style`).
+    pub chosen_by: &'static str,
+    /// The rule's reasoning or the net.toml setting, in words.
+    pub reason: String,
+}
+
+impl MemoryShape {
+    fn new(
+        roms: usize,
+        width_bits: usize,
+        depth_words: usize,
+        files: String,
+        mem: HwMemory,
+        field: &str,
+    ) -> Self {
+        MemoryShape {
+            roms,
+            width_bits,
+            depth_words,
+            files,
+            style: mem.kind.name(),
+            chosen_by: if mem.forced { "net.toml" } else { "rule" },
+            reason: mem.reason(field, depth_words, width_bits),
+        }
+    }
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -388,11 +419,15 @@ pub fn build_report(hw: &HwNetwork, top: &str, modules: &[String]) -> BuildRepor
 fn mvtu_report(l: &HwLayer, m: &HwMvtu) -> MvtuReport {
     let (tmem, steps, tbits) = match &m.activation {
         HwActivation::Thresholds(t) => (
-            Some(MemoryShape {
-                roms: m.pe,
-                width_bits: m.tmem_width(),
-                depth_words: m.nf(),
-                files: format!("{}_tPPP.mem", l.ident),
+            m.threshold_mem.map(|mem| {
+                MemoryShape::new(
+                    m.pe,
+                    m.tmem_width(),
+                    m.nf(),
+                    format!("{}_tPPP.mem", l.ident),
+                    mem,
+                    "threshold_ram_style",
+                )
             }),
             t.nsteps(),
             t.tbits,
@@ -418,12 +453,14 @@ fn mvtu_report(l: &HwLayer, m: &HwMvtu) -> MvtuReport {
         vectors_per_frame: m.vectors,
         weight_bits: (m.mw * m.mh) as u64 * u64::from(m.wbits()),
         weight_bits_stored: (m.mw_pad * m.mh_pad) as u64 * u64::from(m.wbits()),
-        weight_memory: MemoryShape {
-            roms: m.pe,
-            width_bits: m.simd * m.wbits() as usize,
-            depth_words: m.nf() * m.sf(),
-            files: format!("{}_wPPP.mem", l.ident),
-        },
+        weight_memory: MemoryShape::new(
+            m.pe,
+            m.simd * m.wbits() as usize,
+            m.nf() * m.sf(),
+            format!("{}_wPPP.mem", l.ident),
+            m.weight_mem,
+            "ram_style",
+        ),
         threshold_memory: tmem,
         thresholds_per_channel: steps,
         threshold_bits: tbits,
@@ -431,7 +468,12 @@ fn mvtu_report(l: &HwLayer, m: &HwMvtu) -> MvtuReport {
         accumulator_range: [m.acc_lo, m.acc_hi],
         xnor_fanin: m.mw,
         estimated_luts: cost::luts(m),
-        estimated_bram18: cost::bram18(m),
+        // The weight memory's block RAMs, when it is in block RAM.
+        estimated_bram18: if m.weight_mem.kind == MemKind::Block {
+            cost::bram18(m)
+        } else {
+            0
+        },
     }
 }
 

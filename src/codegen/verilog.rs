@@ -91,6 +91,11 @@ struct LayerTemplate {
     params: Vec<Param>,
     wroms: Vec<Rom>,
     troms: Vec<Rom>,
+    /// `bnn_rom`'s RAM_STYLE of the weight and threshold ROMs, and why.
+    wstyle: &'static str,
+    wreason: String,
+    tstyle: &'static str,
+    treason: String,
 }
 
 struct Wire {
@@ -224,6 +229,42 @@ struct LayerDoc {
     bram18: u64,
 }
 
+/// A row of the README's memory table: one ROM set of a layer.
+struct MemDoc {
+    layer: String,
+    what: &'static str,
+    roms: usize,
+    words: usize,
+    bits: usize,
+    style: &'static str,
+    reason: String,
+}
+
+fn mem_docs(report: &report::BuildReport) -> Vec<MemDoc> {
+    let mut out = Vec::new();
+    for l in &report.layers {
+        let Some(m) = &l.mvtu else { continue };
+        let sets = [
+            ("weights", Some(&m.weight_memory)),
+            ("thresholds", m.threshold_memory.as_ref()),
+        ];
+        for (what, mem) in sets {
+            if let Some(mem) = mem {
+                out.push(MemDoc {
+                    layer: l.name.clone(),
+                    what,
+                    roms: mem.roms,
+                    words: mem.depth_words,
+                    bits: mem.width_bits,
+                    style: mem.style,
+                    reason: mem.reason.clone(),
+                });
+            }
+        }
+    }
+    out
+}
+
 #[derive(Template)]
 #[template(path = "README.md")]
 struct ReadmeTemplate<'a> {
@@ -239,6 +280,7 @@ struct ReadmeTemplate<'a> {
     input: StreamDoc,
     output: StreamDoc,
     layers: Vec<LayerDoc>,
+    memories: Vec<MemDoc>,
     links: Vec<String>,
     notes: &'a [String],
     ii: usize,
@@ -493,6 +535,12 @@ fn layer_file(hw: &HwNetwork, layer: &HwLayer, l: &HwMvtu, module: &str) -> Resu
         params,
         wroms,
         troms,
+        wstyle: l.weight_mem.kind.name(),
+        wreason: l.weight_mem.reason("ram_style", l.nf() * l.sf(), ww),
+        tstyle: l.threshold_mem.map_or("", |m| m.kind.name()),
+        treason: l.threshold_mem.map_or(String::new(), |m| {
+            m.reason("threshold_ram_style", l.nf(), tw)
+        }),
     };
     render(&t, module)
 }
@@ -967,6 +1015,7 @@ pub(super) fn generate(hw: HwNetwork) -> Result<Design> {
         input: StreamDoc::new(&input, hw.input_is_image),
         output: StreamDoc::new(&output, false),
         layers,
+        memories: mem_docs(&rep),
         links: (0..hw.links.len()).map(|i| link_text(&hw, i)).collect(),
         notes: &hw.notes,
         ii,

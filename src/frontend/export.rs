@@ -24,8 +24,8 @@ use ndarray_npy::{WritableElement, WriteNpyExt};
 use crate::datatype::DataType;
 use crate::error::{Error, Result};
 use crate::ir::{
-    Activation, BatchNorm, Compare, Layer, MatVec, Network, Op, Quantizer, Shape, Thresholds,
-    ValueType,
+    Activation, BatchNorm, Compare, Layer, MatVec, Network, Op, Quantizer, RamStyle, Shape,
+    Thresholds, ValueType,
 };
 
 /// Which framework's weight layouts to write.
@@ -308,6 +308,15 @@ impl Exporter {
         }
         self.line(format!("pe = {}", m.folding.pe));
         self.line(format!("simd = {}", m.folding.simd));
+        if m.folding.ram_style != RamStyle::Auto {
+            self.line(format!("ram_style = \"{}\"", m.folding.ram_style.name()));
+        }
+        if m.folding.threshold_ram_style != RamStyle::Auto {
+            self.line(format!(
+                "threshold_ram_style = \"{}\"",
+                m.folding.threshold_ram_style.name()
+            ));
+        }
         self.line("");
         self.line("[layer.activation]");
         match &m.activation {
@@ -633,7 +642,7 @@ kind = "argmax"
                             out_bias: -128,
                             out_dtype: DataType::Int(8),
                         }),
-                        folding: Folding { pe: 1, simd: 1 },
+                        folding: Folding::new(1, 1),
                     }),
                 },
                 Layer {
@@ -654,7 +663,7 @@ kind = "argmax"
                         }),
                         weight_dtype: DataType::Int(8),
                         activation: Activation::Identity,
-                        folding: Folding { pe: 1, simd: 1 },
+                        folding: Folding::new(1, 1),
                     }),
                 },
             ],

@@ -21,8 +21,14 @@ const MAX_WEIGHTS: usize = 1 << 28;
 
 /// Loads and validates `path` (a `net.toml`); `.npy` paths in it are relative to its directory.
 pub fn load(path: &Path) -> Result<Network> {
+    load_with_io(path).map(|(net, _)| net)
+}
+
+/// [`load`], plus the float input quantizer and output affine of an imported model
+/// (`[input.quantizer]` and `[output]`; empty for a hand-written network).
+pub fn load_with_io(path: &Path) -> Result<(Network, super::float_io::FloatIo)> {
     let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
-    let file: NetFile = toml::from_str(&text).map_err(|e| Error::Parse {
+    let mut file: NetFile = toml::from_str(&text).map_err(|e| Error::Parse {
         path: path.to_path_buf(),
         message: e.to_string().trim_end().to_string(),
     })?;
@@ -30,7 +36,10 @@ pub fn load(path: &Path) -> Result<Network> {
         toml: path.to_path_buf(),
         dir: path.parent().unwrap_or(Path::new(".")).to_path_buf(),
     };
-    ctx.network(file)
+    let (quantizer, output) = (file.input.quantizer.take(), file.output.take());
+    let net = ctx.network(file)?;
+    let io = super::float_io::from_toml(path, quantizer, output, &net)?;
+    Ok((net, io))
 }
 
 /// Where we are: for error locations and relative paths.
@@ -376,7 +385,10 @@ impl Ctx {
             }
         }
 
-        let folding = folding(at, d.pe, d.simd, mh, mw)?;
+        let mut folding = folding(at, d.pe, d.simd, mh, mw)?;
+        folding.ram_style = ram_style(at, "ram_style", d.ram_style.as_deref())?;
+        folding.threshold_ram_style =
+            ram_style(at, "threshold_ram_style", d.threshold_ram_style.as_deref())?;
         let mut mv = MatVec {
             conv: None,
             weights: w.mapv(|v| v as i32),
@@ -385,6 +397,7 @@ impl Ctx {
             folding,
         };
         mv.activation = self.activation(at, activation, &mv)?;
+        no_threshold_style_without_thresholds(at, &mv)?;
         let output = TensorType {
             shape: Shape::Flat(mh),
             dtype: activation_output(&mv, in_dtype),
@@ -514,7 +527,10 @@ impl Ctx {
         let weights = Array2::from_shape_vec((ofm, mw), ohwi.iter().map(|&v| v as i32).collect())
             .expect("OFM x (kh·kw·IFM) elements");
 
-        let folding = folding(at, c.pe, c.simd, ofm, mw)?;
+        let mut folding = folding(at, c.pe, c.simd, ofm, mw)?;
+        folding.ram_style = ram_style(at, "ram_style", c.ram_style.as_deref())?;
+        folding.threshold_ram_style =
+            ram_style(at, "threshold_ram_style", c.threshold_ram_style.as_deref())?;
         if folding.simd > ifm {
             return Err(at.err(
                 "simd",
@@ -538,6 +554,7 @@ impl Ctx {
             folding,
         };
         mv.activation = self.activation(at, activation, &mv)?;
+        no_threshold_style_without_thresholds(at, &mv)?;
         let output = TensorType {
             shape: Shape::Image {
                 h: oh,
@@ -850,10 +867,41 @@ fn folding(at: &At, pe: i64, simd: i64, mh: usize, mw: usize) -> Result<Folding>
             Ok(v as usize)
         }
     };
-    Ok(Folding {
-        pe: check("pe", pe, mh, "the output channels")?,
-        simd: check("simd", simd, mw, "the inputs per output")?,
-    })
+    Ok(Folding::new(
+        check("pe", pe, mh, "the output channels")?,
+        check("simd", simd, mw, "the inputs per output")?,
+    ))
+}
+
+/// `ram_style` / `threshold_ram_style`: absent is `"auto"` (the size rule).
+fn ram_style(at: &At, field: &str, value: Option<&str>) -> Result<RamStyle> {
+    match value {
+        None => Ok(RamStyle::Auto),
+        Some(s) => RamStyle::parse(s).ok_or_else(|| {
+            at.err(
+                field,
+                format!(
+                    "unknown memory style \"{s}\"\nhelp: {field} is one of {}: \"auto\" \
+                     applies the size rule of docs/hardware.md, the others force block RAM, LUTs \
+                     or logic",
+                    one_of(&RamStyle::NAMES)
+                ),
+            )
+        }),
+    }
+}
+
+/// A layer without thresholds (activation `none`) has no threshold memory to place.
+fn no_threshold_style_without_thresholds(at: &At, mv: &MatVec) -> Result<()> {
+    if mv.activation == Activation::Identity && mv.folding.threshold_ram_style != RamStyle::Auto {
+        return Err(at.err(
+            "threshold_ram_style",
+            "the layer has no thresholds (activation kind = \"none\"), so there is no \
+             threshold memory\nhelp: remove threshold_ram_style, or use ram_style for the \
+             weight memory",
+        ));
+    }
+    Ok(())
 }
 
 fn positive(v: i64, max: i64) -> Result<usize, String> {

@@ -21,6 +21,8 @@ pub struct NetFile {
     #[serde(default, rename = "layer")]
     pub layers: Vec<toml::Table>,
     pub head: Option<HeadSpec>,
+    /// `[output]`: the float output affine of an imported model (decoded in `float_io`).
+    pub output: Option<toml::Table>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -28,6 +30,9 @@ pub struct NetFile {
 pub struct InputSpec {
     pub shape: Vec<i64>,
     pub dtype: String,
+    /// `[input.quantizer]`: float input → these integers, for an imported model (decoded in
+    /// `float_io`).
+    pub quantizer: Option<toml::Table>,
 }
 
 /// A `dense` layer, without its `kind` and `activation` (decoded separately).
@@ -44,6 +49,9 @@ pub struct DenseSpec {
     pub input_order: Option<String>,
     pub pe: i64,
     pub simd: i64,
+    /// `"auto"`, `"block"`, `"distributed"` or `"logic"`, checked in `load`.
+    pub ram_style: Option<String>,
+    pub threshold_ram_style: Option<String>,
 }
 
 /// A `conv2d` layer, without its `kind` and `activation` (decoded separately).
@@ -63,6 +71,9 @@ pub struct ConvSpec {
     pub weight_dtype: String,
     pub pe: i64,
     pub simd: i64,
+    /// `"auto"`, `"block"`, `"distributed"` or `"logic"`, checked in `load`.
+    pub ram_style: Option<String>,
+    pub threshold_ram_style: Option<String>,
 }
 
 /// A `maxpool` layer, without its `kind`.

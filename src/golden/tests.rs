@@ -43,7 +43,7 @@ fn matvec(
         weights,
         weight_dtype: wdt,
         activation: act,
-        folding: Folding { pe: 1, simd: 1 },
+        folding: Folding::new(1, 1),
     }
 }
 

@@ -472,7 +472,7 @@ fn pad_mvtu(
         }
     };
 
-    Ok(HwMvtu {
+    let mut m = HwMvtu {
         mw,
         mh,
         mw_pad,
@@ -489,7 +489,21 @@ fn pad_mvtu(
         weights,
         activation,
         output,
-    })
+        weight_mem: HwMemory::choose(RamStyle::Auto, 1, 1),
+        threshold_mem: None,
+    };
+    // Each ROM's primitive: net.toml's style, or the size rule on its words × bits.
+    let (words, bits) = (m.nf() * m.sf(), m.simd * m.wbits() as usize);
+    m.weight_mem = HwMemory::choose(mv.folding.ram_style, words, bits);
+    if m.nsteps() > 0 {
+        let (words, bits) = (m.nf(), m.tmem_width());
+        m.threshold_mem = Some(HwMemory::choose(
+            mv.folding.threshold_ram_style,
+            words,
+            bits,
+        ));
+    }
+    Ok(m)
 }
 
 #[cfg(test)]

@@ -361,7 +361,7 @@ mod tests {
             weights: Array2::zeros((1, k)),
             weight_dtype,
             activation: Activation::Identity,
-            folding: Folding { pe: 1, simd: 1 },
+            folding: Folding::new(1, 1),
         }
     }
 
