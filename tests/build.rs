@@ -411,6 +411,7 @@ fn yosys_maps_cnv_conv5_weights_to_block_ram() {
     for f in [
         "bnn_resize",
         "bnn_rom",
+        "bnn_addtree",
         "bnn_dot",
         "bnn_thresh",
         "bnn_mvtu",
