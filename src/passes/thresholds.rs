@@ -124,7 +124,7 @@ fn slope_sign(bn: &BatchNorm, c: usize) -> i32 {
 }
 
 /// Smallest `a` in `lo..=hi` with `p(a)`, for a predicate that is false then true.
-fn first_true(lo: i64, hi: i64, p: impl Fn(i64) -> bool) -> Option<i64> {
+pub(crate) fn first_true(lo: i64, hi: i64, p: impl Fn(i64) -> bool) -> Option<i64> {
     if !p(hi) {
         return None;
     }
@@ -141,7 +141,7 @@ fn first_true(lo: i64, hi: i64, p: impl Fn(i64) -> bool) -> Option<i64> {
 }
 
 /// Largest `a` in `lo..=hi` with `p(a)`, for a predicate that is true then false.
-fn last_true(lo: i64, hi: i64, p: impl Fn(i64) -> bool) -> Option<i64> {
+pub(crate) fn last_true(lo: i64, hi: i64, p: impl Fn(i64) -> bool) -> Option<i64> {
     if !p(lo) {
         return None;
     }

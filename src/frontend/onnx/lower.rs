@@ -21,6 +21,7 @@ use crate::frontend::float_io::{
     FloatIo, InputQuant, InputQuantizer, OutputAffine, Rounding, Step,
 };
 use crate::ir::*;
+use crate::passes::thresholds::{first_true, last_true};
 use ndarray::{Array2, ArrayD, Axis, IxDyn};
 use std::collections::HashMap;
 
@@ -1476,40 +1477,6 @@ fn folding(pe: usize, simd: usize) -> Folding {
 
 fn largest_divisor_at_most(n: usize, max: usize) -> usize {
     (1..=max.min(n)).rev().find(|d| n % d == 0).unwrap_or(1)
-}
-
-/// Smallest `a` in `lo..=hi` with `p(a)`, for a predicate that is false then true.
-fn first_true(lo: i64, hi: i64, p: impl Fn(i64) -> bool) -> Option<i64> {
-    if !p(hi) {
-        return None;
-    }
-    let (mut a, mut b) = (lo, hi);
-    while a < b {
-        let mid = a + (b - a) / 2;
-        if p(mid) {
-            b = mid;
-        } else {
-            a = mid + 1;
-        }
-    }
-    Some(b)
-}
-
-/// Largest `a` in `lo..=hi` with `p(a)`, for a predicate that is true then false.
-fn last_true(lo: i64, hi: i64, p: impl Fn(i64) -> bool) -> Option<i64> {
-    if !p(lo) {
-        return None;
-    }
-    let (mut a, mut b) = (lo, hi);
-    while a < b {
-        let mid = a + (b - a + 1) / 2;
-        if p(mid) {
-            a = mid;
-        } else {
-            b = mid - 1;
-        }
-    }
-    Some(a)
 }
 
 #[cfg(test)]
