@@ -404,9 +404,7 @@ fn check_timing<T: Timing>(
 /// section 3): `(LAT, Q)`.
 fn mvtu_lat_q(c: &MvtuCfg) -> (usize, usize) {
     let (w0, i0) = (c.wtype == 0, c.itype == 0);
-    let mac = !w0
-        && !i0
-        && !((c.wtype == 1 && c.wbits == 1) || (c.itype == 1 && c.ibits == 1));
+    let mac = !w0 && !i0 && !((c.wtype == 1 && c.wbits == 1) || (c.itype == 1 && c.ibits == 1));
     let offset = w0 != i0;
     let ts = if c.simd > 1 {
         (usize::BITS - (c.simd - 1).leading_zeros()) as usize
@@ -2153,9 +2151,9 @@ fn lint_targets() -> Vec<LintTarget> {
         "bnn_thresh.v",
         "bnn_resize.v",
     ]
-        .iter()
-        .map(|f| hw(f))
-        .collect();
+    .iter()
+    .map(|f| hw(f))
+    .collect();
     for c in mvtu_configs() {
         let case = mvtu_case(&c, 1);
         let p = mvtu_params(&c, &case);
@@ -2352,30 +2350,30 @@ fn parameter_checks_stop_elaboration() {
         (
             "bnn_mvtu",
             [
-        "bnn_mvtu.v",
-        "bnn_dot.v",
-        "bnn_addtree.v",
-        "bnn_thresh.v",
-        "bnn_resize.v",
-    ]
-                .iter()
-                .map(|f| hw(f))
-                .collect(),
+                "bnn_mvtu.v",
+                "bnn_dot.v",
+                "bnn_addtree.v",
+                "bnn_thresh.v",
+                "bnn_resize.v",
+            ]
+            .iter()
+            .map(|f| hw(f))
+            .collect(),
             vec![param("MW", 15), param("SIMD", 4), param("XNOR_FANIN", 15)],
             "ERROR_bnn_mvtu_SIMD_must_divide_MW",
         ),
         (
             "bnn_mvtu",
             [
-        "bnn_mvtu.v",
-        "bnn_dot.v",
-        "bnn_addtree.v",
-        "bnn_thresh.v",
-        "bnn_resize.v",
-    ]
-                .iter()
-                .map(|f| hw(f))
-                .collect(),
+                "bnn_mvtu.v",
+                "bnn_dot.v",
+                "bnn_addtree.v",
+                "bnn_thresh.v",
+                "bnn_resize.v",
+            ]
+            .iter()
+            .map(|f| hw(f))
+            .collect(),
             vec![param("MH", 9), param("PE", 2)],
             "ERROR_bnn_mvtu_PE_must_divide_MH",
         ),

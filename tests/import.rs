@@ -126,7 +126,11 @@ fn check_model(name: &str, form: &str) {
         n = labels.len()
     );
     assert!(diff <= TOLERANCE, "{name} {form}: max difference {diff}");
-    assert_eq!(printed_correct(&stdout), expected, "{name} {form}: accuracy");
+    assert_eq!(
+        printed_correct(&stdout),
+        expected,
+        "{name} {form}: accuracy"
+    );
 
     // the imported net.toml gives the same outputs
     let y2_path = tmp.path().join("y2.npy");
@@ -216,11 +220,27 @@ fn handmade_mixed_graph_matches_qonnx() {
 fn refused_constructs_name_file_node_and_reason() {
     let dir = models().join("handmade");
     let cases = [
-        ("err_op", "node 3 \"sigmoid\" (Sigmoid)", "op Sigmoid is not supported"),
-        ("err_float", "\"mm_float\" (MatMul)", "must be a quantized activation"),
+        (
+            "err_op",
+            "node 3 \"sigmoid\" (Sigmoid)",
+            "op Sigmoid is not supported",
+        ),
+        (
+            "err_float",
+            "\"mm_float\" (MatMul)",
+            "must be a quantized activation",
+        ),
         ("err_residual", "\"residual\" (Add)", "two computed tensors"),
-        ("err_perchannel_act", "\"qact\" (Quant)", "per-channel activation scale"),
-        ("err_zeropoint", "\"qin\" (Quant)", "zero point 0.5 is not an integer"),
+        (
+            "err_perchannel_act",
+            "\"qact\" (Quant)",
+            "per-channel activation scale",
+        ),
+        (
+            "err_zeropoint",
+            "\"qin\" (Quant)",
+            "zero point 0.5 is not an integer",
+        ),
         ("err_shape", "\"mm_shape\" (MatMul)", "shape mismatch"),
         ("err_missing", "\"qw\" (Quant)", "neither an initializer"),
         ("err_conv", "\"conv0\" (Conv)", "not imported yet"),
@@ -246,7 +266,10 @@ fn malformed_files_are_errors() {
     let cut = tmp.path().join("cut.onnx");
     std::fs::write(&cut, &good[..good.len() / 2]).unwrap();
     let e = fails(&["check", cut.to_str().unwrap()]);
-    assert!(e.contains("cut.onnx") && e.contains("not a readable ONNX model"), "{e}");
+    assert!(
+        e.contains("cut.onnx") && e.contains("not a readable ONNX model"),
+        "{e}"
+    );
     // empty and not-ONNX files
     let empty = tmp.path().join("empty.onnx");
     std::fs::write(&empty, b"").unwrap();
@@ -267,5 +290,8 @@ fn malformed_files_are_errors() {
         "--input",
         x.to_str().unwrap(),
     ]);
-    assert!(e.contains("x.npy") && e.contains("float input of shape"), "{e}");
+    assert!(
+        e.contains("x.npy") && e.contains("float input of shape"),
+        "{e}"
+    );
 }

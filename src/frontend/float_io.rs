@@ -260,11 +260,20 @@ pub fn to_toml(io: &FloatIo) -> String {
     if let Some(q) = &io.input {
         s.push_str("\n# How `run` turns the model's float input into the integers above (f32, in order).\n");
         s.push_str("[input.quantizer]\n");
-        s.push_str(&format!("source_shape = [{}]\n", dims_text(&q.source_shape)));
+        s.push_str(&format!(
+            "source_shape = [{}]\n",
+            dims_text(&q.source_shape)
+        ));
         let steps: Vec<String> = q
             .steps
             .iter()
-            .map(|st| format!("{{ op = \"{}\", value = {:?} }}", st.name(), st.value() as f64))
+            .map(|st| {
+                format!(
+                    "{{ op = \"{}\", value = {:?} }}",
+                    st.name(),
+                    st.value() as f64
+                )
+            })
             .collect();
         s.push_str(&format!("steps = [{}]\n", steps.join(", ")));
         match q.quant {
@@ -340,14 +349,18 @@ pub fn from_toml(
     fn decode<T: serde::de::DeserializeOwned>(t: toml::Table, location: String) -> Result<T> {
         toml::Value::Table(t)
             .try_into()
-            .map_err(|e: toml::de::Error| Error::invalid(location, e.to_string().trim_end().to_string()))
+            .map_err(|e: toml::de::Error| {
+                Error::invalid(location, e.to_string().trim_end().to_string())
+            })
     }
     let mut io = FloatIo::default();
     if let Some(t) = quantizer {
         let spec: InputQuantizerSpec = decode(t, loc("input.quantizer"))?;
-        let dtype = net.input.dtype.as_data().ok_or_else(|| {
-            Error::invalid(loc("input.dtype"), "not a datatype")
-        })?;
+        let dtype = net
+            .input
+            .dtype
+            .as_data()
+            .ok_or_else(|| Error::invalid(loc("input.dtype"), "not a datatype"))?;
         if net.input.shape.pixels() != 1 {
             return Err(Error::invalid(
                 loc("input.quantizer"),
@@ -379,7 +392,10 @@ pub fn from_toml(
             let step = Step::from_name(&st.op, st.value as f32).ok_or_else(|| {
                 Error::invalid(
                     loc("input.quantizer.steps"),
-                    format!("unknown op \"{}\": expected \"mul\", \"div\", \"add\" or \"sub\"", st.op),
+                    format!(
+                        "unknown op \"{}\": expected \"mul\", \"div\", \"add\" or \"sub\"",
+                        st.op
+                    ),
                 )
             })?;
             steps.push(step);
@@ -446,11 +462,17 @@ pub fn from_toml(
             bias: spec.bias,
         };
         if net.head.is_some() {
-            return Err(Error::invalid(loc("output"), "[output] and [head] exclude each other"));
+            return Err(Error::invalid(
+                loc("output"),
+                "[output] and [head] exclude each other",
+            ));
         }
         let out = net.body_output().shape;
         if out.pixels() != 1 {
-            return Err(Error::invalid(loc("output"), "an output affine needs a flat output"));
+            return Err(Error::invalid(
+                loc("output"),
+                "an output affine needs a flat output",
+            ));
         }
         if let Some(m) = o.check(out.channels()) {
             return Err(Error::invalid(loc("output"), m));

@@ -31,7 +31,10 @@ pub fn decode(bytes: &[u8], file: &str) -> Result<Model> {
         )
     })?;
     let graph = model.graph.ok_or_else(|| {
-        Error::invalid(file, "the ONNX model has no graph (empty or not an ONNX model)")
+        Error::invalid(
+            file,
+            "the ONNX model has no graph (empty or not an ONNX model)",
+        )
     })?;
     let opset = model
         .opset_import
@@ -60,9 +63,8 @@ pub fn decode(bytes: &[u8], file: &str) -> Result<Model> {
     }
     let mut initializers = HashMap::new();
     for t in &graph.initializer {
-        let a = tensor(t).map_err(|m| {
-            Error::invalid(format!("{file}: initializer \"{}\"", t.name()), m)
-        })?;
+        let a = tensor(t)
+            .map_err(|m| Error::invalid(format!("{file}: initializer \"{}\"", t.name()), m))?;
         initializers.insert(t.name().to_string(), a);
     }
     if !graph.sparse_initializer.is_empty() {
@@ -81,8 +83,13 @@ pub fn decode(bytes: &[u8], file: &str) -> Result<Model> {
 /// A tensor's values as f64 (every integer type used for shapes and parameters fits exactly, up
 /// to 2^53).
 pub fn tensor(t: &proto::TensorProto) -> Result<ArrayD<f64>, String> {
-    if t.data_location() == proto::tensor_proto::DataLocation::External || !t.external_data.is_empty() {
-        return Err("external data is not supported: save the model with its tensors inside the file".into());
+    if t.data_location() == proto::tensor_proto::DataLocation::External
+        || !t.external_data.is_empty()
+    {
+        return Err(
+            "external data is not supported: save the model with its tensors inside the file"
+                .into(),
+        );
     }
     let mut dims = Vec::with_capacity(t.dims.len());
     let mut count: usize = 1;
@@ -95,7 +102,8 @@ pub fn tensor(t: &proto::TensorProto) -> Result<ArrayD<f64>, String> {
         dims.push(d);
     }
     let raw = t.raw_data.as_deref();
-    let dtype = PbType::try_from(t.data_type()).map_err(|_| format!("unknown data type {}", t.data_type()))?;
+    let dtype = PbType::try_from(t.data_type())
+        .map_err(|_| format!("unknown data type {}", t.data_type()))?;
     let from_raw = |width: usize, f: &dyn Fn(&[u8]) -> f64| -> Result<Vec<f64>, String> {
         let raw = raw.unwrap_or_default();
         if raw.len() != count * width {
@@ -108,29 +116,32 @@ pub fn tensor(t: &proto::TensorProto) -> Result<ArrayD<f64>, String> {
         }
         Ok(raw.chunks_exact(width).map(f).collect())
     };
-    let values: Vec<f64> = match dtype {
-        PbType::Float if raw.is_some() => {
-            from_raw(4, &|b| f32::from_le_bytes(b.try_into().expect("4 bytes")) as f64)?
-        }
-        PbType::Float => t.float_data.iter().map(|&v| v as f64).collect(),
-        PbType::Double if raw.is_some() => {
-            from_raw(8, &|b| f64::from_le_bytes(b.try_into().expect("8 bytes")))?
-        }
-        PbType::Double => t.double_data.clone(),
-        PbType::Int64 if raw.is_some() => {
-            from_raw(8, &|b| i64::from_le_bytes(b.try_into().expect("8 bytes")) as f64)?
-        }
-        PbType::Int64 => t.int64_data.iter().map(|&v| v as f64).collect(),
-        PbType::Int32 if raw.is_some() => {
-            from_raw(4, &|b| i32::from_le_bytes(b.try_into().expect("4 bytes")) as f64)?
-        }
-        PbType::Int8 if raw.is_some() => from_raw(1, &|b| b[0] as i8 as f64)?,
-        PbType::Uint8 if raw.is_some() => from_raw(1, &|b| b[0] as f64)?,
-        PbType::Int32 | PbType::Int8 | PbType::Uint8 | PbType::Int16 | PbType::Uint16 => {
-            t.int32_data.iter().map(|&v| v as f64).collect()
-        }
-        other => return Err(format!("data type {other:?} is not supported (float, double, int8/16/32/64, uint8/16 are)")),
-    };
+    let values: Vec<f64> =
+        match dtype {
+            PbType::Float if raw.is_some() => from_raw(4, &|b| {
+                f32::from_le_bytes(b.try_into().expect("4 bytes")) as f64
+            })?,
+            PbType::Float => t.float_data.iter().map(|&v| v as f64).collect(),
+            PbType::Double if raw.is_some() => {
+                from_raw(8, &|b| f64::from_le_bytes(b.try_into().expect("8 bytes")))?
+            }
+            PbType::Double => t.double_data.clone(),
+            PbType::Int64 if raw.is_some() => from_raw(8, &|b| {
+                i64::from_le_bytes(b.try_into().expect("8 bytes")) as f64
+            })?,
+            PbType::Int64 => t.int64_data.iter().map(|&v| v as f64).collect(),
+            PbType::Int32 if raw.is_some() => from_raw(4, &|b| {
+                i32::from_le_bytes(b.try_into().expect("4 bytes")) as f64
+            })?,
+            PbType::Int8 if raw.is_some() => from_raw(1, &|b| b[0] as i8 as f64)?,
+            PbType::Uint8 if raw.is_some() => from_raw(1, &|b| b[0] as f64)?,
+            PbType::Int32 | PbType::Int8 | PbType::Uint8 | PbType::Int16 | PbType::Uint16 => {
+                t.int32_data.iter().map(|&v| v as f64).collect()
+            }
+            other => return Err(format!(
+                "data type {other:?} is not supported (float, double, int8/16/32/64, uint8/16 are)"
+            )),
+        };
     if values.len() != count {
         return Err(format!(
             "{} values for dims {dims:?} ({count} expected)",
@@ -180,7 +191,13 @@ impl Node<'_> {
         } else {
             name
         };
-        format!("{}: node {} \"{}\" ({})", self.file, self.index, name, self.op())
+        format!(
+            "{}: node {} \"{}\" ({})",
+            self.file,
+            self.index,
+            name,
+            self.op()
+        )
     }
 
     pub fn err(&self, message: impl Into<String>) -> Error {
@@ -233,10 +250,9 @@ impl Node<'_> {
         let a = self
             .attr("value")
             .ok_or_else(|| self.err("only the `value` form of Constant is supported"))?;
-        let t = a
-            .t
-            .as_ref()
-            .ok_or_else(|| self.err("attribute `value` has no tensor"))?;
+        let t =
+            a.t.as_ref()
+                .ok_or_else(|| self.err("attribute `value` has no tensor"))?;
         tensor(t).map_err(|m| self.err(m))
     }
 }
@@ -257,7 +273,10 @@ mod tests {
 
     #[test]
     fn tensors_from_raw_and_typed_fields() {
-        let raw: Vec<u8> = [1.5f32, -2.0].iter().flat_map(|v| v.to_le_bytes()).collect();
+        let raw: Vec<u8> = [1.5f32, -2.0]
+            .iter()
+            .flat_map(|v| v.to_le_bytes())
+            .collect();
         let a = tensor(&float_tensor(vec![2], Some(raw), vec![])).unwrap();
         assert_eq!(a.into_raw_vec_and_offset().0, vec![1.5, -2.0]);
         let b = tensor(&float_tensor(vec![1, 2], None, vec![3.0, 4.0])).unwrap();
@@ -288,7 +307,10 @@ mod tests {
             }),
             ..Default::default()
         };
-        let e = decode(&model.encode_to_vec(), "m.onnx").err().unwrap().to_string();
+        let e = decode(&model.encode_to_vec(), "m.onnx")
+            .err()
+            .unwrap()
+            .to_string();
         assert!(e.contains("opset 1 is not supported"), "{e}");
     }
 }

@@ -228,14 +228,12 @@ pub fn lower(model: &Model, name: &str) -> Result<(Network, FloatIo)> {
     let per_frame: Option<Vec<usize>> = dims.iter().skip(1).copied().collect();
     let per_frame = match (dims.first(), per_frame) {
         (Some(Some(1) | None), Some(d)) if !d.is_empty() => d,
-        _ => {
-            return Err(Error::invalid(
-                format!("{file}: graph input \"{}\"", input.name()),
-                format!(
-                    "expected a batch dimension (1 or symbolic) then fixed dimensions, found {dims:?}"
-                ),
-            ))
-        }
+        _ => return Err(Error::invalid(
+            format!("{file}: graph input \"{}\"", input.name()),
+            format!(
+                "expected a batch dimension (1 or symbolic) then fixed dimensions, found {dims:?}"
+            ),
+        )),
     };
     vals.insert(
         input.name().to_string(),
@@ -262,11 +260,7 @@ pub fn lower(model: &Model, name: &str) -> Result<(Network, FloatIo)> {
         input_dims: per_frame,
     };
     for (index, proto) in graph.node.iter().enumerate() {
-        let node = Node {
-            index,
-            proto,
-            file,
-        };
+        let node = Node { index, proto, file };
         l.node(&node)?;
     }
     l.finish(name)
@@ -335,10 +329,7 @@ impl Lowerer<'_> {
         let domain = node.proto.domain();
         let known_domain = matches!(
             domain,
-            "" | "ai.onnx"
-                | "qonnx.custom_op.general"
-                | "finn.custom_op.general"
-                | "onnx.brevitas"
+            "" | "ai.onnx" | "qonnx.custom_op.general" | "finn.custom_op.general" | "onnx.brevitas"
         );
         if !known_domain {
             return Err(node.err(format!("op domain \"{domain}\" is not supported")));
@@ -416,9 +407,7 @@ impl Lowerer<'_> {
             )));
         }
         if zp.fract() != 0.0 {
-            return Err(node.err(format!(
-                "zero point {zp} is not an integer: not supported"
-            )));
+            return Err(node.err(format!("zero point {zp} is not an integer: not supported")));
         }
         if scale.iter().any(|&s| !(s.is_finite() && s > 0.0)) {
             return Err(node.err("every scale must be a positive finite number"));
@@ -438,7 +427,11 @@ impl Lowerer<'_> {
                 let mut q = ArrayD::<i64>::zeros(w.raw_dim());
                 for ((q, &x), &s) in q.iter_mut().zip(w.iter()).zip(s.iter()) {
                     let y = (x as f32) / (s as f32) + zp32;
-                    let y = if y.is_nan() { lo32 } else { y.clamp(lo32, hi32) };
+                    let y = if y.is_nan() {
+                        lo32
+                    } else {
+                        y.clamp(lo32, hi32)
+                    };
                     *q = rounding.apply_f64(y as f64) as i64 - zp as i64;
                 }
                 let (wlo, whi) = (lo - zp as i64, hi - zp as i64);
@@ -455,9 +448,7 @@ impl Lowerer<'_> {
             }
             Val::Float { dims, steps } => {
                 if scale.len() != 1 {
-                    return Err(node.err(
-                        "the input quantizer must have one scale (per tensor)",
-                    ));
+                    return Err(node.err("the input quantizer must have one scale (per tensor)"));
                 }
                 let s = scale.iter().next().copied().expect("one");
                 let dtype = act_dtype(lo, hi).ok_or_else(|| {
@@ -496,7 +487,9 @@ impl Lowerer<'_> {
                 }
                 let s = scale.iter().next().copied().expect("one") as f32 as f64;
                 let dtype = act_dtype(lo, hi).ok_or_else(|| {
-                    node.err(format!("activations in {lo}..={hi} fit no bnn-gen datatype"))
+                    node.err(format!(
+                        "activations in {lo}..={hi} fit no bnn-gen datatype"
+                    ))
                 })?;
                 let q = ActQuant::Uniform {
                     scale: s,
@@ -515,9 +508,7 @@ impl Lowerer<'_> {
                 }
             }
             Val::Quant { .. } | Val::QConst { .. } => {
-                return Err(node.err(
-                    "a quantizer on an already quantized tensor is not supported",
-                ))
+                return Err(node.err("a quantizer on an already quantized tensor is not supported"))
             }
         };
         self.set(node, v)
@@ -572,9 +563,7 @@ impl Lowerer<'_> {
                 }
             }
             Val::Quant { .. } | Val::QConst { .. } => {
-                return Err(node.err(
-                    "a quantizer on an already quantized tensor is not supported",
-                ))
+                return Err(node.err("a quantizer on an already quantized tensor is not supported"))
             }
         };
         self.set(node, v)
@@ -729,7 +718,11 @@ impl Lowerer<'_> {
                 })
                 .collect();
             row.sort_unstable();
-            values.row_mut(c).iter_mut().zip(row).for_each(|(v, r)| *v = r);
+            values
+                .row_mut(c)
+                .iter_mut()
+                .zip(row)
+                .for_each(|(v, r)| *v = r);
         }
         p.activation = Some(Activation::Thresholds(Thresholds {
             values,
@@ -1066,8 +1059,8 @@ impl Lowerer<'_> {
                 else {
                     unreachable!()
                 };
-                let lo = (scale * dtype.min() as f64 + offset)
-                    .min(scale * dtype.max() as f64 + offset);
+                let lo =
+                    (scale * dtype.min() as f64 + offset).min(scale * dtype.max() as f64 + offset);
                 if lo < 0.0 {
                     return Err(node.err(
                         "Relu on a quantized activation with negative values is not supported",
@@ -1140,7 +1133,9 @@ impl Lowerer<'_> {
                 }
                 let new_dims = shape[1..].to_vec();
                 if matches!(act, Val::Acc { .. }) && new_dims.len() != 1 {
-                    return Err(node.err("Reshape of a layer's output to more than one dimension is not supported"));
+                    return Err(node.err(
+                        "Reshape of a layer's output to more than one dimension is not supported",
+                    ));
                 }
                 self.set(node, with_dims(act, new_dims))
             }
@@ -1179,9 +1174,9 @@ impl Lowerer<'_> {
                     None => n == 1,
                 };
                 if !identity {
-                    return Err(node.err(
-                        "Transpose of activations is not supported (only of weights)",
-                    ));
+                    return Err(
+                        node.err("Transpose of activations is not supported (only of weights)")
+                    );
                 }
                 act
             }
@@ -1199,9 +1194,10 @@ impl Lowerer<'_> {
             ));
         };
         let where_out = || format!("{file}: graph output \"{}\"", out.name());
-        let val = self.vals.get(out.name()).ok_or_else(|| {
-            Error::invalid(where_out(), "no node computes the graph output")
-        })?;
+        let val = self
+            .vals
+            .get(out.name())
+            .ok_or_else(|| Error::invalid(where_out(), "no node computes the graph output"))?;
         let input = self.input.clone().ok_or_else(|| {
             Error::invalid(
                 file.as_str(),
@@ -1270,7 +1266,10 @@ impl Lowerer<'_> {
             }
         };
         if layers.is_empty() {
-            return Err(Error::invalid(file.as_str(), "the graph has no MatMul/Gemm layer"));
+            return Err(Error::invalid(
+                file.as_str(),
+                "the graph has no MatMul/Gemm layer",
+            ));
         }
         if last_identity {
             let last = layers.last_mut().expect("one layer");
@@ -1292,7 +1291,10 @@ impl Lowerer<'_> {
                 )
             })?;
             if i + 1 < count && matches!(activation, Activation::Identity) {
-                return Err(Error::invalid(file.as_str(), format!("layer {i} has no quantizer")));
+                return Err(Error::invalid(
+                    file.as_str(),
+                    format!("layer {i} has no quantizer"),
+                ));
             }
             let (mh, mw) = p.weights.dim();
             let folding = folding(
@@ -1405,7 +1407,11 @@ fn resolve_shape(from: &[usize], target: &[i64]) -> Result<Vec<usize>, String> {
     let mut infer = None;
     for (i, &t) in target.iter().enumerate() {
         match t {
-            0 => out.push(*from.get(i).ok_or("0 in the target shape past the input's dims")?),
+            0 => out.push(
+                *from
+                    .get(i)
+                    .ok_or("0 in the target shape past the input's dims")?,
+            ),
             -1 if infer.is_none() => {
                 infer = Some(i);
                 out.push(1);
@@ -1497,7 +1503,10 @@ mod tests {
 
     #[test]
     fn reshape_targets() {
-        assert_eq!(resolve_shape(&[1, 1, 28, 28], &[1, -1]).unwrap(), vec![1, 784]);
+        assert_eq!(
+            resolve_shape(&[1, 1, 28, 28], &[1, -1]).unwrap(),
+            vec![1, 784]
+        );
         assert_eq!(resolve_shape(&[1, 64], &[0, -1]).unwrap(), vec![1, 64]);
         assert!(resolve_shape(&[1, 64], &[1, 65]).is_err());
         assert!(resolve_shape(&[1, 64], &[-1, -1]).is_err());
