@@ -116,32 +116,33 @@ pub fn tensor(t: &proto::TensorProto) -> Result<ArrayD<f64>, String> {
         }
         Ok(raw.chunks_exact(width).map(f).collect())
     };
-    let values: Vec<f64> =
-        match dtype {
-            PbType::Float if raw.is_some() => from_raw(4, &|b| {
-                f32::from_le_bytes(b.try_into().expect("4 bytes")) as f64
-            })?,
-            PbType::Float => t.float_data.iter().map(|&v| v as f64).collect(),
-            PbType::Double if raw.is_some() => {
-                from_raw(8, &|b| f64::from_le_bytes(b.try_into().expect("8 bytes")))?
-            }
-            PbType::Double => t.double_data.clone(),
-            PbType::Int64 if raw.is_some() => from_raw(8, &|b| {
-                i64::from_le_bytes(b.try_into().expect("8 bytes")) as f64
-            })?,
-            PbType::Int64 => t.int64_data.iter().map(|&v| v as f64).collect(),
-            PbType::Int32 if raw.is_some() => from_raw(4, &|b| {
-                i32::from_le_bytes(b.try_into().expect("4 bytes")) as f64
-            })?,
-            PbType::Int8 if raw.is_some() => from_raw(1, &|b| b[0] as i8 as f64)?,
-            PbType::Uint8 if raw.is_some() => from_raw(1, &|b| b[0] as f64)?,
-            PbType::Int32 | PbType::Int8 | PbType::Uint8 | PbType::Int16 | PbType::Uint16 => {
-                t.int32_data.iter().map(|&v| v as f64).collect()
-            }
-            other => return Err(format!(
+    let values: Vec<f64> = match dtype {
+        PbType::Float if raw.is_some() => from_raw(4, &|b| {
+            f32::from_le_bytes(b.try_into().expect("4 bytes")) as f64
+        })?,
+        PbType::Float => t.float_data.iter().map(|&v| v as f64).collect(),
+        PbType::Double if raw.is_some() => {
+            from_raw(8, &|b| f64::from_le_bytes(b.try_into().expect("8 bytes")))?
+        }
+        PbType::Double => t.double_data.clone(),
+        PbType::Int64 if raw.is_some() => from_raw(8, &|b| {
+            i64::from_le_bytes(b.try_into().expect("8 bytes")) as f64
+        })?,
+        PbType::Int64 => t.int64_data.iter().map(|&v| v as f64).collect(),
+        PbType::Int32 if raw.is_some() => from_raw(4, &|b| {
+            i32::from_le_bytes(b.try_into().expect("4 bytes")) as f64
+        })?,
+        PbType::Int8 if raw.is_some() => from_raw(1, &|b| b[0] as i8 as f64)?,
+        PbType::Uint8 if raw.is_some() => from_raw(1, &|b| b[0] as f64)?,
+        PbType::Int32 | PbType::Int8 | PbType::Uint8 | PbType::Int16 | PbType::Uint16 => {
+            t.int32_data.iter().map(|&v| v as f64).collect()
+        }
+        other => {
+            return Err(format!(
                 "data type {other:?} is not supported (float, double, int8/16/32/64, uint8/16 are)"
-            )),
-        };
+            ))
+        }
+    };
     if values.len() != count {
         return Err(format!(
             "{} values for dims {dims:?} ({count} expected)",

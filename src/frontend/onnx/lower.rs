@@ -228,12 +228,14 @@ pub fn lower(model: &Model, name: &str) -> Result<(Network, FloatIo)> {
     let per_frame: Option<Vec<usize>> = dims.iter().skip(1).copied().collect();
     let per_frame = match (dims.first(), per_frame) {
         (Some(Some(1) | None), Some(d)) if !d.is_empty() => d,
-        _ => return Err(Error::invalid(
-            format!("{file}: graph input \"{}\"", input.name()),
-            format!(
+        _ => {
+            return Err(Error::invalid(
+                format!("{file}: graph input \"{}\"", input.name()),
+                format!(
                 "expected a batch dimension (1 or symbolic) then fixed dimensions, found {dims:?}"
             ),
-        )),
+            ))
+        }
     };
     vals.insert(
         input.name().to_string(),
