@@ -8,27 +8,44 @@
 // Values are two's complement if SIGNED = 1, unsigned otherwise. Output
 // words are IDX_BITS wide (index zero-extended).
 //
-// Implementation: a sorted list of the best K (value, index) pairs seen so
-// far; each accepted word inserts its ELEMS values combinationally (ELEMS
-// chained insertion stages, K comparators each). When the last word of a
-// vector is accepted, the final K indices are copied into an output shift
-// register and the list restarts empty with the next word.
+// Implementation: a pipelined tournament. Each lane of an accepted word is a
+// one-entry sorted list; L = clog2(ELEMS) registered levels each merge pairs
+// of neighbouring lists (lower lanes on the left) into one sorted list of at
+// most K entries, so stage L holds the best K of the word. The merge stage
+// then merges that list into the running list of the vector (earlier words
+// on the left). Every path crosses one merge: K*K comparators and a K-input
+// count, one comparator for argmax (K = 1). When the last word of a vector
+// is merged, the final K indices are copied into an output shift register.
 //
-// Timing (cycle exact; registers: base (R) = index of lane 0 of the next word,
-// list, out_cnt (R) in [0,K], out_q):
-//   last = (base == (NW-1)*ELEMS), NW = ceil(N/ELEMS)
-//   m_axis_tvalid = (out_cnt != 0), m_axis_tdata = out_q[0]
-//   s_axis_tready = !last || out_cnt == 0 || (out_cnt == 1 && m_axis_tready)
-//   push at a rising edge: list <= insert(base == 0 ? empty : list, word);
-//     base <= last ? 0 : base + ELEMS;
-//     if last: out_q <= indices of the final list, out_cnt <= K
-//   otherwise on pop (m_axis_tvalid && m_axis_tready): shift out_q, out_cnt--
+// merge(A, B) of two sorted lists whose indices are all lower in A: an entry
+// a of A goes before an entry b of B iff a is valid and (b is invalid or
+// a >= b); so ties go to the lower index and empty entries sort last.
+//
+// Timing (cycle exact; registers: base (R) = index of lane 0 of the next
+// word to accept; stage l = 1..L: sv_l (R), sl_l (R), sf_l, list_l; the
+// running list; out_cnt (R) in [0,K]; out_q):
+//   last = (base == (NW-1)*ELEMS), NW = ceil(N/ELEMS), first = (base == 0)
+//   the word at the merge stage: L = 0: the input word (flags first, last);
+//     L > 0: stage L (present if sv_L; flags sf_L, sl_L, sl_L only if sv_L)
+//   free = (out_cnt == 0) || (out_cnt == 1 && m_axis_tready)
+//   adv  = !merge_last || free, merge_last = last (L = 0) or sl_L (L > 0)
+//   s_axis_tready = adv; m_axis_tvalid = (out_cnt != 0), m_axis_tdata = out_q[0]
+//   at a rising edge with adv:
+//     push (s_axis_tvalid): base <= last ? 0 : base + ELEMS
+//     stage 1 <= (s_axis_tvalid, first, last, level-1 lists of the input word);
+//     stage l <= (stage l-1 flags, level-l merges of stage l-1) for l = 2..L
+//     if a word is at the merge stage: list <= merge(first ? empty : list, word's list);
+//       if it is the last word: out_q <= indices of that list, out_cnt <= K
+//   otherwise (or if no last word merged) on pop (m_axis_tvalid &&
+//   m_axis_tready): shift out_q, out_cnt--
 // The output words of a vector whose last word is accepted at cycle t appear
-// on m_axis from cycle t+1 (one per cycle if not back-pressured). A new
-// vector is accepted while the previous one is emitted; only its last word
-// waits for the output register. Throughput: max(NW, K) cycles per vector.
+// on m_axis from cycle t+1+L (one per cycle if not back-pressured) when the
+// pipeline does not stall. A word behind a last word that waits for the
+// output register waits with it (the whole pipeline holds). Throughput:
+// max(NW, K) cycles per vector, as for L = 0.
 // Note: s_axis_tready depends combinationally on m_axis_tready (only in the
-// cycle where the last word of a vector meets the last pending output word).
+// cycle where the last word of a vector, at the merge stage, meets the last
+// pending output word).
 //
 // Parameter checking: see bnn_rom.v (missing `ERROR_...` module).
 `default_nettype none
@@ -74,19 +91,35 @@ module bnn_topk #(
         end
     endgenerate
 
-    reg  [IW-1:0]     base;
-    reg  [K*EB-1:0]   lv;      // list values, entry 0 = best
-    reg  [K*IW-1:0]   li;      // list indices
-    reg  [K-1:0]      lok;     // list entry valid
-    reg  [CNTW-1:0]   out_cnt;
-    reg  [K*IW-1:0]   out_q;
+    localparam integer W  = EB + IW + 1;                          // entry {ok, idx, value}
+    localparam integer LW = K * W;                                // one sorted list, entry 0 best
+    localparam integer L  = (ELEMS > 1) ? $clog2(ELEMS) : 0;     // tree levels
+    localparam integer SV = (L > 0) ? L : 1;                      // stage flag vector width
+
+    reg  [IW-1:0]    base;
+    reg  [LW-1:0]    list;     // running list of the vector
+    reg  [CNTW-1:0]  out_cnt;
+    reg  [K*IW-1:0]  out_q;
+    // stage flags, bit l-1 for stage l (unused when ELEMS = 1: no stages)
+    /* verilator lint_off UNUSEDSIGNAL */
+    reg  [SV-1:0]    sv;       // stage holds a word
+    reg  [SV-1:0]    sf;       // ... the first word of a vector
+    reg  [SV-1:0]    sl;       // ... the last word (only if present)
+    /* verilator lint_on UNUSEDSIGNAL */
 
     wire last  = (base == LAST_BASE);
     wire first = (base == {IW{1'b0}});
+    wire free  = (out_cnt == {CNTW{1'b0}}) || (out_cnt == CNT_ONE && m_axis_tready);
     wire pop   = (out_cnt != {CNTW{1'b0}}) && m_axis_tready;
 
-    assign s_axis_tready = !last || (out_cnt == {CNTW{1'b0}}) || (out_cnt == CNT_ONE && m_axis_tready);
-    wire push = s_axis_tvalid && s_axis_tready;
+    wire            m_here;    // a word is at the merge stage
+    wire            m_first;
+    wire            m_last;
+    wire [LW-1:0]   m_list;    // its best K
+    wire            adv = !m_last || free;
+    wire            push = s_axis_tvalid && adv;
+
+    assign s_axis_tready = adv;
     assign m_axis_tvalid = (out_cnt != {CNTW{1'b0}});
 
     bnn_resize #(.IN_W(IW), .OUT_W(IDX_BITS), .SIGNED(0)) u_idx (
@@ -95,54 +128,107 @@ module bnn_topk #(
     );
 
     // ------------------------------------------------------------------
-    // insertion chain: stage e inserts lane e into the list (pv, pi, pok)
-    // left by stage e-1 and produces (nv, ni, nok)
+    // level 0: each lane is a list of one entry (empty if beyond N)
     // ------------------------------------------------------------------
-    genvar e, j;
+    wire [ELEMS*LW-1:0] leaf;
+    genvar e, l, m;
     generate
-        for (e = 0; e < ELEMS; e = e + 1) begin : g_lane
+        for (e = 0; e < ELEMS; e = e + 1) begin : g_leaf
             localparam integer EI = e;
             localparam [IW-1:0] E_OFF = EI[IW-1:0];
-            wire [K*EB-1:0] pv, nv;
-            wire [K*IW-1:0] pi, ni;
-            wire [K-1:0]    pok, nok;
-            if (e == 0) begin : g_src_list
-                assign pv  = lv;
-                assign pi  = li;
-                assign pok = first ? {K{1'b0}} : lok;
-            end else begin : g_src_prev
-                assign pv  = g_lane[e-1].nv;
-                assign pi  = g_lane[e-1].ni;
-                assign pok = g_lane[e-1].nok;
-            end
-            wire [EB-1:0] v   = s_axis_tdata[e*EB +: EB];
-            wire [IW-1:0] idx = base + E_OFF;
             // lanes beyond N exist only in the last word
             wire use_lane = (e < LASTN) ? 1'b1 : !last;
-            // gt[j]: the new value goes at or before entry j; monotonic in j
-            // (false...false true...true) because the list is sorted
-            wire [K-1:0] gt;
-            for (j = 0; j < K; j = j + 1) begin : g_ent
-                wire [EB-1:0] ov     = pv[j*EB +: EB];
-                wire          better = (SIGNED != 0) ? ($signed(v) > $signed(ov)) : (v > ov);
-                assign gt[j] = use_lane && (!pok[j] || better);
-                if (j == 0) begin : g_head
-                    assign nv[j*EB +: EB] = gt[j] ? v : ov;
-                    assign ni[j*IW +: IW] = gt[j] ? idx : pi[j*IW +: IW];
-                    assign nok[j]         = gt[j] | pok[j];
-                end else begin : g_rest
-                    wire here = gt[j] && !gt[j-1];
-                    assign nv[j*EB +: EB] = here ? v   : (gt[j] ? pv[(j-1)*EB +: EB] : ov);
-                    assign ni[j*IW +: IW] = here ? idx : (gt[j] ? pi[(j-1)*IW +: IW] : pi[j*IW +: IW]);
-                    assign nok[j]         = here ? 1'b1 : (gt[j] ? pok[j-1] : pok[j]);
+            wire [IW-1:0] idx = base + E_OFF;
+            if (K > 1) begin : g_pad
+                assign leaf[e*LW +: LW] = {{(LW - W){1'b0}}, use_lane, idx, s_axis_tdata[e*EB +: EB]};
+            end else begin : g_one
+                assign leaf[e*LW +: LW] = {use_lane, idx, s_axis_tdata[e*EB +: EB]};
+            end
+        end
+
+        // --------------------------------------------------------------
+        // levels 1..L: registered pairwise merges
+        // --------------------------------------------------------------
+        for (l = 1; l <= L; l = l + 1) begin : g_st
+            localparam integer MP = (ELEMS + (1 << (l - 1)) - 1) >> (l - 1);  // lists in
+            localparam integer ML = (MP + 1) / 2;                               // lists out
+            wire [MP*LW-1:0] src;
+            wire [ML*LW-1:0] nxt;
+            reg  [ML*LW-1:0] q;
+            if (l == 1) begin : g_from_leaf
+                assign src = leaf;
+            end else begin : g_from_stage
+                assign src = g_st[l-1].q;
+            end
+            for (m = 0; m < ML; m = m + 1) begin : g_m
+                if (2 * m + 1 < MP) begin : g_pair
+                    bnn_topk_merge #(.K(K), .EB(EB), .IW(IW), .SIGNED(SIGNED)) u_merge (
+                        .a(src[(2*m)*LW +: LW]),
+                        .b(src[(2*m+1)*LW +: LW]),
+                        .y(nxt[m*LW +: LW])
+                    );
+                end else begin : g_pass
+                    assign nxt[m*LW +: LW] = src[(2*m)*LW +: LW];
+                end
+            end
+            always @(posedge ap_clk) begin
+                if (adv) begin
+                    q <= nxt;
                 end
             end
         end
+
+        if (L == 0) begin : g_merge_in
+            assign m_here  = s_axis_tvalid;
+            assign m_first = first;
+            assign m_last  = last;
+            assign m_list  = leaf[LW-1:0];
+        end else begin : g_merge_st
+            assign m_here  = sv[L-1];
+            assign m_first = sf[L-1];
+            assign m_last  = sl[L-1];
+            assign m_list  = g_st[L].q[LW-1:0];
+        end
     endgenerate
 
-    wire [K*EB-1:0] fin_v   = g_lane[ELEMS-1].nv;
-    wire [K*IW-1:0] fin_i   = g_lane[ELEMS-1].ni;
-    wire [K-1:0]    fin_ok  = g_lane[ELEMS-1].nok;
+    // ------------------------------------------------------------------
+    // merge stage: the word's best K into the running list
+    // ------------------------------------------------------------------
+    wire [LW-1:0] run_in = m_first ? {LW{1'b0}} : list;
+    wire [LW-1:0] merged;
+    bnn_topk_merge #(.K(K), .EB(EB), .IW(IW), .SIGNED(SIGNED)) u_run (
+        .a(run_in),
+        .b(m_list),
+        .y(merged)
+    );
+
+    wire [K*IW-1:0] merged_idx;
+    genvar j;
+    generate
+        for (j = 0; j < K; j = j + 1) begin : g_idx
+            assign merged_idx[j*IW +: IW] = merged[j*W + EB +: IW];
+        end
+    endgenerate
+
+    wire fire = adv && m_here;
+
+    // stage flags shift in from the input: bit 0 = stage 1
+    wire [SV-1:0] sv_next, sl_next, sf_next;
+    generate
+        if (L > 1) begin : g_shift
+            assign sv_next = {sv[SV-2:0], s_axis_tvalid};
+            assign sl_next = {sl[SV-2:0], s_axis_tvalid & last};
+            assign sf_next = {sf[SV-2:0], first};
+        end else if (L == 1) begin : g_one_stage
+            assign sv_next = s_axis_tvalid;
+            assign sl_next = s_axis_tvalid & last;
+            assign sf_next = first;
+        end else begin : g_no_stage
+            assign sv_next = 1'b0;
+            assign sl_next = 1'b0;
+            assign sf_next = 1'b0;
+        end
+    endgenerate
 
     // ------------------------------------------------------------------
     // registers
@@ -151,11 +237,17 @@ module bnn_topk #(
         if (!ap_rst_n) begin
             base    <= {IW{1'b0}};
             out_cnt <= {CNTW{1'b0}};
+            sv      <= {SV{1'b0}};
+            sl      <= {SV{1'b0}};
         end else begin
             if (push) begin
                 base <= last ? {IW{1'b0}} : base + BASE_INC;
             end
-            if (push && last) begin
+            if (adv) begin
+                sv <= sv_next;
+                sl <= sl_next;
+            end
+            if (fire && m_last) begin
                 out_cnt <= CNT_K;
             end else if (pop) begin
                 out_cnt <= out_cnt - CNT_ONE;
@@ -164,13 +256,14 @@ module bnn_topk #(
     end
 
     always @(posedge ap_clk) begin
-        if (push) begin
-            lv  <= fin_v;
-            li  <= fin_i;
-            lok <= fin_ok;
+        if (adv) begin
+            sf <= sf_next;
         end
-        if (push && last) begin
-            out_q <= fin_i;
+        if (fire) begin
+            list <= merged;
+        end
+        if (fire && m_last) begin
+            out_q <= merged_idx;
         end else if (pop) begin
             out_q <= out_q >> IW;
         end

@@ -396,6 +396,14 @@ pub struct HwHead {
     pub idx_bits: usize,
 }
 
+impl HwHead {
+    /// Pipeline levels of `bnn_topk`'s tournament between its input and its merge stage:
+    /// clog2(ELEMS).
+    pub fn levels(&self) -> usize {
+        self.elems.next_power_of_two().trailing_zeros() as usize
+    }
+}
+
 /// How a frame travels on an AXI stream port.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct StreamFormat {

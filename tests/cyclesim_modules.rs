@@ -566,7 +566,7 @@ fn topk_job(p: TopkParams) -> Result<(), String> {
     let exe = build(
         &dir,
         "bnn_topk",
-        &[hw("bnn_topk.v"), hw("bnn_resize.v")],
+        &[hw("bnn_topk.v"), hw("bnn_topk_merge.v"), hw("bnn_resize.v")],
         &[
             param("N", p.n),
             param("ELEMS", p.elems),
@@ -635,6 +635,22 @@ fn topk_matches_verilator() {
             signed: true,
             k: 7,
             idx_bits: 3,
+        },
+        TopkParams {
+            n: 10,
+            elems: 10,
+            elem_bits: 16,
+            signed: true,
+            k: 1,
+            idx_bits: 8,
+        },
+        TopkParams {
+            n: 11,
+            elems: 3,
+            elem_bits: 4,
+            signed: true,
+            k: 4,
+            idx_bits: 5,
         },
     ];
     let jobs: Vec<(String, Job)> = cfgs

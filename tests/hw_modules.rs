@@ -581,26 +581,58 @@ impl Timing for DwcTiming {
     }
 }
 
-/// bnn_topk control path.
+/// bnn_topk control path: `stages` holds, per tournament stage (L = clog2 ELEMS), whether it
+/// holds a word and whether that word is the last of its vector.
 struct TopkTiming {
     nw: usize,
     k: usize,
     w: usize,
     out_cnt: usize,
+    stages: Vec<Option<bool>>,
+}
+impl TopkTiming {
+    fn new(nw: usize, k: usize, elems: usize) -> Self {
+        let levels = (usize::BITS - (elems.max(1) - 1).leading_zeros()) as usize;
+        TopkTiming {
+            nw,
+            k,
+            w: 0,
+            out_cnt: 0,
+            stages: vec![None; levels],
+        }
+    }
+    fn adv(&self, m_ready: bool) -> bool {
+        let merge_last = match self.stages.last() {
+            None => self.w == self.nw - 1,
+            Some(s) => *s == Some(true),
+        };
+        !merge_last || self.out_cnt == 0 || (self.out_cnt == 1 && m_ready)
+    }
 }
 impl Timing for TopkTiming {
     fn s_ready(&self, _: bool, m_ready: bool) -> bool {
-        self.w != self.nw - 1 || self.out_cnt == 0 || (self.out_cnt == 1 && m_ready)
+        self.adv(m_ready)
     }
     fn m_valid(&self, _: bool) -> bool {
         self.out_cnt != 0
     }
-    fn edge(&mut self, _: bool, _: bool, push: bool, pop: bool) {
+    fn edge(&mut self, s_valid: bool, m_ready: bool, push: bool, pop: bool) {
         let last = self.w == self.nw - 1;
+        let mut merged_last = false;
+        if self.adv(m_ready) {
+            let incoming = s_valid.then_some(last);
+            let at_merge = if self.stages.is_empty() {
+                incoming
+            } else {
+                self.stages.rotate_right(1);
+                std::mem::replace(&mut self.stages[0], incoming)
+            };
+            merged_last = at_merge == Some(true);
+        }
         if push {
             self.w = if last { 0 } else { self.w + 1 };
         }
-        if push && last {
+        if merged_last {
             self.out_cnt = self.k;
         } else if pop {
             self.out_cnt -= 1;
@@ -1373,7 +1405,7 @@ struct TopkCfg {
     idx_bits: usize,
 }
 
-const TOPK_CFGS: [TopkCfg; 4] = [
+const TOPK_CFGS: [TopkCfg; 7] = [
     TopkCfg {
         n: 10,
         elems: 1,
@@ -1406,6 +1438,33 @@ const TOPK_CFGS: [TopkCfg; 4] = [
         k: 1,
         idx_bits: 4,
     },
+    // LFC's head: ten 16-bit values in one word, four tournament levels
+    TopkCfg {
+        n: 10,
+        elems: 10,
+        ebits: 16,
+        signed: true,
+        k: 1,
+        idx_bits: 8,
+    },
+    // odd lane count (a pass-through list at each level), K > lanes per word
+    TopkCfg {
+        n: 11,
+        elems: 3,
+        ebits: 4,
+        signed: true,
+        k: 4,
+        idx_bits: 5,
+    },
+    // one word per vector, K = N
+    TopkCfg {
+        n: 5,
+        elems: 5,
+        ebits: 2,
+        signed: false,
+        k: 5,
+        idx_bits: 3,
+    },
 ];
 
 fn topk_job(c: TopkCfg) -> Result<(), String> {
@@ -1421,7 +1480,7 @@ fn topk_job(c: TopkCfg) -> Result<(), String> {
     let exe = build(
         &dir,
         "bnn_topk",
-        &[hw("bnn_topk.v"), hw("bnn_resize.v")],
+        &[hw("bnn_topk.v"), hw("bnn_topk_merge.v"), hw("bnn_resize.v")],
         &[
             param("N", c.n),
             param("ELEMS", c.elems),
@@ -1483,12 +1542,7 @@ fn topk_job(c: TopkCfg) -> Result<(), String> {
             64,
         )?;
         check_data(&format!("{name} {tag}"), &run, &expected)?;
-        let model = TopkTiming {
-            nw,
-            k: c.k,
-            w: 0,
-            out_cnt: 0,
-        };
+        let model = TopkTiming::new(nw, c.k, c.elems);
         check_timing(
             &format!("{name} {tag}"),
             &run,
@@ -1499,10 +1553,12 @@ fn topk_job(c: TopkCfg) -> Result<(), String> {
             po,
         )?;
         if pi == 0.0 && po == 0.0 {
+            // first output L = clog2(ELEMS) cycles after the NW input words of a vector
             let period = nw.max(c.k) as u64;
+            let levels = TopkTiming::new(nw, c.k, c.elems).stages.len() as u64;
             for (i, (_, cy)) in run.outs.iter().enumerate() {
                 let (v, j) = ((i / c.k) as u64, (i % c.k) as u64);
-                let want = nw as u64 + v * period + j;
+                let want = nw as u64 + levels + v * period + j;
                 if *cy != want {
                     return Err(format!("{name}: output {i} at cycle {cy}, expected {want}"));
                 }
@@ -2179,7 +2235,7 @@ fn lint_targets() -> Vec<LintTarget> {
     for c in TOPK_CFGS {
         t.push((
             "bnn_topk".into(),
-            vec![hw("bnn_topk.v"), hw("bnn_resize.v")],
+            vec![hw("bnn_topk.v"), hw("bnn_topk_merge.v"), hw("bnn_resize.v")],
             vec![
                 param("N", c.n),
                 param("ELEMS", c.elems),
@@ -2385,7 +2441,7 @@ fn parameter_checks_stop_elaboration() {
         ),
         (
             "bnn_topk",
-            vec![hw("bnn_topk.v"), hw("bnn_resize.v")],
+            vec![hw("bnn_topk.v"), hw("bnn_topk_merge.v"), hw("bnn_resize.v")],
             vec![param("N", 3), param("K", 4)],
             "ERROR_bnn_topk_K_must_be_in_1_to_N",
         ),
@@ -2601,7 +2657,7 @@ fn yosys_synth_xilinx() {
         (
             "topk",
             "bnn_topk",
-            vec![hw("bnn_topk.v"), hw("bnn_resize.v")],
+            vec![hw("bnn_topk.v"), hw("bnn_topk_merge.v"), hw("bnn_resize.v")],
             " -set N 10 -set ELEMS 2 -set K 3",
             "FDRE",
         ),

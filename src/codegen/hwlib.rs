@@ -2,7 +2,7 @@
 //! any directory. `build` copies the modules a design needs into `DIR/rtl/`.
 
 /// Every library module: file name and text, leaves first (a valid compile order).
-pub const MODULES: [(&str, &str); 11] = [
+pub const MODULES: [(&str, &str); 12] = [
     ("bnn_resize.v", include_str!("../../hw/bnn_resize.v")),
     ("bnn_rom.v", include_str!("../../hw/bnn_rom.v")),
     ("bnn_addtree.v", include_str!("../../hw/bnn_addtree.v")),
@@ -11,6 +11,7 @@ pub const MODULES: [(&str, &str); 11] = [
     ("bnn_mvtu.v", include_str!("../../hw/bnn_mvtu.v")),
     ("bnn_dwc.v", include_str!("../../hw/bnn_dwc.v")),
     ("bnn_fifo.v", include_str!("../../hw/bnn_fifo.v")),
+    ("bnn_topk_merge.v", include_str!("../../hw/bnn_topk_merge.v")),
     ("bnn_topk.v", include_str!("../../hw/bnn_topk.v")),
     ("bnn_swg.v", include_str!("../../hw/bnn_swg.v")),
     ("bnn_pool.v", include_str!("../../hw/bnn_pool.v")),
@@ -30,7 +31,7 @@ pub fn needed(dwc: bool, fifo: bool, topk: bool, swg: bool, pool: bool) -> Vec<&
         .filter(|n| match *n {
             "bnn_dwc.v" => dwc,
             "bnn_fifo.v" => fifo,
-            "bnn_topk.v" => topk,
+            "bnn_topk.v" | "bnn_topk_merge.v" => topk,
             "bnn_swg.v" => swg,
             "bnn_pool.v" => pool,
             _ => true,

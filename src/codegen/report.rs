@@ -232,7 +232,8 @@ pub fn mem_file(layer: &HwLayer, kind: char, pe: usize) -> String {
 /// stream); its layer then needs the later of "every window at full speed" and "the last window
 /// after the last input word". A width converter emits the r output words its last input word
 /// completes in the r following cycles (r = 1 for an up-sizer, IN/OUT for a down-sizer); a FIFO
-/// adds 1 cycle; the top-k head emits its k words in the k cycles after the last value word.
+/// adds 1 cycle; the top-k head emits its k words in the k cycles that follow the last value
+/// word's clog2(ELEMS) tournament levels (`hw/bnn_topk.v`).
 /// Exact for dense pipelines without back-pressure inside a frame; an estimate otherwise (the
 /// simulators are exact). Returns the total and the per-layer terms as text.
 pub fn latency(hw: &HwNetwork) -> (u64, String) {
@@ -287,8 +288,9 @@ pub fn latency(hw: &HwNetwork) -> (u64, String) {
         }
     }
     if let Some(h) = &hw.head {
-        last += h.k as u64;
-        terms.push(format!("{} (top-k)", h.k));
+        let t = (h.k + h.levels()) as u64;
+        last += t;
+        terms.push(format!("{t} (top-k)"));
     }
     (last, terms.join(" + "))
 }

@@ -1,8 +1,16 @@
-//! Cycle model of `hw/bnn_topk.v` (FINN LabelSelect): a sorted list of the best K (value, index)
-//! pairs, ELEMS insertions per accepted word, an output shift register of K indices.
+//! Cycle model of `hw/bnn_topk.v` (FINN LabelSelect): accepted words pass through L =
+//! clog2(ELEMS) stages (the RTL's tournament levels), then the word's values go into a sorted list
+//! of the best K (value, index) pairs; after the last word of a vector, an output shift register
+//! of K indices.
 //!
-//! Registers: `base`, the list (`lv`, `li`, `lok`), `out_cnt`, `out_q`, as in the RTL, with the
-//! RTL's index width IW = max(1, clog2 N) (indices and `base` wrap modulo 2^IW like the RTL's).
+//! The model does not rebuild the tournament: the best K of a word under the order (value
+//! descending, index ascending) is unique, so the stages only carry the raw word, and the merge
+//! stage inserts its lanes one by one into the list, strictly-greater-overtakes.
+//!
+//! Registers: `base`, the stages (present, first, last, word, base of the word), the list
+//! (`lv`, `li`, `lok`), `out_cnt`, `out_q`, as in the RTL, with the RTL's index width IW =
+//! max(1, clog2 N) (indices and `base` wrap modulo 2^IW like the RTL's). The whole pipeline holds
+//! while the last word of a vector at the merge stage waits for the output register, so
 //! `s_axis_tready` depends combinationally on `m_axis_tready`.
 
 use super::bits::{self, limbs, sext};
@@ -17,6 +25,15 @@ pub struct TopkParams {
     pub idx_bits: usize,
 }
 
+/// A word in flight between the input and the merge stage.
+#[derive(Clone, Debug)]
+struct StagedWord {
+    data: Vec<u64>,
+    base: u64,
+    first: bool,
+    last: bool,
+}
+
 #[derive(Clone, Debug)]
 pub struct TopK {
     p: TopkParams,
@@ -24,8 +41,12 @@ pub struct TopK {
     last_base: u64,
     base_inc: u64,
     lastn: usize,
+    /// number of stages between the input and the merge (clog2 ELEMS)
+    levels: usize,
     // registers
     base: u64,
+    /// stage l+1 (index l): the word it holds, if any
+    stages: Vec<Option<StagedWord>>,
     lv: Vec<i64>,
     li: Vec<u64>,
     lok: Vec<bool>,
@@ -59,7 +80,10 @@ impl TopK {
         }
         let iw_mask = bits::ones(iw as usize);
         let nw = p.n.div_ceil(p.elems);
+        let levels = clog2(p.elems) as usize;
         Ok(TopK {
+            levels,
+            stages: vec![None; levels],
             iw_mask,
             last_base: (((nw - 1) * p.elems) as u64) & iw_mask,
             base_inc: (p.elems as u64) & iw_mask,
@@ -82,6 +106,7 @@ impl TopK {
 
     pub fn reset(&mut self) {
         self.base = 0;
+        self.stages.iter_mut().for_each(|s| *s = None);
         self.out_cnt = 0;
     }
 
@@ -90,9 +115,24 @@ impl TopK {
         self.base == self.last_base
     }
 
+    /// Whether the word at the merge stage (the input word if there are no stages) is the last
+    /// of its vector: then the pipeline advances only if the output register is free.
+    #[inline]
+    fn merge_last(&self) -> bool {
+        match self.stages.last() {
+            None => self.last(),
+            Some(s) => s.as_ref().is_some_and(|w| w.last),
+        }
+    }
+
+    #[inline]
+    fn advance(&self, m_ready: bool) -> bool {
+        !self.merge_last() || self.out_cnt == 0 || (self.out_cnt == 1 && m_ready)
+    }
+
     #[inline]
     pub fn s_ready(&self, m_ready: bool) -> bool {
-        !self.last() || self.out_cnt == 0 || (self.out_cnt == 1 && m_ready)
+        self.advance(m_ready)
     }
 
     #[inline]
@@ -112,52 +152,77 @@ impl TopK {
         bits::set(&mut self.m_buf, 0, self.p.idx_bits.min(64), v);
     }
 
-    pub fn tick(&mut self, push: Option<&[u64]>, pop: bool) {
-        let last = self.last();
-        let mut changed = false;
-        if let Some(w) = push {
-            let k = self.p.k;
-            if self.base == 0 {
-                self.lok.iter_mut().for_each(|o| *o = false);
+    /// Inserts the lanes of `w` (lane 0 at index `base`) into the running list.
+    fn insert_word(&mut self, w: &[u64], base: u64, last: bool) {
+        let k = self.p.k;
+        let eb = self.p.elem_bits as usize;
+        for e in 0..self.p.elems {
+            let use_lane = e < self.lastn || !last;
+            if !use_lane {
+                continue;
             }
-            let eb = self.p.elem_bits as usize;
-            for e in 0..self.p.elems {
-                let use_lane = e < self.lastn || !last;
-                if !use_lane {
-                    continue;
-                }
-                let raw = bits::get(w, e * eb, eb);
-                let v = if self.p.signed {
-                    sext(raw, self.p.elem_bits)
-                } else {
-                    raw as i64
-                };
-                let idx = (self.base + ((e as u64) & self.iw_mask)) & self.iw_mask;
-                // first entry the new value goes at or before: empty, or strictly smaller
-                let Some(pos) = (0..k).find(|&j| !self.lok[j] || v > self.lv[j]) else {
-                    continue;
-                };
-                for j in (pos + 1..k).rev() {
-                    self.lv[j] = self.lv[j - 1];
-                    self.li[j] = self.li[j - 1];
-                    self.lok[j] = self.lok[j - 1];
-                }
-                self.lv[pos] = v;
-                self.li[pos] = idx;
-                self.lok[pos] = true;
-            }
-            self.base = if last {
-                0
+            let raw = bits::get(w, e * eb, eb);
+            let v = if self.p.signed {
+                sext(raw, self.p.elem_bits)
             } else {
-                (self.base + self.base_inc) & self.iw_mask
+                raw as i64
             };
+            let idx = (base + ((e as u64) & self.iw_mask)) & self.iw_mask;
+            // first entry the new value goes at or before: empty, or strictly smaller
+            let Some(pos) = (0..k).find(|&j| !self.lok[j] || v > self.lv[j]) else {
+                continue;
+            };
+            for j in (pos + 1..k).rev() {
+                self.lv[j] = self.lv[j - 1];
+                self.li[j] = self.li[j - 1];
+                self.lok[j] = self.lok[j - 1];
+            }
+            self.lv[pos] = v;
+            self.li[pos] = idx;
+            self.lok[pos] = true;
         }
-        if push.is_some() && last {
-            self.out_q.copy_from_slice(&self.li);
-            self.out_head = 0;
-            self.out_cnt = self.p.k;
-            changed = true;
-        } else if pop {
+    }
+
+    /// One rising edge. `push` is the accepted input word (only when `s_ready`), `pop` the
+    /// output handshake; `m_ready` is implied by `pop` where it matters (`out_cnt == 1`).
+    pub fn tick(&mut self, push: Option<&[u64]>, pop: bool) {
+        let adv = self.advance(pop);
+        let mut changed = false;
+        if adv {
+            let incoming = push.map(|w| StagedWord {
+                data: w.to_vec(),
+                base: self.base,
+                first: self.base == 0,
+                last: self.last(),
+            });
+            if push.is_some() {
+                self.base = if self.last() {
+                    0
+                } else {
+                    (self.base + self.base_inc) & self.iw_mask
+                };
+            }
+            // the word at the merge stage, and the stages shifted by one
+            let at_merge = if self.levels == 0 {
+                incoming
+            } else {
+                self.stages.rotate_right(1);
+                std::mem::replace(&mut self.stages[0], incoming)
+            };
+            if let Some(w) = at_merge {
+                if w.first {
+                    self.lok.iter_mut().for_each(|o| *o = false);
+                }
+                self.insert_word(&w.data, w.base, w.last);
+                if w.last {
+                    self.out_q.copy_from_slice(&self.li);
+                    self.out_head = 0;
+                    self.out_cnt = self.p.k;
+                    changed = true;
+                }
+            }
+        }
+        if !changed && pop {
             // out_q <= out_q >> IW: the next index moves to slot 0, zeros shift in
             self.out_head += 1;
             self.out_cnt -= 1;
