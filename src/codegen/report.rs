@@ -2,7 +2,7 @@
 
 use super::cost;
 use super::yosys::ResourceCounts;
-use crate::cyclesim::mvtu_params;
+use crate::cyclesim::{mvtu_params, MvtuMode};
 use crate::error::{Error, Result};
 use crate::hwir::{
     HwActivation, HwElement, HwKind, HwLayer, HwMemory, HwMvtu, HwNetwork, MemKind, StreamFormat,
@@ -154,7 +154,10 @@ pub struct PoolReport {
 
 #[derive(Clone, Debug, Serialize)]
 pub struct MvtuReport {
-    /// `xnor-popcount` (bipolar × bipolar) or `mac`.
+    /// The datapath mode `bnn_mvtu` derives from the operand types (`docs/mvtu-spec.md`,
+    /// section 2): `xnor-popcount` (bipolar × bipolar), `offset` (exactly one operand bipolar:
+    /// `2·Σ u·v − Σ v`), `select` (an unsigned 1-bit operand selects the other) or `mac` (exact
+    /// products).
     pub mode: &'static str,
     pub input_datatype: String,
     pub weight_datatype: String,
@@ -437,7 +440,12 @@ fn mvtu_report(l: &HwLayer, m: &HwMvtu) -> MvtuReport {
         HwActivation::Identity => (None, 0, 0),
     };
     MvtuReport {
-        mode: if m.xnor { "xnor-popcount" } else { "mac" },
+        mode: match mvtu_params(m).mode() {
+            MvtuMode::Xnor => "xnor-popcount",
+            MvtuMode::Offset => "offset",
+            MvtuMode::Sel => "select",
+            MvtuMode::Mac => "mac",
+        },
         input_datatype: m.input_dtype.to_string(),
         weight_datatype: m.weight_dtype.to_string(),
         output_datatype: match m.output {
