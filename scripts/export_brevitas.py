@@ -97,16 +97,10 @@ def data():
     return (x[:4500], y[:4500]), (x[4500:], y[4500:])
 
 
-def build(name):
+def tensor_norm():
+    """FINN's TensorNorm (a scalar batch-norm on the logits), as a fresh module."""
     import torch
     import torch.nn as nn
-    import brevitas.nn as qnn
-    from brevitas.quant import (
-        Int8WeightPerChannelFloat,
-        SignedBinaryActPerTensorConst,
-        SignedBinaryWeightPerTensorConst,
-        Uint8ActPerTensorFloat,
-    )
 
     class TensorNorm(nn.Module):
         """FINN's scalar batch-norm on the logits: exports as Sub, Div, Mul, Add."""
@@ -128,6 +122,20 @@ def build(name):
             else:
                 mean, var = self.running_mean, self.running_var
             return (x - mean) / torch.sqrt(var + self.eps) * self.weight + self.bias
+
+    return TensorNorm()
+
+
+def build(name):
+    import torch
+    import torch.nn as nn
+    import brevitas.nn as qnn
+    from brevitas.quant import (
+        Int8WeightPerChannelFloat,
+        SignedBinaryActPerTensorConst,
+        SignedBinaryWeightPerTensorConst,
+        Uint8ActPerTensorFloat,
+    )
 
     class Tfc(nn.Module):
         def __init__(self, w2a2):
@@ -160,7 +168,7 @@ def build(name):
             else:
                 layers.append(qnn.QuantLinear(64, 10, bias=False,
                                               weight_quant=SignedBinaryWeightPerTensorConst))
-            layers.append(TensorNorm())
+            layers.append(tensor_norm())
             self.body = nn.Sequential(*layers)
 
         def forward(self, x):
@@ -172,6 +180,56 @@ def build(name):
     return Tfc(name == "tfc-w2a2")
 
 
+def build_cnv():
+    """CNV-like: uint8 input (scale 1/255 on pixel/255), binary weights, bipolar activations,
+    conv0 3x3 -> pool -> conv1 3x3 padding=1 (on the pooled bipolar tensor) -> conv2 3x3 -> pool
+    -> 800 -> 64 -> 10 (TensorNorm)."""
+    import torch
+    import torch.nn as nn
+    import brevitas.nn as qnn
+    from brevitas.core.scaling import ScalingImplType
+    from brevitas.quant import (
+        SignedBinaryActPerTensorConst,
+        SignedBinaryWeightPerTensorConst,
+        Uint8ActPerTensorFloat,
+    )
+
+    class PixelQuant(Uint8ActPerTensorFloat):
+        """uint8 with the constant scale 1/255: pixel/255 floats back to the pixel values."""
+
+        scaling_impl_type = ScalingImplType.CONST
+        scaling_init = 1.0
+
+    def conv(i, o, pad):
+        return qnn.QuantConv2d(i, o, 3, padding=pad, bias=False,
+                               weight_quant=SignedBinaryWeightPerTensorConst)
+
+    def act():
+        return qnn.QuantIdentity(act_quant=SignedBinaryActPerTensorConst, return_quant_tensor=True)
+
+    class Cnv(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.inp = qnn.QuantIdentity(act_quant=PixelQuant, return_quant_tensor=True)
+            self.features = nn.Sequential(
+                conv(1, 16, 0), nn.BatchNorm2d(16), act(), nn.MaxPool2d(2),   # 28 -> 26 -> 13
+                conv(16, 16, 1), nn.BatchNorm2d(16), act(),                  # 13 (zero padding)
+                conv(16, 32, 0), nn.BatchNorm2d(32), act(), nn.MaxPool2d(2),  # 11 -> 5
+            )
+            self.classifier = nn.Sequential(
+                qnn.QuantLinear(800, 64, bias=False, weight_quant=SignedBinaryWeightPerTensorConst),
+                nn.BatchNorm1d(64), act(),
+                qnn.QuantLinear(64, 10, bias=False, weight_quant=SignedBinaryWeightPerTensorConst),
+                tensor_norm(),
+            )
+
+        def forward(self, x):
+            x = self.features(self.inp(x))
+            return self.classifier(torch.flatten(x, 1))
+
+    return Cnv()
+
+
 def train_tfc(name, epochs):
     import torch
     import torch.nn.functional as F
@@ -179,9 +237,9 @@ def train_tfc(name, epochs):
     from qonnx.util.cleanup import cleanup
 
     torch.manual_seed(0)
-    torch.set_num_threads(1)
+    torch.set_num_threads(2 if name == "cnv-w1a1" else 1)
     (xtr, ytr), (xte, yte) = data()
-    model = build(name)
+    model = build_cnv() if name == "cnv-w1a1" else build(name)
     cache = os.path.join(VENV, f"{name}-{epochs}.pt")  # trained weights, to re-export without training
     if os.path.exists(cache):
         model.load_state_dict(torch.load(cache))
@@ -289,6 +347,49 @@ def mixed():
     return model_of(nodes, inits, [1, 8], [1, 4])
 
 
+def conv_mixed():
+    """uint4 NCHW input -> Conv (stride 2, pads 1 of the zero-valued integer 0, per-channel weight
+    scale, bias) -> per-channel Mul -> Relu -> Quant uint3 -> Trunc (v1, 3 -> 2 bits, FLOOR)
+    -> MaxPool 2x2 stride 1 -> Flatten (C-major, 3 channels) -> Gemm transB=1 -> output."""
+    rng = np.random.default_rng(4)
+    inits, nodes = [], []
+    nodes.append(quant("x", "xq", 1 / 15, 0, 4, False, False, inits, "qin"))
+    inits.append(init("w0", rng.normal(size=(3, 2, 3, 3))))
+    nodes.append(quant("w0", "w0q", rng.uniform(0.1, 0.4, (3, 1, 1, 1)), 0, 3, True, True, inits, "qw0"))
+    inits.append(init("b0", rng.normal(size=3) * 0.3))
+    nodes.append(helper.make_node("Conv", ["xq", "w0q", "b0"], ["h0"], name="conv0", kernel_shape=[3, 3],
+                                  strides=[2, 2], pads=[1, 1, 1, 1]))
+    inits.append(init("m0", rng.uniform(0.5, 2, (1, 3, 1, 1))))
+    nodes.append(helper.make_node("Mul", ["h0", "m0"], ["h0m"], name="mul0"))
+    nodes.append(helper.make_node("Relu", ["h0m"], ["h0r"], name="relu0"))
+    nodes.append(quant("h0r", "a0", 0.25, 0, 3, False, False, inits, "qa0"))
+    inits += [init("ts", 0.25), init("tz", 0.0), init("tib", 3.0), init("tob", 2.0)]
+    nodes.append(helper.make_node("Trunc", ["a0", "ts", "tz", "tib", "tob"], ["a0t"], name="trunc0",
+                                  domain=QDOM, rounding_mode="FLOOR"))
+    nodes.append(helper.make_node("MaxPool", ["a0t"], ["p0"], name="pool0", kernel_shape=[2, 2],
+                                  strides=[1, 1]))
+    nodes.append(helper.make_node("Flatten", ["p0"], ["f0"], name="flat0", axis=1))
+    inits.append(init("w1", rng.normal(size=(5, 27))))
+    nodes.append(quant("w1", "w1q", 0.5, 0, 2, True, True, inits, "qw1"))
+    nodes.append(helper.make_node("Gemm", ["f0", "w1q"], ["y"], name="gemm1", transB=1))
+    # input 7x7 -> conv (pad 1, stride 2) 4x4 -> pool 2x2 stride 1 -> 3x3 x 3 channels = 27
+    return model_of(nodes, inits, [1, 2, 7, 7], [1, 5])
+
+
+def mt_input():
+    """MultiThreshold on the graph input (a per-tensor input quantizer): x -> 3 thresholds, out_bias
+    -1 (int2 values -1..2) -> MatMul (ternary weights) -> output."""
+    rng = np.random.default_rng(5)
+    inits, nodes = [], []
+    inits.append(init("thr", [[-0.5, 0.1, 0.7]]))
+    nodes.append(helper.make_node("MultiThreshold", ["x", "thr"], ["xq"], name="mt_in", domain=QDOM,
+                                  out_dtype="INT2", out_scale=1.0, out_bias=-1.0))
+    inits.append(init("w", rng.normal(size=(8, 4))))
+    nodes.append(quant("w", "wq", 0.5, 0, 2, True, True, inits, "qw"))
+    nodes.append(helper.make_node("MatMul", ["xq", "wq"], ["y"], name="mm"))
+    return model_of(nodes, inits, [1, 8], [1, 4])
+
+
 def error_models():
     """Each refused construct, as the smallest graph that reaches it."""
     out = {}
@@ -342,13 +443,35 @@ def error_models():
     nodes.append(helper.make_node("MatMul", ["xq", "wq"], ["y"], name="mm"))
     inits = [i for i in inits if i.name != "qw_s"]
     out["err_missing"] = model_of(nodes, inits, [1, 8], [1, 4])
-    # a convolution (not imported yet)
+    # a grouped convolution
     inits, nodes = [], []
     nodes.append(quant("x", "xq", 1 / 15, 0, 4, False, False, inits, "qin"))
     inits.append(init("w", np.ones((2, 1, 3, 3))))
     nodes.append(quant("w", "wq", 1.0, 0, 2, True, True, inits, "qw"))
-    nodes.append(helper.make_node("Conv", ["xq", "wq"], ["y"], name="conv0", kernel_shape=[3, 3]))
-    out["err_conv"] = model_of(nodes, inits, [1, 1, 4, 4], [1, 2, 2, 2])
+    nodes.append(helper.make_node("Conv", ["xq", "wq"], ["y"], name="conv0", kernel_shape=[3, 3], group=2))
+    out["err_conv"] = model_of(nodes, inits, [1, 2, 4, 4], [1, 2, 2, 2])
+    # a padded max-pool
+    inits, nodes = [], []
+    nodes.append(quant("x", "xq", 1 / 15, 0, 4, False, False, inits, "qin"))
+    nodes.append(helper.make_node("MaxPool", ["xq"], ["y"], name="pool_pad", kernel_shape=[2, 2],
+                                  strides=[2, 2], pads=[1, 1, 1, 1]))
+    out["err_pool_pad"] = model_of(nodes, inits, [1, 2, 4, 4], [1, 2, 3, 3])
+    # a Trunc that does not restate its input's quantizer (scale 0.5 on a 1/15 tensor)
+    inits, nodes = [], []
+    nodes.append(quant("x", "xq", 1 / 15, 0, 4, False, False, inits, "qin"))
+    inits += [init("ts", 0.5), init("tz", 0.0), init("tib", 4.0), init("tob", 2.0)]
+    nodes.append(helper.make_node("Trunc", ["xq", "ts", "tz", "tib", "tob"], ["y"], name="trunc_odd",
+                                  domain=QDOM, rounding_mode="FLOOR"))
+    out["err_trunc"] = model_of(nodes, inits, [1, 8], [1, 8])
+    # a per-channel MultiThreshold as the input quantizer
+    inits, nodes = [], []
+    inits.append(init("thr", np.sort(np.random.default_rng(3).normal(size=(8, 3)), axis=1)))
+    nodes.append(helper.make_node("MultiThreshold", ["x", "thr"], ["xq"], name="mt_in", domain=QDOM,
+                                  out_dtype="UINT2"))
+    inits.append(init("w", np.ones((8, 4))))
+    nodes.append(quant("w", "wq", 1.0, 0, 2, True, True, inits, "qw"))
+    nodes.append(helper.make_node("MatMul", ["xq", "wq"], ["y"], name="mm"))
+    out["err_mt_input"] = model_of(nodes, inits, [1, 8], [1, 4])
     # the wrong opset
     inits, nodes = [], []
     dense_prefix(inits, nodes)
@@ -367,6 +490,12 @@ def handmade():
     x = rng.uniform(-0.2, 1.2, size=(64, 8)).astype(np.float32)
     np.save(os.path.join(d, "x.npy"), x)
     np.save(os.path.join(d, "ref.npy"), qonnx_run(path, x))
+    for name, m, shape in (("conv", conv_mixed(), (48, 2, 7, 7)), ("mt_input", mt_input(), (48, 8))):
+        path = os.path.join(d, f"{name}.onnx")
+        onnx.save(m, path)
+        x = rng.uniform(-0.2, 1.2, size=shape).astype(np.float32)
+        np.save(os.path.join(d, f"{name}_x.npy"), x)
+        np.save(os.path.join(d, f"{name}_ref.npy"), qonnx_run(path, x))
     for name, m in error_models().items():
         onnx.save(m, os.path.join(d, f"{name}.onnx"))
     print("handmade graphs written to", d)

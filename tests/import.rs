@@ -1,12 +1,17 @@
 //! QONNX import (issue 11), on the committed models of `tests/models/` (made by
 //! `scripts/export_brevitas.py`; CI never runs that script):
-//! - each Brevitas model, raw export and `qonnx.util.cleanup` form: `import` succeeds, `run` on the
-//!   `.onnx` equals qonnx `execute_onnx` within 1e-4 on every frame and class, the imported
-//!   net.toml gives the same outputs, the cycle simulator equals the golden model, and the accuracy
-//!   `run --labels` prints equals the reference's;
+//! - each Brevitas model (TFC-W1A1, TFC-W2A2, the conv net CNV-W1A1), raw export and
+//!   `qonnx.util.cleanup` form: `import` succeeds, `run` on the `.onnx` equals qonnx `execute_onnx`
+//!   within 1e-4 on every frame and class, the imported net.toml gives the same outputs, the cycle
+//!   simulator equals the golden model, and the accuracy `run --labels` prints equals the
+//!   reference's;
+//! - each Brevitas model: `verify MODEL.onnx --input X.npy` (golden == cycle simulator ==
+//!   Verilator) on 20 of the frames with 20 % stalls;
 //! - a hand-built graph with per-channel scales, Gemm transB=1, MultiThreshold, BatchNormalization
 //!   with a negative γ and an activation zero point of 1, against its qonnx reference;
 //! - every refused construct and malformed file: exit status 1, `error: ` naming the file and node.
+
+mod common;
 
 use ndarray::{ArrayD, Axis};
 use std::path::{Path, PathBuf};
@@ -77,6 +82,36 @@ fn max_abs_diff(a: &ArrayD<f32>, b: &ArrayD<f32>) -> f32 {
         .fold(0.0, f32::max)
 }
 
+/// Frames whose argmax differs between `y` and `reference`; panics unless each is a tie in the
+/// reference (bnn-gen's class scores within the tolerance of the reference's best).
+fn differing_predictions(y: &ArrayD<f32>, reference: &ArrayD<f32>) -> usize {
+    let argmax = |row: &ndarray::ArrayViewD<f32>| {
+        let mut best = 0;
+        for (i, &v) in row.iter().enumerate() {
+            if v > row[[best]] {
+                best = i;
+            }
+        }
+        best
+    };
+    let mut n = 0;
+    for (i, (a, r)) in y
+        .axis_iter(Axis(0))
+        .zip(reference.axis_iter(Axis(0)))
+        .enumerate()
+    {
+        let (pa, pr) = (argmax(&a), argmax(&r));
+        if pa != pr {
+            assert!(
+                (r[[pa]] - r[[pr]]).abs() <= TOLERANCE,
+                "frame {i}: bnn-gen predicts {pa}, qonnx {pr}, not a tie: {r:?}"
+            );
+            n += 1;
+        }
+    }
+    n
+}
+
 /// `accuracy: 87.50 % (224/256)` → 224.
 fn printed_correct(stdout: &str) -> usize {
     let line = stdout
@@ -126,9 +161,17 @@ fn check_model(name: &str, form: &str) {
         n = labels.len()
     );
     assert!(diff <= TOLERANCE, "{name} {form}: max difference {diff}");
-    assert_eq!(
-        printed_correct(&stdout),
-        expected,
+    // The accuracies are equal, except where the reference has a tie: binarized logits are often
+    // exactly equal, and float32 rounding in the graph (summation order) breaks the tie at random
+    // where bnn-gen's exact integers keep it (and argmax takes the lower index). Every frame where
+    // the predictions differ must be such a tie (both classes within the tolerance).
+    let ties = differing_predictions(&y, &reference);
+    eprintln!(
+        "{name} {form}: {} frame(s) predicted differently, all ties in the reference",
+        ties
+    );
+    assert!(
+        printed_correct(&stdout).abs_diff(expected) <= ties,
         "{name} {form}: accuracy"
     );
 
@@ -179,26 +222,102 @@ fn tfc_w2a2_clean() {
     check_model("tfc-w2a2", "clean");
 }
 
-/// Per-channel weight scales ([out, 1] and [1, out]), Gemm transB=1 with bias, MultiThreshold,
-/// Mul on a quantized activation, BatchNormalization with a negative γ, a Quant with zero point 1,
-/// a bias Add on the output.
 #[test]
-fn handmade_mixed_graph_matches_qonnx() {
+fn cnv_w1a1_raw() {
+    check_model("cnv-w1a1", "raw");
+}
+
+#[test]
+fn cnv_w1a1_clean() {
+    check_model("cnv-w1a1", "clean");
+}
+
+/// The conv model's imported net.toml: NCHW input transposed to NHWC, Brevitas' zero padding of
+/// a bipolar tensor reproduced with an int2 (±1) activation and pad value 0, the flatten into the
+/// first dense layer permuted to NHWC order.
+#[test]
+fn cnv_w1a1_net_toml_conventions() {
+    let tmp = tempfile::tempdir().unwrap();
+    let model = models().join("cnv-w1a1/clean.onnx");
+    ok(&[
+        "import",
+        model.to_str().unwrap(),
+        "-o",
+        tmp.path().to_str().unwrap(),
+    ]);
+    let toml = std::fs::read_to_string(tmp.path().join("net.toml")).unwrap();
+    assert!(toml.contains("shape = [28, 28, 1]"), "{toml}");
+    assert!(toml.contains("source_layout = \"chw\""), "{toml}");
+    assert!(toml.contains("kind = \"conv2d\""), "{toml}");
+    assert!(toml.contains("kind = \"maxpool\""), "{toml}");
+    assert!(toml.contains("pad_value = 0"), "{toml}");
+    assert!(toml.contains("out_dtype = \"int2\""), "{toml}");
+}
+
+/// Golden model == cycle simulator == Verilator on the model's own float frames (the first 20,
+/// quantized by the imported input quantizer), with 20 % stalls on both streams.
+fn verify_model(name: &str) {
+    common::require_tool("verilator", "tests/import.rs", "verilator");
+    let tmp = tempfile::tempdir().unwrap();
+    let x: ArrayD<f32> = read_f32(&models().join("mnist256_x.npy"));
+    let x20 = x
+        .slice_axis(Axis(0), ndarray::Slice::from(0..20))
+        .to_owned();
+    let xp = tmp.path().join("x20.npy");
+    ndarray_npy::write_npy(&xp, &x20).unwrap();
+    let out = common::target_dir()
+        .join("verify-tests")
+        .join(format!("import-{name}"));
+    let model = models().join(name).join("clean.onnx");
+    let stdout = ok(&[
+        "verify",
+        model.to_str().unwrap(),
+        "--input",
+        xp.to_str().unwrap(),
+        "--stall",
+        "0.2",
+        "-o",
+        out.to_str().unwrap(),
+    ]);
+    eprintln!("{name}: {stdout}");
+    assert!(stdout.contains("PASS"), "{stdout}");
+    assert!(stdout.contains("20 given frame(s), stall 0.2"), "{stdout}");
+}
+
+#[test]
+fn verify_tfc_w1a1() {
+    verify_model("tfc-w1a1");
+}
+
+#[test]
+fn verify_tfc_w2a2() {
+    verify_model("tfc-w2a2");
+}
+
+#[test]
+fn verify_cnv_w1a1() {
+    verify_model("cnv-w1a1");
+}
+
+/// A hand-built graph against its qonnx reference: `run` on the .onnx within 1e-4, and the
+/// cycle simulator on the imported net.toml equal to it.
+fn check_handmade(model: &str, x: &str, reference: &str) {
     let dir = models().join("handmade");
     let tmp = tempfile::tempdir().unwrap();
     let y_path = tmp.path().join("y.npy");
-    let m = dir.join("mixed.onnx");
+    let m = dir.join(model);
+    let x = dir.join(x);
     ok(&[
         "run",
         m.to_str().unwrap(),
         "--input",
-        dir.join("x.npy").to_str().unwrap(),
+        x.to_str().unwrap(),
         "--output",
         y_path.to_str().unwrap(),
     ]);
-    let diff = max_abs_diff(&read_f32(&y_path), &read_f32(&dir.join("ref.npy")));
-    eprintln!("handmade mixed: max |bnn-gen - qonnx| = {diff:e}");
-    assert!(diff <= TOLERANCE, "max difference {diff}");
+    let diff = max_abs_diff(&read_f32(&y_path), &read_f32(&dir.join(reference)));
+    eprintln!("handmade {model}: max |bnn-gen - qonnx| = {diff:e}");
+    assert!(diff <= TOLERANCE, "{model}: max difference {diff}");
     let net = tmp.path().join("net");
     ok(&["import", m.to_str().unwrap(), "-o", net.to_str().unwrap()]);
     let yc = tmp.path().join("yc.npy");
@@ -208,11 +327,33 @@ fn handmade_mixed_graph_matches_qonnx() {
         "--engine",
         "cycle",
         "--input",
-        dir.join("x.npy").to_str().unwrap(),
+        x.to_str().unwrap(),
         "--output",
         yc.to_str().unwrap(),
     ]);
-    assert_eq!(read_f32(&yc), read_f32(&y_path));
+    assert_eq!(read_f32(&yc), read_f32(&y_path), "{model}: cycle vs golden");
+}
+
+/// Per-channel weight scales ([out, 1] and [1, out]), Gemm transB=1 with bias, MultiThreshold,
+/// Mul on a quantized activation, BatchNormalization with a negative γ, a Quant with zero point 1,
+/// a bias Add on the output.
+#[test]
+fn handmade_mixed_graph_matches_qonnx() {
+    check_handmade("mixed.onnx", "x.npy", "ref.npy");
+}
+
+/// Conv with stride 2, padding 1 of a uint4 tensor, a per-channel weight scale and bias; a
+/// per-channel Mul [1, C, 1, 1], Relu, a uint3 Quant, a Trunc shift (3 -> 2 bits), a max-pool with
+/// stride 1, the C-major flatten of 3 channels into a Gemm.
+#[test]
+fn handmade_conv_graph_matches_qonnx() {
+    check_handmade("conv.onnx", "conv_x.npy", "conv_ref.npy");
+}
+
+/// A MultiThreshold on the graph input (the input quantizer as one row of thresholds).
+#[test]
+fn handmade_multithreshold_input_matches_qonnx() {
+    check_handmade("mt_input.onnx", "mt_input_x.npy", "mt_input_ref.npy");
 }
 
 /// Each refused construct: exit 1, the file and the node named, and why.
@@ -243,7 +384,14 @@ fn refused_constructs_name_file_node_and_reason() {
         ),
         ("err_shape", "\"mm_shape\" (MatMul)", "shape mismatch"),
         ("err_missing", "\"qw\" (Quant)", "neither an initializer"),
-        ("err_conv", "\"conv0\" (Conv)", "not imported yet"),
+        ("err_conv", "\"conv0\" (Conv)", "group != 1"),
+        ("err_pool_pad", "\"pool_pad\" (MaxPool)", "has no padding"),
+        ("err_trunc", "\"trunc_odd\" (Trunc)", "do not restate"),
+        (
+            "err_mt_input",
+            "\"mt_in\" (MultiThreshold)",
+            "per-channel thresholds",
+        ),
         ("err_opset", "", "opset 1 is not supported"),
     ];
     for (file, node, why) in cases {

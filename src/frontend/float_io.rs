@@ -113,7 +113,7 @@ impl Rounding {
 }
 
 /// The quantizer at the end of the input steps.
-#[derive(Clone, Copy, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq)]
 pub enum InputQuant {
     /// QONNX `BipolarQuant`: +1 when x ≥ 0, else −1.
     Bipolar,
@@ -125,12 +125,19 @@ pub enum InputQuant {
         hi: i64,
         rounding: Rounding,
     },
+    /// FINN `MultiThreshold` with one row of thresholds for every element: `q = base + #{i : x ≥
+    /// T[i]}` (`bipolar`: `2·count − 1`), compared in f32.
+    Thresholds {
+        thresholds: Vec<f32>,
+        base: i64,
+        bipolar: bool,
+    },
 }
 
 impl InputQuant {
     /// The integer for one (already stepped) float value, in f32 as the graph computes it.
-    pub fn quantize(self, x: f32) -> i64 {
-        match self {
+    pub fn quantize(&self, x: f32) -> i64 {
+        match *self {
             InputQuant::Bipolar => {
                 if x >= 0.0 {
                     1
@@ -155,6 +162,18 @@ impl InputQuant {
                 };
                 rounding.apply_f64(y) as i64
             }
+            InputQuant::Thresholds {
+                ref thresholds,
+                base,
+                bipolar,
+            } => {
+                let count = thresholds.iter().filter(|&&t| x >= t).count() as i64;
+                if bipolar {
+                    2 * count - 1
+                } else {
+                    base + count
+                }
+            }
         }
     }
 }
@@ -162,9 +181,12 @@ impl InputQuant {
 /// Float input → the IR's integer input.
 #[derive(Clone, Debug, PartialEq)]
 pub struct InputQuantizer {
-    /// The float tensor of one frame as the model takes it (its dims without the batch), flattened
-    /// in C order onto the IR input (a flat vector).
+    /// The float tensor of one frame as the model takes it (its dims without the batch). Flattened
+    /// in C order onto a flat IR input; with `chw`, an ONNX `[C, H, W]` image onto the IR's
+    /// `[H, W, C]` (NCHW → NHWC).
     pub source_shape: Vec<usize>,
+    /// The source is `[C, H, W]` and the IR input is the image `[H, W, C]`.
+    pub chw: bool,
     /// Elementwise steps, in order, in f32.
     pub steps: Vec<Step>,
     pub quant: InputQuant,
@@ -190,7 +212,13 @@ impl InputQuantizer {
         let n = frames.shape()[0];
         let mut shape = vec![n];
         shape.extend_from_slice(input_dims);
-        let values: Vec<i64> = frames
+        // NCHW → NHWC: a permuted view iterates in the IR's order.
+        let view = if self.chw && frames.ndim() == 4 {
+            frames.view().permuted_axes(IxDyn(&[0, 2, 3, 1]))
+        } else {
+            frames.view()
+        };
+        let values: Vec<i64> = view
             .iter()
             .map(|&x| {
                 let x = self.steps.iter().fold(x as f32, |x, s| s.apply(x));
@@ -264,6 +292,9 @@ pub fn to_toml(io: &FloatIo) -> String {
             "source_shape = [{}]\n",
             dims_text(&q.source_shape)
         ));
+        if q.chw {
+            s.push_str("source_layout = \"chw\"  # NCHW frames, transposed to the NHWC input\n");
+        }
         let steps: Vec<String> = q
             .steps
             .iter()
@@ -276,8 +307,25 @@ pub fn to_toml(io: &FloatIo) -> String {
             })
             .collect();
         s.push_str(&format!("steps = [{}]\n", steps.join(", ")));
-        match q.quant {
+        match &q.quant {
             InputQuant::Bipolar => s.push_str("kind = \"bipolar\"\n"),
+            InputQuant::Thresholds {
+                thresholds,
+                base,
+                bipolar,
+            } => {
+                s.push_str("kind = \"thresholds\"    # q = base + #{i : x >= thresholds[i]}\n");
+                let t: Vec<String> = thresholds
+                    .iter()
+                    .map(|&v| format!("{:?}", v as f64))
+                    .collect();
+                s.push_str(&format!("thresholds = [{}]\n", t.join(", ")));
+                if *bipolar {
+                    s.push_str("bipolar = true      # q = 2 * count - 1\n");
+                } else {
+                    s.push_str(&format!("base = {base}\n"));
+                }
+            }
             InputQuant::Uniform {
                 scale,
                 zero_point,
@@ -286,8 +334,8 @@ pub fn to_toml(io: &FloatIo) -> String {
                 rounding,
             } => {
                 s.push_str("kind = \"uniform\"\n");
-                s.push_str(&format!("scale = {:?}\n", scale as f64));
-                s.push_str(&format!("zero_point = {:?}\n", zero_point as f64));
+                s.push_str(&format!("scale = {:?}\n", *scale as f64));
+                s.push_str(&format!("zero_point = {:?}\n", *zero_point as f64));
                 s.push_str(&format!("min = {lo}\nmax = {hi}\n"));
                 s.push_str(&format!("rounding = \"{}\"\n", rounding.name()));
             }
@@ -313,6 +361,8 @@ pub fn to_toml(io: &FloatIo) -> String {
 #[serde(deny_unknown_fields)]
 struct InputQuantizerSpec {
     source_shape: Vec<i64>,
+    /// `"flat"` (default: C order onto a flat input) or `"chw"` (`[C, H, W]` onto `[H, W, C]`).
+    source_layout: Option<String>,
     #[serde(default)]
     steps: Vec<StepSpec>,
     kind: String,
@@ -321,6 +371,9 @@ struct InputQuantizerSpec {
     min: Option<i64>,
     max: Option<i64>,
     rounding: Option<String>,
+    thresholds: Option<Vec<f64>>,
+    base: Option<i64>,
+    bipolar: Option<bool>,
 }
 
 #[derive(Debug, serde::Deserialize)]
@@ -361,12 +414,16 @@ pub fn from_toml(
             .dtype
             .as_data()
             .ok_or_else(|| Error::invalid(loc("input.dtype"), "not a datatype"))?;
-        if net.input.shape.pixels() != 1 {
-            return Err(Error::invalid(
-                loc("input.quantizer"),
-                "an input quantizer is supported for a flat input only",
-            ));
-        }
+        let chw = match spec.source_layout.as_deref() {
+            None | Some("flat") => false,
+            Some("chw") => true,
+            Some(other) => {
+                return Err(Error::invalid(
+                    loc("input.quantizer.source_layout"),
+                    format!("unknown layout \"{other}\": expected \"flat\" or \"chw\""),
+                ))
+            }
+        };
         let mut source_shape = Vec::new();
         for &d in &spec.source_shape {
             if !(1..=1 << 16).contains(&d) {
@@ -376,6 +433,24 @@ pub fn from_toml(
                 ));
             }
             source_shape.push(d as usize);
+        }
+        let image = net.input.shape.pixels() != 1;
+        if image || chw {
+            let ok = match (net.input.shape, &source_shape[..]) {
+                (crate::ir::Shape::Image { h, w, c }, &[sc, sh, sw]) => {
+                    chw && (sc, sh, sw) == (c, h, w)
+                }
+                _ => false,
+            };
+            if !ok {
+                return Err(Error::invalid(
+                    loc("input.quantizer.source_layout"),
+                    format!(
+                        "an image input [H, W, C] = {:?} takes source_layout = \"chw\" and source_shape = [C, H, W]",
+                        net.input.shape.dims()
+                    ),
+                ));
+            }
         }
         if source_shape.iter().product::<usize>() != net.input.shape.len() {
             return Err(Error::invalid(
@@ -402,10 +477,11 @@ pub fn from_toml(
         }
         let quant = match spec.kind.as_str() {
             "bipolar" => {
-                if dtype != DataType::Bipolar {
+                // int2 holds ±1 too: an imported bipolar input that a conv pads with 0.
+                if !(dtype == DataType::Bipolar || dtype == DataType::Int(2)) {
                     return Err(Error::invalid(
                         loc("input.quantizer.kind"),
-                        format!("\"bipolar\" needs input.dtype = \"bipolar\", found {dtype}"),
+                        format!("\"bipolar\" needs input.dtype = \"bipolar\" (or \"int2\"), found {dtype}"),
                     ));
                 }
                 InputQuant::Bipolar
@@ -441,15 +517,42 @@ pub fn from_toml(
                     rounding,
                 }
             }
-            other => {
-                return Err(Error::invalid(
-                    loc("input.quantizer.kind"),
-                    format!("unknown kind \"{other}\": expected \"bipolar\" or \"uniform\""),
-                ))
+            "thresholds" => {
+                let Some(t) = spec.thresholds.filter(|t| !t.is_empty() && t.len() < 256) else {
+                    return Err(Error::invalid(
+                        loc("input.quantizer.thresholds"),
+                        "kind = \"thresholds\" needs 1 to 255 thresholds",
+                    ));
+                };
+                let bipolar = spec.bipolar.unwrap_or(false);
+                let base = spec.base.unwrap_or(0);
+                let (lo, hi) = if bipolar {
+                    (-1, 1)
+                } else {
+                    (base, base.saturating_add(t.len() as i64))
+                };
+                if !(dtype.contains(lo) && dtype.contains(hi)) || (bipolar && t.len() != 1) {
+                    return Err(Error::invalid(
+                        loc("input.quantizer"),
+                        format!("the outputs {lo}..={hi} of {} thresholds must be values of input.dtype {dtype} (bipolar: one threshold)", t.len()),
+                    ));
+                }
+                InputQuant::Thresholds {
+                    thresholds: t.iter().map(|&v| v as f32).collect(),
+                    base,
+                    bipolar,
+                }
             }
+            other => return Err(Error::invalid(
+                loc("input.quantizer.kind"),
+                format!(
+                    "unknown kind \"{other}\": expected \"bipolar\", \"uniform\" or \"thresholds\""
+                ),
+            )),
         };
         io.input = Some(InputQuantizer {
             source_shape,
+            chw,
             steps,
             quant,
             dtype,
@@ -503,6 +606,7 @@ mod tests {
     fn bipolar_input_of_two_x_minus_one() {
         let q = InputQuantizer {
             source_shape: vec![1, 2, 2],
+            chw: false,
             steps: vec![Step::Mul(2.0), Step::Sub(1.0)],
             quant: InputQuant::Bipolar,
             dtype: DataType::Bipolar,
@@ -512,6 +616,27 @@ mod tests {
         assert_eq!(y.into_raw_vec_and_offset().0, vec![-1, 1, -1, 1]);
         let bad = ndarray::array![[0.0, 0.5]].into_dyn();
         assert!(q.apply(&bad, &[4]).is_err());
+    }
+
+    #[test]
+    fn chw_source_is_transposed_to_hwc() {
+        let q = InputQuantizer {
+            source_shape: vec![2, 1, 2],
+            chw: true,
+            steps: vec![],
+            quant: InputQuant::Uniform {
+                scale: 1.0,
+                zero_point: 0.0,
+                lo: 0,
+                hi: 15,
+                rounding: Rounding::HalfEven,
+            },
+            dtype: DataType::UInt(4),
+        };
+        // x[c, h, w]: c0 = [1, 2], c1 = [3, 4] -> [h, w, c] = [[1, 3], [2, 4]]
+        let x = ArrayD::from_shape_vec(IxDyn(&[1, 2, 1, 2]), vec![1.0, 2.0, 3.0, 4.0]).unwrap();
+        let y = q.apply(&x, &[1, 2, 2]).unwrap();
+        assert_eq!(y.into_raw_vec_and_offset().0, vec![1, 3, 2, 4]);
     }
 
     #[test]

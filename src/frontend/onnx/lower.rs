@@ -38,20 +38,36 @@ enum Val {
     },
     /// The graph's float input after `steps`; `dims` are the per-frame dims.
     Float { dims: Vec<usize>, steps: Vec<Step> },
-    /// Quantized activation of `producer` (None = the input quantizer): value = scale·q + offset.
+    /// Quantized activation of stage `producer` (None = the input quantizer): value = scale·q +
+    /// offset. `dims` are ONNX's per-frame dims; `layout` says how the IR orders the elements.
     Quant {
         dims: Vec<usize>,
         dtype: DataType,
         scale: f64,
         offset: f64,
         producer: Option<usize>,
+        layout: Layout,
     },
-    /// The accumulators of layer `layer`, then `chain` per channel.
+    /// The accumulators of stage `layer` (`channels`, and `[H, W]` for a conv), then `chain` per
+    /// channel.
     Acc {
         channels: usize,
+        spatial: Option<[usize; 2]>,
         layer: usize,
         chain: Vec<ChainOp>,
     },
+}
+
+/// How the IR orders the elements of a quantized activation with ONNX dims `dims`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Layout {
+    /// In ONNX's C order (flat vectors).
+    Natural,
+    /// `dims = [C, H, W]` (NCHW); the IR holds the image as `[H, W, C]` (NHWC).
+    Image,
+    /// A flat vector that ONNX flattened from `[c, h, w]` (C-major) and the IR from `[h, w, c]`:
+    /// the next dense layer's weight columns are permuted.
+    FlatChw { c: usize, h: usize, w: usize },
 }
 
 impl Val {
@@ -60,7 +76,7 @@ impl Val {
             Val::Const(_) | Val::QConst { .. } => "a constant",
             Val::Float { .. } => "the float graph input",
             Val::Quant { .. } => "a quantized activation",
-            Val::Acc { .. } => "the float output of a MatMul/Gemm (not yet quantized)",
+            Val::Acc { .. } => "the float output of a MatMul/Gemm/Conv (not yet quantized)",
         }
     }
 }
@@ -174,28 +190,68 @@ impl ActQuant {
     }
 }
 
-/// A layer being built.
+/// A dense or conv layer being built.
 struct Pending {
-    /// `[MH, MW]`
+    /// `[MH, MW]`, conv columns in (kh, kw, IFM) order.
     weights: Array2<i32>,
     weight_dtype: DataType,
-    /// Whether the weight dtype is symmetric enough to negate any row (bipolar, ternary, narrow).
     in_dtype: DataType,
     activation: Option<Activation>,
     out_dtype: Option<DataType>,
+    conv: Option<ConvGeometry>,
+    /// The IR shapes of its input and output.
+    in_shape: Shape,
+    out_shape: Shape,
+}
+
+/// One IR layer being built, in graph order.
+enum Stage {
+    Mv(Pending),
+    Pool {
+        pool: MaxPool,
+        in_shape: Shape,
+        out_shape: Shape,
+    },
+}
+
+impl Stage {
+    fn in_shape(&self) -> Shape {
+        match self {
+            Stage::Mv(p) => p.in_shape,
+            Stage::Pool { in_shape, .. } => *in_shape,
+        }
+    }
+}
+
+/// One activation's float rule (for the float32-versus-f64 margin test): stage `layer` maps its
+/// accumulator `acc` (`−acc` on the rows in `negated`) to `quant(chain(acc))`.
+#[derive(Clone, Debug)]
+#[cfg_attr(not(test), allow(dead_code))]
+struct Decision {
+    layer: usize,
+    chain: Vec<ChainOp>,
+    quant: ActQuant,
+    negated: Vec<bool>,
+    levels: Vec<i64>,
 }
 
 struct Lowerer<'a> {
     model: &'a Model,
+    decisions: Vec<Decision>,
     vals: HashMap<String, Val>,
     uses: HashMap<String, usize>,
-    layers: Vec<Pending>,
+    layers: Vec<Stage>,
     input: Option<InputQuantizer>,
     input_dims: Vec<usize>,
 }
 
 /// Lowers a decoded model.
 pub fn lower(model: &Model, name: &str) -> Result<(Network, FloatIo)> {
+    lower_with_decisions(model, name).map(|(net, io, _)| (net, io))
+}
+
+/// [`lower`], also returning every activation's float rule.
+fn lower_with_decisions(model: &Model, name: &str) -> Result<(Network, FloatIo, Vec<Decision>)> {
     let file = model.file.as_str();
     let graph = &model.graph;
     let mut vals: HashMap<String, Val> = HashMap::new();
@@ -255,6 +311,7 @@ pub fn lower(model: &Model, name: &str) -> Result<(Network, FloatIo)> {
     }
     let mut l = Lowerer {
         model,
+        decisions: Vec::new(),
         vals,
         uses,
         layers: Vec::new(),
@@ -265,7 +322,9 @@ pub fn lower(model: &Model, name: &str) -> Result<(Network, FloatIo)> {
         let node = Node { index, proto, file };
         l.node(&node)?;
     }
-    l.finish(name)
+    let decisions = std::mem::take(&mut l.decisions);
+    let (net, io) = l.finish(name)?;
+    Ok((net, io, decisions))
 }
 
 impl Lowerer<'_> {
@@ -367,17 +426,14 @@ impl Lowerer<'_> {
             "Relu" => self.relu(node),
             "Reshape" | "Flatten" => self.reshape(node),
             "Transpose" => self.transpose(node),
-            "Conv" | "MaxPool" => Err(node.err(
-                "convolution and pooling are not imported yet (this importer handles dense networks: MatMul/Gemm); see issue 11\nhelp: write the conv layers by hand in net.toml (docs/net-format.md)",
-            )),
-            "Trunc" => Err(node.err(
-                "Trunc is not supported yet (it appears after average pooling, which bnn-gen has no hardware for)",
-            )),
+            "Conv" => self.conv(node),
+            "MaxPool" => self.maxpool(node),
+            "Trunc" => self.trunc(node),
             "AveragePool" | "GlobalAveragePool" => Err(node.err(
                 "average pooling is not supported: bnn-gen has max-pool only",
             )),
             other => Err(node.err(format!(
-                "op {other} is not supported\nhelp: supported: Quant, BipolarQuant, MultiThreshold, MatMul, Gemm, BatchNormalization, Mul, Div, Add, Sub, Relu (before a quantizer), Reshape, Flatten, Transpose (of weights), Identity, Dropout, Constant (docs/import.md)"
+                "op {other} is not supported\nhelp: supported: Quant, BipolarQuant, Trunc, MultiThreshold, MatMul, Gemm, Conv, MaxPool, BatchNormalization, Mul, Div, Add, Sub, Relu (before a quantizer), Reshape, Flatten, Transpose (of weights), Identity, Dropout, Constant (docs/import.md)"
             ))),
         }
     }
@@ -469,6 +525,7 @@ impl Lowerer<'_> {
                     dtype,
                 )?;
                 Val::Quant {
+                    layout: input_layout(&dims),
                     dims,
                     dtype,
                     scale: s as f32 as f64,
@@ -478,6 +535,7 @@ impl Lowerer<'_> {
             }
             Val::Acc {
                 channels,
+                spatial,
                 layer,
                 chain,
             } => {
@@ -501,13 +559,7 @@ impl Lowerer<'_> {
                     rounding,
                 };
                 self.activate(node, layer, &chain, &q, dtype)?;
-                Val::Quant {
-                    dims: vec![channels],
-                    dtype,
-                    scale: s,
-                    offset: -s * zp,
-                    producer: Some(layer),
-                }
+                activation(channels, spatial, dtype, s, -s * zp, layer)
             }
             Val::Quant { .. } | Val::QConst { .. } => {
                 return Err(node.err("a quantizer on an already quantized tensor is not supported"))
@@ -541,6 +593,7 @@ impl Lowerer<'_> {
                 let s = self.scalar(node, 1, "the input quantizer's scale")? as f32 as f64;
                 self.set_input(node, steps, InputQuant::Bipolar, DataType::Bipolar)?;
                 Val::Quant {
+                    layout: input_layout(&dims),
                     dims,
                     dtype: DataType::Bipolar,
                     scale: s,
@@ -550,19 +603,14 @@ impl Lowerer<'_> {
             }
             Val::Acc {
                 channels,
+                spatial,
                 layer,
                 chain,
             } => {
                 self.single_use(node, 0)?;
                 let s = self.scalar(node, 1, "the activation scale")? as f32 as f64;
                 self.activate(node, layer, &chain, &ActQuant::Bipolar, DataType::Bipolar)?;
-                Val::Quant {
-                    dims: vec![channels],
-                    dtype: DataType::Bipolar,
-                    scale: s,
-                    offset: 0.0,
-                    producer: Some(layer),
-                }
+                activation(channels, spatial, DataType::Bipolar, s, 0.0, layer)
             }
             Val::Quant { .. } | Val::QConst { .. } => {
                 return Err(node.err("a quantizer on an already quantized tensor is not supported"))
@@ -575,42 +623,17 @@ impl Lowerer<'_> {
         let t = self.konst(node, 1, "the thresholds")?;
         let out_scale = node.float("out_scale", 1.0)? as f64;
         let out_bias = node.float("out_bias", 0.0)? as f64;
-        let Val::Acc {
-            channels,
-            layer,
-            chain,
-        } = self.get(node, 0)?.clone()
-        else {
-            return Err(node.err(format!(
-                "MultiThreshold is supported on the output of a MatMul/Gemm, found {}",
-                self.get(node, 0)?.kind()
-            )));
-        };
-        self.single_use(node, 0)?;
         let t = t
             .into_dimensionality::<ndarray::Ix2>()
             .map_err(|_| node.err("thresholds must be a 2-D tensor [channels or 1, steps]"))?;
-        if t.nrows() != 1 && t.nrows() != channels {
-            return Err(node.err(format!(
-                "thresholds have {} rows; expected 1 or {channels} (the channels)",
-                t.nrows()
-            )));
-        }
         let steps = t.ncols() as i64;
-        if steps < 1 || steps > 255 {
+        if !(1..=255).contains(&steps) {
             return Err(node.err(format!("{steps} threshold steps: 1 to 255 are supported")));
         }
-        let (q, dtype, scale, offset) = if steps == 1 && out_scale == 2.0 && out_bias == -1.0 {
-            (
-                ActQuant::Multi {
-                    thresholds: t,
-                    base: 0,
-                    bipolar: true,
-                },
-                DataType::Bipolar,
-                1.0,
-                0.0,
-            )
+        // value = out_scale·count + out_bias = scale·q + offset with q = base + count.
+        let bipolar = steps == 1 && out_scale == 2.0 && out_bias == -1.0;
+        let (base, dtype, scale, offset) = if bipolar {
+            (0, DataType::Bipolar, 1.0, 0.0)
         } else {
             if !(out_scale.is_finite() && out_scale > 0.0) {
                 return Err(node.err("out_scale must be positive"));
@@ -627,28 +650,62 @@ impl Lowerer<'_> {
                     base + steps
                 ))
             })?;
-            (
-                ActQuant::Multi {
+            (base, dtype, out_scale, offset)
+        };
+        match self.get(node, 0)?.clone() {
+            Val::Acc {
+                channels,
+                spatial,
+                layer,
+                chain,
+            } => {
+                self.single_use(node, 0)?;
+                if t.nrows() != 1 && t.nrows() != channels {
+                    return Err(node.err(format!(
+                        "thresholds have {} rows; expected 1 or {channels} (the channels)",
+                        t.nrows()
+                    )));
+                }
+                let q = ActQuant::Multi {
                     thresholds: t,
                     base,
-                    bipolar: false,
-                },
-                dtype,
-                out_scale,
-                offset,
-            )
-        };
-        self.activate(node, layer, &chain, &q, dtype)?;
-        self.set(
-            node,
-            Val::Quant {
-                dims: vec![channels],
-                dtype,
-                scale,
-                offset,
-                producer: Some(layer),
-            },
-        )
+                    bipolar,
+                };
+                self.activate(node, layer, &chain, &q, dtype)?;
+                self.set(
+                    node,
+                    activation(channels, spatial, dtype, scale, offset, layer),
+                )
+            }
+            // The input quantizer as thresholds on the float input, compared in f32.
+            Val::Float { dims, steps } => {
+                if t.nrows() != 1 {
+                    return Err(node.err(format!(
+                        "per-channel thresholds ({} rows) on the graph input are not supported: the input quantizer applies one rule to every element\nhelp: use one row of thresholds, or a Quant node",
+                        t.nrows()
+                    )));
+                }
+                let quant = InputQuant::Thresholds {
+                    thresholds: t.iter().map(|&v| v as f32).collect(),
+                    base,
+                    bipolar,
+                };
+                self.set_input(node, steps, quant, dtype)?;
+                let v = Val::Quant {
+                    layout: input_layout(&dims),
+                    dims,
+                    dtype,
+                    scale,
+                    offset,
+                    producer: None,
+                };
+                self.set(node, v)
+            }
+            other => Err(node.err(format!(
+                "MultiThreshold is supported on the graph input or on the output of a MatMul/Gemm/Conv, found {}",
+                other.kind()
+            ))),
+        }
     }
 
     fn set_input(
@@ -664,6 +721,7 @@ impl Lowerer<'_> {
         self.single_use(node, 0)?;
         self.input = Some(InputQuantizer {
             source_shape: self.input_dims.clone(),
+            chw: false, // set in `finish` when the first layer takes an image
             steps,
             quant,
             dtype,
@@ -680,7 +738,7 @@ impl Lowerer<'_> {
         q: &ActQuant,
         dtype: DataType,
     ) -> Result<()> {
-        let p = &mut self.layers[layer];
+        let p = self.pending(layer);
         if p.activation.is_some() {
             return Err(node.err("the layer already has an activation"));
         }
@@ -693,6 +751,7 @@ impl Lowerer<'_> {
         let channels = p.weights.nrows();
         let mut values = Array2::<i64>::zeros((channels, levels.len() - 1));
         let mut compare = Vec::with_capacity(channels);
+        let mut negated_rows = Vec::with_capacity(channels);
         for c in 0..channels {
             let slope: i32 = chain.iter().map(|op| op.slope(c)).product();
             let f = |acc: i64| q.apply(c, chain.iter().fold(acc as f64, |x, op| op.eval(c, x)));
@@ -707,6 +766,7 @@ impl Lowerer<'_> {
                 p.weights.row_mut(c).mapv_inplace(|w| -w);
             }
             let negated = slope < 0 && row_negatable;
+            negated_rows.push(negated);
             let g = |a: i64| if negated { f(-a) } else { f(a) };
             compare.push(if falling { Compare::Le } else { Compare::Ge });
             let mut row: Vec<i64> = levels[1..]
@@ -733,48 +793,64 @@ impl Lowerer<'_> {
             out_dtype: dtype,
         }));
         p.out_dtype = Some(dtype);
+        self.decisions.push(Decision {
+            layer,
+            chain: chain.to_vec(),
+            quant: q.clone(),
+            negated: negated_rows,
+            levels,
+        });
         Ok(())
     }
 
-    fn matmul(
-        &mut self,
-        node: &Node,
-        trans_b: bool,
-        alpha: f64,
-        bias: Option<ArrayD<f64>>,
-    ) -> Result<()> {
+    /// The stage at index `i` as a dense/conv layer.
+    fn pending(&mut self, i: usize) -> &mut Pending {
+        match &mut self.layers[i] {
+            Stage::Mv(p) => p,
+            Stage::Pool { .. } => unreachable!("activations belong to dense/conv layers"),
+        }
+    }
+
+    /// The data input of a layer or pool: a quantized activation that continues the chain.
+    fn chained_input(&self, node: &Node) -> Result<QuantIn> {
         let a = self.get(node, 0)?.clone();
         let kind = a.kind();
         let Val::Quant {
             dims,
-            dtype: in_dtype,
-            scale: in_scale,
-            offset: in_offset,
+            dtype,
+            scale,
+            offset,
             producer,
+            layout,
         } = a
         else {
             return Err(node.err(format!(
-                "the data input must be a quantized activation, found {kind}\nhelp: put a Quant, BipolarQuant or MultiThreshold before every MatMul/Gemm (float activations have no integer hardware)"
+                "the data input must be a quantized activation, found {kind}\nhelp: put a Quant, BipolarQuant or MultiThreshold before every MatMul/Gemm/Conv/MaxPool (float activations have no integer hardware)"
             )));
         };
         self.single_use(node, 0)?;
-        let expected = self.layers.len().checked_sub(1);
-        if producer != expected {
+        if producer != self.layers.len().checked_sub(1) {
             return Err(node.err("the layers do not form a single chain"));
         }
-        if let Some(prev) = self.layers.last() {
+        if let Some(Stage::Mv(prev)) = self.layers.last() {
             if prev.activation.is_none() {
                 return Err(node.err("the previous layer's output is not quantized"));
             }
         }
-        let [k] = dims[..] else {
-            return Err(node.err(format!(
-                "the data input has per-frame shape {dims:?}; a dense layer needs a flat vector\nhelp: Flatten or Reshape to [1, -1] before it"
-            )));
-        };
-        // Weights: [K, C] integers and scales.
-        let (q, scale, wdtype) = match self.get(node, 1)?.clone() {
-            Val::QConst { q, scale, dtype } => (q, scale, dtype),
+        Ok(QuantIn {
+            dims,
+            dtype,
+            scale,
+            offset,
+            producer,
+            layout,
+        })
+    }
+
+    /// The weights (input 1) as integers, their scales (same shape) and datatype.
+    fn weights(&self, node: &Node) -> Result<(ArrayD<i64>, ArrayD<f64>, DataType)> {
+        match self.get(node, 1)?.clone() {
+            Val::QConst { q, scale, dtype } => Ok((q, scale, dtype)),
             Val::Const(w) => {
                 if w.iter().any(|&v| v.fract() != 0.0 || v.abs() > 128.0) {
                     return Err(node.err(
@@ -792,15 +868,101 @@ impl Lowerer<'_> {
                     weight_dtype(lo, hi).ok_or_else(|| node.err("integer weights out of range"))?
                 };
                 let scale = ArrayD::from_elem(q.raw_dim(), 1.0);
-                (q, scale, dtype)
+                Ok((q, scale, dtype))
             }
-            other => {
+            other => Err(node.err(format!(
+                "the weights (input 1) must be a constant, found {}",
+                other.kind()
+            ))),
+        }
+    }
+
+    /// Pushes a dense/conv layer with integer `weights` `[MH, MW]` (rows = outputs), per-row
+    /// weight scales `scale` (rows of `[MH, ...]`), and sets the node's output to its accumulators.
+    #[allow(clippy::too_many_arguments)]
+    fn push_layer(
+        &mut self,
+        node: &Node,
+        input: &QuantIn,
+        weights: Array2<i32>,
+        scale: ArrayD<f64>,
+        weight_dtype: DataType,
+        alpha: f64,
+        bias: Option<ArrayD<f64>>,
+        conv: Option<ConvGeometry>,
+        in_shape: Shape,
+        out_shape: Shape,
+    ) -> Result<()> {
+        let mh = weights.nrows();
+        let mut s_w = Vec::with_capacity(mh);
+        for c in 0..mh {
+            let row = scale.index_axis(Axis(0), c);
+            let s0 = row.iter().next().copied().unwrap_or(1.0);
+            if row.iter().any(|&s| s != s0) {
                 return Err(node.err(format!(
-                    "the weights (input 1) must be a constant, found {}",
-                    other.kind()
-                )))
+                    "the weight scale varies along the inputs of output {c}: only per-tensor or per-output-channel weight scales fold into integer thresholds"
+                )));
             }
+            s_w.push(s0);
+        }
+        // value[c] = Σ_k (s_in·q_k + o)·s_w[c]·W[c,k] = s_in·s_w[c]·acc[c] + o·s_w[c]·Σ_k W[c,k]
+        // (for a conv also at padded positions: their integer is the one of float 0).
+        let mut chain = vec![ChainOp::Mul(
+            s_w.iter().map(|&s| input.scale * s * alpha).collect(),
+        )];
+        if input.offset != 0.0 {
+            let add: Vec<f64> = (0..mh)
+                .map(|c| {
+                    let sum: i64 = weights.row(c).iter().map(|&w| w as i64).sum();
+                    input.offset * s_w[c] * alpha * sum as f64
+                })
+                .collect();
+            chain.push(ChainOp::Add(add));
+        }
+        let spatial = match out_shape {
+            Shape::Image { h, w, .. } => Some([h, w]),
+            Shape::Flat(_) => None,
         };
+        if let Some(b) = bias {
+            chain.push(ChainOp::Add(self.per_channel(node, &b, mh, spatial)?));
+        }
+        self.layers.push(Stage::Mv(Pending {
+            weights,
+            weight_dtype,
+            in_dtype: input.dtype,
+            activation: None,
+            out_dtype: None,
+            conv,
+            in_shape,
+            out_shape,
+        }));
+        let layer = self.layers.len() - 1;
+        self.set(
+            node,
+            Val::Acc {
+                channels: mh,
+                spatial,
+                layer,
+                chain,
+            },
+        )
+    }
+
+    fn matmul(
+        &mut self,
+        node: &Node,
+        trans_b: bool,
+        alpha: f64,
+        bias: Option<ArrayD<f64>>,
+    ) -> Result<()> {
+        let input = self.chained_input(node)?;
+        let [k] = input.dims[..] else {
+            return Err(node.err(format!(
+                "the data input has per-frame shape {:?}; a dense layer needs a flat vector\nhelp: Flatten or Reshape to [1, -1] before it",
+                input.dims
+            )));
+        };
+        let (q, scale, wdtype) = self.weights(node)?;
         if q.ndim() != 2 {
             return Err(node.err(format!(
                 "weights of shape {:?}: expected a matrix",
@@ -819,65 +981,454 @@ impl Lowerer<'_> {
                 "shape mismatch: the weights take {mw} inputs, the data has {k}"
             )));
         }
-        let mut s_w = Vec::with_capacity(mh);
-        for c in 0..mh {
-            let row = scale.index_axis(Axis(0), c);
-            let s0 = row.iter().next().copied().unwrap_or(1.0);
-            if row.iter().any(|&s| s != s0) {
-                return Err(node.err(format!(
-                    "the weight scale varies along the inputs of output {c}: only per-tensor or per-output-channel weight scales fold into integer thresholds"
-                )));
-            }
-            s_w.push(s0);
-        }
-        let weights: Array2<i32> = q
+        let mut weights: Array2<i32> = q
             .mapv(|v| v as i32)
             .as_standard_layout()
             .into_owned()
             .into_dimensionality()
             .expect("2-D weights");
-        // value[c] = Σ_k (s_in·q_k + o)·s_w[c]·W[c,k] = s_in·s_w[c]·acc[c] + o·s_w[c]·Σ_k W[c,k].
-        let mut chain = vec![ChainOp::Mul(
-            s_w.iter().map(|&s| in_scale * s * alpha).collect(),
-        )];
-        if in_offset != 0.0 {
-            let add: Vec<f64> = (0..mh)
-                .map(|c| {
-                    let sum: i64 = weights.row(c).iter().map(|&w| w as i64).sum();
-                    in_offset * s_w[c] * alpha * sum as f64
-                })
-                .collect();
-            chain.push(ChainOp::Add(add));
-        }
-        if let Some(b) = bias {
-            chain.push(ChainOp::Add(self.per_channel(node, &b, mh)?));
-        }
-        self.layers.push(Pending {
-            weights,
-            weight_dtype: wdtype,
-            in_dtype: in_dtype,
-            activation: None,
-            out_dtype: None,
-        });
-        let layer = self.layers.len() - 1;
-        self.set(
+        // ONNX flattened a [C, H, W] activation C-major; the IR streams it as [H, W, C]: IR column
+        // (y·W + x)·C + ch takes ONNX column ch·H·W + y·W + x.
+        let in_shape = match input.layout {
+            Layout::FlatChw { c, h, w } => {
+                let onnx = weights.clone();
+                for (j, mut col) in weights.columns_mut().into_iter().enumerate() {
+                    let (pixel, ch) = (j / c, j % c);
+                    col.assign(&onnx.column(ch * h * w + pixel));
+                }
+                Shape::Image { h, w, c }
+            }
+            _ => Shape::Flat(k),
+        };
+        self.push_layer(
             node,
-            Val::Acc {
-                channels: mh,
-                layer,
-                chain,
+            &input,
+            weights,
+            scale,
+            wdtype,
+            alpha,
+            bias,
+            None,
+            in_shape,
+            Shape::Flat(mh),
+        )
+    }
+
+    /// The image `[C, H, W]` of a conv's or pool's input.
+    fn image_input(&self, node: &Node, input: &QuantIn) -> Result<[usize; 3]> {
+        match (input.layout, &input.dims[..]) {
+            (Layout::Image, &[c, h, w]) => Ok([c, h, w]),
+            _ => Err(node.err(format!(
+                "the data input has per-frame shape {:?}; {} needs an image [C, H, W] (NCHW with batch)",
+                input.dims,
+                node.op()
+            ))),
+        }
+    }
+
+    fn conv(&mut self, node: &Node) -> Result<()> {
+        let input = self.chained_input(node)?;
+        let [ifm, ih, iw] = self.image_input(node, &input)?;
+        if node.int("group", 1)? != 1 {
+            return Err(node.err(
+                "grouped or depthwise convolution (group != 1) is not supported: bnn-gen's conv layers are dense over the input channels",
+            ));
+        }
+        let geometry = window_attributes(node)?;
+        let (q, scale, wdtype) = self.weights(node)?;
+        let [ofm, wc, kh, kw] = q.shape()[..] else {
+            return Err(node.err(format!(
+                "weights of shape {:?}: expected [out_channels, in_channels, kh, kw]",
+                q.shape()
+            )));
+        };
+        if wc != ifm {
+            return Err(node.err(format!(
+                "shape mismatch: the weights take {wc} input channels, the data has {ifm}"
+            )));
+        }
+        if geometry.kernel.is_some_and(|k| k != [kh, kw]) {
+            return Err(node.err(format!(
+                "kernel_shape {:?} does not match the weights' {kh}x{kw}",
+                geometry.kernel
+            )));
+        }
+        let kernel = [kh, kw];
+        let (stride, padding) = (geometry.stride, geometry.padding);
+        let (Some(oh), Some(ow)) = (
+            window_out(ih, kh, stride[0], padding[0]),
+            window_out(iw, kw, stride[1], padding[1]),
+        ) else {
+            return Err(node.err(format!(
+                "a {kh}x{kw} kernel with padding {padding:?} does not fit the {ih}x{iw} input"
+            )));
+        };
+        if padding[0] >= kh || padding[1] >= kw {
+            return Err(node.err(format!(
+                "padding {padding:?} is not smaller than the kernel {kernel:?}: bnn-gen's sliding window needs every window to see data"
+            )));
+        }
+        let mut input = input;
+        let pad_value = if padding == [0, 0] {
+            // Unused; a value of the datatype, as net.toml's default.
+            if input.dtype.contains(0) {
+                0
+            } else {
+                input.dtype.min()
+            }
+        } else {
+            self.zero_pad_value(node, &mut input)?
+        };
+        // [OFM, IFM, kh, kw] → [OFM, (kh, kw, IFM)]: the order the sliding window emits.
+        let q = q.permuted_axes(IxDyn(&[0, 2, 3, 1]));
+        let mw = kh * kw * ifm;
+        let weights = Array2::from_shape_vec((ofm, mw), q.iter().map(|&v| v as i32).collect())
+            .expect("OFM x (kh·kw·IFM) elements");
+        let scale = scale
+            .as_standard_layout()
+            .into_owned()
+            .into_shape_with_order(IxDyn(&[ofm, ifm * kh * kw]))
+            .map_err(|e| node.err(e.to_string()))?;
+        let bias = if node.proto.input.get(2).is_some_and(|s| !s.is_empty()) {
+            let b = self.konst(node, 2, "the bias")?;
+            if b.len() != ofm {
+                return Err(node.err(format!(
+                    "the bias has {} values; expected {ofm} (the output channels)",
+                    b.len()
+                )));
+            }
+            Some(
+                b.into_shape_with_order(IxDyn(&[ofm]))
+                    .map_err(|e| node.err(e.to_string()))?,
+            )
+        } else {
+            None
+        };
+        let geometry = ConvGeometry {
+            kernel,
+            stride,
+            padding,
+            pad_value,
+        };
+        self.push_layer(
+            node,
+            &input,
+            weights,
+            scale,
+            wdtype,
+            1.0,
+            bias.map(|b| {
+                b.into_shape_with_order(IxDyn(&[1, ofm, 1, 1]))
+                    .expect("ofm values")
+            }),
+            Some(geometry),
+            Shape::Image {
+                h: ih,
+                w: iw,
+                c: ifm,
+            },
+            Shape::Image {
+                h: oh,
+                w: ow,
+                c: ofm,
             },
         )
     }
 
-    /// A constant as a per-channel vector for `[N, C]` data: shape [], [1], [C], [1, C], [1, 1].
-    fn per_channel(&self, node: &Node, a: &ArrayD<f64>, c: usize) -> Result<Vec<f64>> {
-        let sh = a.shape();
-        let (last, rest) = match sh.split_last() {
-            None => (1, &[][..]),
-            Some((l, r)) => (*l, r),
+    /// The integer that stands for the float 0 a Conv pads with: `−offset / scale`. A bipolar
+    /// tensor has no 0, so its producer is widened to int2 outputs (still only ±1) and the pad
+    /// value is 0: exactly what the float graph computes.
+    fn zero_pad_value(&mut self, node: &Node, input: &mut QuantIn) -> Result<i64> {
+        let z = -input.offset / input.scale;
+        let zi = z.round();
+        if (z - zi).abs() > 1e-6 * z.abs().max(1.0) {
+            return Err(node.err(format!(
+                "the conv pads its input with float 0, which is no integer of the quantized input (value = {}·q + {}): not representable",
+                input.scale, input.offset
+            )));
+        }
+        let zi = zi as i64;
+        if input.dtype.contains(zi) {
+            return Ok(zi);
+        }
+        if input.dtype != DataType::Bipolar || zi != 0 {
+            return Err(node.err(format!(
+                "the conv pads with float 0, which is the integer {zi}, outside the input datatype {}",
+                input.dtype
+            )));
+        }
+        self.widen_bipolar(node, input.producer)?;
+        input.dtype = DataType::Int(2);
+        Ok(0)
+    }
+
+    /// Makes the bipolar output of stage `producer` (through max-pools; None = the input
+    /// quantizer) an int2 output with the same ±1 values, so that a conv can pad it with 0.
+    fn widen_bipolar(&mut self, node: &Node, producer: Option<usize>) -> Result<()> {
+        let mut at = producer;
+        while let Some(i) = at {
+            match &mut self.layers[i] {
+                Stage::Pool { .. } => at = i.checked_sub(1),
+                Stage::Mv(p) => {
+                    let (lo, hi) = acc_range(&p.weights, p.weight_dtype, p.in_dtype);
+                    let Some(Activation::Thresholds(t)) = &mut p.activation else {
+                        return Err(node.err("the padded input's producer has no thresholds"));
+                    };
+                    // count ∈ {1, 3} → −2 + count ∈ {−1, +1}: one threshold always met, then the
+                    // bipolar threshold twice.
+                    let channels = t.values.nrows();
+                    let mut values = Array2::<i64>::zeros((channels, 3));
+                    for c in 0..channels {
+                        let th = t.values[[c, 0]];
+                        let row = match t.compare[c] {
+                            Compare::Ge => [lo, th, th],
+                            Compare::Le => [th, th, hi],
+                        };
+                        values.row_mut(c).assign(&ndarray::arr1(&row));
+                    }
+                    t.values = values;
+                    t.out_bias = -2;
+                    t.out_dtype = DataType::Int(2);
+                    p.out_dtype = Some(DataType::Int(2));
+                    return Ok(());
+                }
+            }
+        }
+        let q = self.input.as_mut().expect("the input was quantized");
+        q.dtype = DataType::Int(2);
+        Ok(())
+    }
+
+    /// QONNX `Trunc`: v1 (x, scale, zeropt, in_bits, out_bits) and v2 (x, scale, zeropt, in_bits,
+    /// out_scale, out_bits; `signed`/`narrow` clamp), as qonnx's `trunc_v1`/`trunc_v2` compute it.
+    /// Supported when its scale and zero point restate the input's own quantizer, so that
+    /// `round(x / scale + zeropt)` is the input's integer q: then it is q' = rounding(q / 2^k)
+    /// (clamped in v2), the identity for k = 0, else a shift that is folded into the producing
+    /// layer's thresholds.
+    fn trunc(&mut self, node: &Node) -> Result<()> {
+        let Val::Quant {
+            dims,
+            dtype,
+            scale: s_in,
+            offset,
+            producer,
+            layout,
+        } = self.get(node, 0)?.clone()
+        else {
+            return Err(node.err(format!(
+                "Trunc is supported on a quantized activation, found {}",
+                self.get(node, 0)?.kind()
+            )));
         };
-        if rest.iter().all(|&d| d == 1) && (last == 1 || last == c) && rest.len() <= 1 {
+        self.single_use(node, 0)?;
+        let s = self.scalar(node, 1, "the scale")? as f32 as f64;
+        let zp = self.scalar(node, 2, "the zero point")?;
+        self.scalar(node, 3, "the input bit width")?;
+        let v2 = node.proto.input.len() >= 6;
+        let (out_scale, out_bits) = if v2 {
+            (
+                self.scalar(node, 4, "the output scale")? as f32 as f64,
+                self.scalar(node, 5, "the output bit width")?,
+            )
+        } else {
+            (s, self.scalar(node, 4, "the output bit width")?)
+        };
+        let mode = node.string("rounding_mode", "FLOOR")?;
+        let rounding = Rounding::from_qonnx(&mode).ok_or_else(|| {
+            node.err(format!(
+                "rounding_mode \"{mode}\" is not supported (ROUND, FLOOR, CEIL, ROUND_TO_ZERO are)"
+            ))
+        })?;
+        let close = |a: f64, b: f64| (a - b).abs() <= 1e-6 * a.abs().max(b.abs()).max(1e-30);
+        if !(s > 0.0 && zp.fract() == 0.0 && close(s_in, s) && close(offset, -s * zp)) {
+            return Err(node.err(format!(
+                "Trunc's scale {s} and zero point {zp} do not restate its input's quantizer (value = {s_in}·q + {offset}): only a Trunc of the input's own integers is supported"
+            )));
+        }
+        let shift = if v2 {
+            (out_scale / s).log2().round()
+        } else {
+            let in_bits = self.scalar(node, 3, "the input bit width")?;
+            in_bits - out_bits
+        };
+        if !(0.0..=16.0).contains(&shift) || shift.fract() != 0.0 {
+            return Err(node.err(format!(
+                "a truncation by {shift} bits is not supported (0 to 16 bits, dropping low bits)"
+            )));
+        }
+        let div = (1u32 << shift as u32) as f64;
+        let (clo, chi) = if v2 {
+            if out_bits.fract() != 0.0 || !(1.0..=8.0).contains(&out_bits) {
+                return Err(node.err(format!("output bit width {out_bits}: 1 to 8 are supported")));
+            }
+            let (lo, hi) = int_range(
+                node.int("signed", 1)? != 0,
+                node.int("narrow", 0)? != 0,
+                out_bits as u32,
+            );
+            (lo as f64, hi as f64)
+        } else {
+            (f64::NEG_INFINITY, f64::INFINITY)
+        };
+        let g = move |q: i64| rounding.apply_f64((q as f64 / div).clamp(clo, chi)) as i64;
+        let (new_scale, new_offset) = if v2 {
+            (out_scale, -out_scale * zp / div)
+        } else {
+            (s, -s * zp)
+        };
+        let levels: Vec<i64> = match dtype {
+            DataType::Bipolar => vec![-1, 1],
+            d => (d.min()..=d.max()).collect(),
+        };
+        let new_dtype = if levels.iter().all(|&q| g(q) == q) {
+            dtype
+        } else {
+            let (lo, hi) = (g(levels[0]), g(*levels.last().expect("levels")));
+            let new = act_dtype(lo, hi).ok_or_else(|| {
+                node.err(format!(
+                    "the truncated values {lo}..={hi} fit no bnn-gen datatype"
+                ))
+            })?;
+            self.remap_levels(node, producer, &g, new)?;
+            new
+        };
+        self.set(
+            node,
+            Val::Quant {
+                dims,
+                dtype: new_dtype,
+                scale: new_scale,
+                offset: new_offset,
+                producer,
+                layout,
+            },
+        )
+    }
+
+    /// Composes the monotone map `g` on the integer outputs of stage `producer` (through
+    /// max-pools, which commute with it) into that layer's thresholds, with outputs `new`.
+    fn remap_levels(
+        &mut self,
+        node: &Node,
+        producer: Option<usize>,
+        g: &dyn Fn(i64) -> i64,
+        new: DataType,
+    ) -> Result<()> {
+        let mut at = producer;
+        while let Some(i) = at {
+            let Stage::Mv(p) = &mut self.layers[i] else {
+                at = i.checked_sub(1);
+                continue;
+            };
+            let (lo, hi) = acc_range(&p.weights, p.weight_dtype, p.in_dtype);
+            let Some(Activation::Thresholds(t)) = &mut p.activation else {
+                break;
+            };
+            let steps = t.steps();
+            let levels: Vec<i64> = (new.min() + 1..=new.max()).collect();
+            let mut values = Array2::<i64>::zeros((t.channels(), levels.len()));
+            for c in 0..t.channels() {
+                for (j, &level) in levels.iter().enumerate() {
+                    // The fewest thresholds met that give a truncated value >= level.
+                    let k = (0..=steps).find(|&k| g(t.value_of_count(k as i64)) >= level);
+                    values[[c, j]] = match (t.compare[c], k) {
+                        (Compare::Ge, Some(0)) => lo,
+                        (Compare::Ge, Some(k)) => t.values[[c, k - 1]],
+                        (Compare::Ge, None) => hi + 1,
+                        (Compare::Le, Some(0)) => hi,
+                        (Compare::Le, Some(k)) => t.values[[c, steps - k]],
+                        (Compare::Le, None) => lo - 1,
+                    };
+                }
+            }
+            t.values = values;
+            t.out_bias = new.min();
+            t.out_dtype = new;
+            p.out_dtype = Some(new);
+            return Ok(());
+        }
+        Err(node.err(
+            "a Trunc that changes the integers is supported after a layer's quantizer only (not on the graph input)",
+        ))
+    }
+
+    fn maxpool(&mut self, node: &Node) -> Result<()> {
+        if let Val::Acc { .. } = self.get(node, 0)? {
+            return Err(node.err(
+                "MaxPool on a layer's float output, before its quantizer, is not supported\nhelp: pool after the activation quantizer (conv → BN → act → pool, as CNV does); the result is the same when the activation rises with its input",
+            ));
+        }
+        if node.proto.output.len() > 1 {
+            return Err(node.err("the Indices output of MaxPool is not supported"));
+        }
+        let input = self.chained_input(node)?;
+        let [c, ih, iw] = self.image_input(node, &input)?;
+        if !(input.scale > 0.0) {
+            return Err(node.err(
+                "MaxPool on an activation with a negative scale: the max of the integers is not the max of the values",
+            ));
+        }
+        let geometry = window_attributes(node)?;
+        let kernel = geometry
+            .kernel
+            .ok_or_else(|| node.err("kernel_shape is required"))?;
+        if geometry.padding != [0, 0] {
+            return Err(node.err(format!(
+                "pads {:?}: bnn-gen's max-pool has no padding",
+                geometry.padding
+            )));
+        }
+        let stride = geometry.stride;
+        let (Some(oh), Some(ow)) = (
+            window_out(ih, kernel[0], stride[0], 0),
+            window_out(iw, kernel[1], stride[1], 0),
+        ) else {
+            return Err(node.err(format!(
+                "a {kernel:?} window does not fit the {ih}x{iw} input"
+            )));
+        };
+        if node.int("ceil_mode", 0)? != 0
+            && ((ih - kernel[0]) % stride[0] != 0 || (iw - kernel[1]) % stride[1] != 0)
+        {
+            return Err(node.err(
+                "ceil_mode = 1 adds a partial window that bnn-gen's max-pool does not compute\nhelp: export with ceil_mode=False",
+            ));
+        }
+        self.layers.push(Stage::Pool {
+            pool: MaxPool { kernel, stride },
+            in_shape: Shape::Image { h: ih, w: iw, c },
+            out_shape: Shape::Image { h: oh, w: ow, c },
+        });
+        let v = Val::Quant {
+            dims: vec![c, oh, ow],
+            dtype: input.dtype,
+            scale: input.scale,
+            offset: input.offset,
+            producer: Some(self.layers.len() - 1),
+            layout: Layout::Image,
+        };
+        self.set(node, v)
+    }
+
+    /// A constant as a per-channel vector for `[N, C]` data (`spatial` None) or `[N, C, H, W]`
+    /// data: broadcast (numpy rules) it may vary along the channel axis only, e.g. [], [1], [C],
+    /// [1, C] for dense; [C, 1, 1], [1, C, 1, 1] for conv.
+    fn per_channel(
+        &self,
+        node: &Node,
+        a: &ArrayD<f64>,
+        c: usize,
+        spatial: Option<[usize; 2]>,
+    ) -> Result<Vec<f64>> {
+        let sh = a.shape();
+        let rank = if spatial.is_some() { 4 } else { 2 };
+        // Axis i of `a` is axis rank − len + i of the data; the channel axis is 1.
+        let ok = sh.len() <= rank
+            && sh.iter().enumerate().all(|(i, &d)| {
+                let axis = rank - sh.len() + i;
+                d == 1 || (axis == 1 && d == c)
+            });
+        if ok {
             Ok(a.iter().copied().collect())
         } else {
             Err(node.err(format!(
@@ -923,10 +1474,11 @@ impl Lowerer<'_> {
         let v = match data {
             Val::Acc {
                 channels,
+                spatial,
                 layer,
                 mut chain,
             } => {
-                let v = self.per_channel(node, &konst, channels)?;
+                let v = self.per_channel(node, &konst, channels, spatial)?;
                 chain.push(match (op, data_first) {
                     ("Mul", _) => ChainOp::Mul(v),
                     ("Div", _) => ChainOp::Div(v),
@@ -936,6 +1488,7 @@ impl Lowerer<'_> {
                 });
                 Val::Acc {
                     channels,
+                    spatial,
                     layer,
                     chain,
                 }
@@ -966,6 +1519,7 @@ impl Lowerer<'_> {
                 scale,
                 offset,
                 producer,
+                layout,
             } => {
                 if konst.len() != 1 {
                     return Err(node.err(format!(
@@ -987,6 +1541,7 @@ impl Lowerer<'_> {
                     scale,
                     offset,
                     producer,
+                    layout,
                 }
             }
             Val::Const(_) | Val::QConst { .. } => unreachable!("handled above"),
@@ -997,12 +1552,13 @@ impl Lowerer<'_> {
     fn batchnorm(&mut self, node: &Node) -> Result<()> {
         let Val::Acc {
             channels,
+            spatial,
             layer,
             mut chain,
         } = self.get(node, 0)?.clone()
         else {
             return Err(node.err(format!(
-                "BatchNormalization is supported after a MatMul/Gemm, found {}",
+                "BatchNormalization is supported after a MatMul/Gemm/Conv, found {}",
                 self.get(node, 0)?.kind()
             )));
         };
@@ -1031,6 +1587,7 @@ impl Lowerer<'_> {
             node,
             Val::Acc {
                 channels,
+                spatial,
                 layer,
                 chain,
             },
@@ -1041,12 +1598,14 @@ impl Lowerer<'_> {
         let v = match self.get(node, 0)?.clone() {
             Val::Acc {
                 channels,
+                spatial,
                 layer,
                 mut chain,
             } => {
                 chain.push(ChainOp::Relu);
                 Val::Acc {
                     channels,
+                    spatial,
                     layer,
                     chain,
                 }
@@ -1102,7 +1661,7 @@ impl Lowerer<'_> {
                     self.set(node, Val::Const(a))
                 }
                 _ if axis == 1 => {
-                    let v = flatten_frame(data);
+                    let v = flatten_frame(data).map_err(|m| node.err(m))?;
                     self.set(node, v)
                 }
                 _ => Err(node.err(format!(
@@ -1134,12 +1693,8 @@ impl Lowerer<'_> {
                     )));
                 }
                 let new_dims = shape[1..].to_vec();
-                if matches!(act, Val::Acc { .. }) && new_dims.len() != 1 {
-                    return Err(node.err(
-                        "Reshape of a layer's output to more than one dimension is not supported",
-                    ));
-                }
-                self.set(node, with_dims(act, new_dims))
+                let v = with_dims(act, new_dims).map_err(|m| node.err(m))?;
+                self.set(node, v)
             }
         }
     }
@@ -1200,7 +1755,7 @@ impl Lowerer<'_> {
             .vals
             .get(out.name())
             .ok_or_else(|| Error::invalid(where_out(), "no node computes the graph output"))?;
-        let input = self.input.clone().ok_or_else(|| {
+        let mut input = self.input.clone().ok_or_else(|| {
             Error::invalid(
                 file.as_str(),
                 "the graph input is never quantized: the first layer needs a Quant or BipolarQuant on the input",
@@ -1212,7 +1767,10 @@ impl Lowerer<'_> {
                 if *layer + 1 != layers.len() {
                     return Err(Error::invalid(where_out(), "not the last layer's output"));
                 }
-                let channels = layers[*layer].weights.nrows();
+                let Stage::Mv(p) = &layers[*layer] else {
+                    unreachable!("accumulators come from layers")
+                };
+                let channels = p.weights.nrows();
                 let mut a = vec![1.0; channels];
                 let mut b = vec![0.0; channels];
                 for op in chain {
@@ -1267,29 +1825,53 @@ impl Lowerer<'_> {
                 ))
             }
         };
-        if layers.is_empty() {
+        if !layers.iter().any(|s| matches!(s, Stage::Mv(_))) {
             return Err(Error::invalid(
                 file.as_str(),
-                "the graph has no MatMul/Gemm layer",
+                "the graph has no MatMul/Gemm/Conv layer",
             ));
         }
         if last_identity {
-            let last = layers.last_mut().expect("one layer");
-            last.activation = Some(Activation::Identity);
+            if let Some(Stage::Mv(last)) = layers.last_mut() {
+                last.activation = Some(Activation::Identity);
+            }
         }
-        let input_len: usize = input.source_shape.iter().product();
+        // The first layer takes an image: the float input [C, H, W] is transposed to [H, W, C].
+        let in_shape = layers[0].in_shape();
+        input.chw = matches!(in_shape, Shape::Image { .. });
         let in_type = TensorType {
-            shape: Shape::Flat(input_len),
+            shape: in_shape,
             dtype: ValueType::Data(input.dtype),
         };
         let mut net_layers = Vec::with_capacity(layers.len());
         let mut current = in_type;
         let count = layers.len();
-        for (i, p) in layers.into_iter().enumerate() {
+        let (mut dense, mut convs, mut pools) = (0, 0, 0);
+        for (i, stage) in layers.into_iter().enumerate() {
+            let p = match stage {
+                Stage::Pool {
+                    pool, out_shape, ..
+                } => {
+                    let output = TensorType {
+                        shape: out_shape,
+                        dtype: current.dtype,
+                    };
+                    net_layers.push(Layer {
+                        name: format!("pool{pools}"),
+                        input: current,
+                        output,
+                        op: Op::MaxPool(pool),
+                    });
+                    pools += 1;
+                    current = output;
+                    continue;
+                }
+                Stage::Mv(p) => p,
+            };
             let activation = p.activation.ok_or_else(|| {
                 Error::invalid(
                     file.as_str(),
-                    format!("layer {i} (MatMul/Gemm {i}) is followed by no quantizer"),
+                    format!("layer {i} (a MatMul/Gemm/Conv) is followed by no quantizer"),
                 )
             })?;
             if i + 1 < count && matches!(activation, Activation::Identity) {
@@ -1299,16 +1881,17 @@ impl Lowerer<'_> {
                 ));
             }
             let (mh, mw) = p.weights.dim();
-            let folding = folding(
-                largest_divisor_at_most(mh, 16),
-                largest_divisor_at_most(mw, 32),
-            );
+            // Conv: SIMD lanes carry channels of one pixel, so SIMD divides the input channels.
+            let simd = match p.conv {
+                Some(_) => largest_divisor_at_most(p.in_shape.channels(), 32),
+                None => largest_divisor_at_most(mw, 32),
+            };
             let mv = MatVec {
-                conv: None,
+                conv: p.conv,
                 weights: p.weights,
                 weight_dtype: p.weight_dtype,
                 activation,
-                folding,
+                folding: folding(largest_divisor_at_most(mh, 16), simd),
             };
             let out_dtype = match (&mv.activation, p.out_dtype) {
                 (Activation::Identity, _) | (_, None) => {
@@ -1318,16 +1901,32 @@ impl Lowerer<'_> {
                 (_, Some(d)) => ValueType::Data(d),
             };
             let output = TensorType {
-                shape: Shape::Flat(mh),
+                shape: p.out_shape,
                 dtype: out_dtype,
             };
+            let name = if mv.conv.is_some() {
+                convs += 1;
+                format!("conv{}", convs - 1)
+            } else {
+                dense += 1;
+                format!("fc{}", dense - 1)
+            };
             net_layers.push(Layer {
-                name: format!("fc{i}"),
+                name,
                 input: current,
                 output,
                 op: Op::MatVec(mv),
             });
             current = output;
+        }
+        if current.shape.pixels() != 1 {
+            return Err(Error::invalid(
+                where_out(),
+                format!(
+                    "the output is an image {}; expected a flat vector (end with a dense layer)",
+                    current.shape
+                ),
+            ));
         }
         if let Some(m) = affine.check(current.shape.channels()) {
             return Err(Error::invalid(where_out(), m));
@@ -1348,36 +1947,160 @@ impl Lowerer<'_> {
     }
 }
 
+/// A quantized activation as a layer's or pool's input (the fields of [`Val::Quant`]).
+struct QuantIn {
+    dims: Vec<usize>,
+    dtype: DataType,
+    scale: f64,
+    offset: f64,
+    producer: Option<usize>,
+    layout: Layout,
+}
+
+/// The quantized output of stage `layer`: flat, or an NCHW image for a conv.
+fn activation(
+    channels: usize,
+    spatial: Option<[usize; 2]>,
+    dtype: DataType,
+    scale: f64,
+    offset: f64,
+    layer: usize,
+) -> Val {
+    let (dims, layout) = match spatial {
+        Some([h, w]) => (vec![channels, h, w], Layout::Image),
+        None => (vec![channels], Layout::Natural),
+    };
+    Val::Quant {
+        dims,
+        dtype,
+        scale,
+        offset,
+        producer: Some(layer),
+        layout,
+    }
+}
+
+/// The quantized graph input: an image when it is `[C, H, W]` (a conv or pool may take it; a
+/// Flatten makes it a flat vector in C order again).
+fn input_layout(dims: &[usize]) -> Layout {
+    if dims.len() == 3 {
+        Layout::Image
+    } else {
+        Layout::Natural
+    }
+}
+
+/// Kernel (when given), strides and symmetric pads of a Conv or MaxPool.
+struct WindowAttrs {
+    kernel: Option<[usize; 2]>,
+    stride: [usize; 2],
+    padding: [usize; 2],
+}
+
+/// Reads `kernel_shape`, `strides`, `pads`, `dilations` and `auto_pad` (2-D windows only).
+fn window_attributes(node: &Node) -> Result<WindowAttrs> {
+    let pair = |name: &str, v: Option<Vec<i64>>, min: i64| -> Result<Option<[usize; 2]>> {
+        match v.as_deref() {
+            None => Ok(None),
+            Some(&[a, b]) if a >= min && b >= min && a <= 1 << 16 && b <= 1 << 16 => {
+                Ok(Some([a as usize, b as usize]))
+            }
+            Some(other) => Err(node.err(format!(
+                "{name} {other:?}: expected two values >= {min} (2-D windows only)"
+            ))),
+        }
+    };
+    let kernel = pair("kernel_shape", node.ints("kernel_shape")?, 1)?;
+    let stride = pair("strides", node.ints("strides")?, 1)?.unwrap_or([1, 1]);
+    if let Some(d) = pair("dilations", node.ints("dilations")?, 1)? {
+        if d != [1, 1] {
+            return Err(node.err(format!(
+                "dilations {d:?} are not supported (bnn-gen's windows are dense)"
+            )));
+        }
+    }
+    let auto_pad = node.string("auto_pad", "NOTSET")?;
+    if !matches!(auto_pad.as_str(), "NOTSET" | "VALID" | "") {
+        return Err(node.err(format!(
+            "auto_pad \"{auto_pad}\" is not supported\nhelp: export with explicit pads (PyTorch does)"
+        )));
+    }
+    let padding = match node.ints("pads")?.as_deref() {
+        None => [0, 0],
+        Some(&[t, l, b, r]) if t == b && l == r && t >= 0 && l >= 0 && t <= 1 << 16 && l <= 1 << 16 => {
+            [t as usize, l as usize]
+        }
+        Some(p) => {
+            return Err(node.err(format!(
+                "pads {p:?} [top, left, bottom, right]: only the same padding on both sides of each axis is supported"
+            )))
+        }
+    };
+    Ok(WindowAttrs {
+        kernel,
+        stride,
+        padding,
+    })
+}
+
 fn frame_dims(v: &Val) -> Vec<usize> {
     match v {
         Val::Float { dims, .. } | Val::Quant { dims, .. } => dims.clone(),
+        Val::Acc {
+            channels,
+            spatial: Some([h, w]),
+            ..
+        } => vec![*channels, *h, *w],
         Val::Acc { channels, .. } => vec![*channels],
         Val::Const(a) => a.shape().to_vec(),
         Val::QConst { q, .. } => q.shape().to_vec(),
     }
 }
 
-fn with_dims(v: Val, new: Vec<usize>) -> Val {
+/// `v` with the per-frame dims `new` (the same elements in ONNX's C order). Flattening an image
+/// activation keeps the IR's NHWC order and records ONNX's, for the next dense layer.
+fn with_dims(v: Val, new: Vec<usize>) -> Result<Val, String> {
     match v {
-        Val::Float { steps, .. } => Val::Float { dims: new, steps },
+        Val::Float { steps, .. } => Ok(Val::Float { dims: new, steps }),
         Val::Quant {
+            dims,
             dtype,
             scale,
             offset,
             producer,
-            ..
-        } => Val::Quant {
-            dims: new,
-            dtype,
-            scale,
-            offset,
-            producer,
-        },
-        other => other,
+            layout,
+        } => {
+            let layout = match (layout, &dims[..], &new[..]) {
+                _ if new == dims => layout,
+                (Layout::Natural, _, _) => Layout::Natural,
+                // The graph input: the input quantizer flattens it in C order.
+                (Layout::Image, _, [_]) if producer.is_none() => Layout::Natural,
+                (Layout::Image, &[c, h, w], [_]) => Layout::FlatChw { c, h, w },
+                (Layout::FlatChw { c, h, w }, _, _) if new == [c, h, w] => Layout::Image,
+                _ => {
+                    return Err(format!(
+                        "reshaping the image activation {dims:?} to {new:?} is not supported (only flattening it)"
+                    ))
+                }
+            };
+            Ok(Val::Quant {
+                dims: new,
+                dtype,
+                scale,
+                offset,
+                producer,
+                layout,
+            })
+        }
+        Val::Acc { .. } if frame_dims(&v) != new => Err(format!(
+            "reshaping a layer's float output {:?} to {new:?} before its quantizer is not supported\nhelp: quantize first, then flatten",
+            frame_dims(&v)
+        )),
+        other => Ok(other),
     }
 }
 
-fn flatten_frame(v: Val) -> Val {
+fn flatten_frame(v: Val) -> Result<Val, String> {
     let n: usize = frame_dims(&v).iter().product();
     with_dims(v, vec![n])
 }
@@ -1490,6 +2213,101 @@ fn largest_divisor_at_most(n: usize, max: usize) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// float32 versus f64 (docs/import.md): on the committed Brevitas models and their 256 test
+    /// frames, every quantizer's pre-activation, as the real accumulator value a* where the f64
+    /// rule `quant(chain(a))` steps, is at least MIN_MARGIN accumulator units away from every
+    /// accumulator a frame reaches. The float32 graph computes the same pre-activation with
+    /// rounding errors far below that (see the docs), so it takes every decision the same way.
+    #[test]
+    fn float32_decisions_keep_a_margin_on_committed_models() {
+        const MIN_MARGIN: f64 = 1e-4;
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/models");
+        let x: ndarray::ArrayD<f32> = ndarray_npy::read_npy(root.join("mnist256_x.npy")).unwrap();
+        let x = x.mapv(|v| v as f64);
+        for name in ["tfc-w1a1", "tfc-w2a2", "cnv-w1a1"] {
+            for form in ["raw", "clean"] {
+                let path = root.join(name).join(format!("{form}.onnx"));
+                let bytes = std::fs::read(&path).unwrap();
+                let model = super::super::graph::decode(&bytes, "m.onnx").unwrap();
+                let (net, io, decisions) = lower_with_decisions(&model, "m").unwrap();
+                let q = io.input.as_ref().unwrap();
+                let frames = q.apply(&x, &net.input.shape.dims()).unwrap();
+                let (mut worst, mut at) = (f64::INFINITY, String::new());
+                for d in &decisions {
+                    let margin = decision_margin(&net, d, &frames);
+                    if margin.0 < worst {
+                        worst = margin.0;
+                        at = format!("layer {} channel {}", d.layer, margin.1);
+                    }
+                }
+                eprintln!(
+                    "{name} {form}: {} quantizers, minimum distance of a reached accumulator from a decision boundary: {worst:.4} accumulator units ({at})",
+                    decisions.len()
+                );
+                assert!(worst >= MIN_MARGIN, "{name} {form}: margin {worst} at {at}");
+            }
+        }
+    }
+
+    /// The smallest |acc − a*| over the frames' accumulators of `d`'s layer and the boundaries a*
+    /// of its rule, and the channel where it occurs.
+    fn decision_margin(net: &Network, d: &Decision, frames: &ndarray::ArrayD<i64>) -> (f64, usize) {
+        let mut sub = net.clone();
+        sub.layers.truncate(d.layer + 1);
+        sub.head = None;
+        let last = sub.layers.last_mut().unwrap();
+        let Op::MatVec(mv) = &mut last.op else {
+            panic!("a decision belongs to a dense/conv layer")
+        };
+        mv.activation = Activation::Identity;
+        let in_dtype = last.input.dtype.as_data().unwrap();
+        let (lo, hi) = mv.acc_range(in_dtype);
+        last.output.dtype = ValueType::Accumulator { lo, hi };
+        let golden = crate::golden::GoldenModel::new(&sub).unwrap();
+        let acc = golden.run_batch(frames.view()).unwrap();
+        let channels = d.negated.len();
+        // The real boundaries a* of each channel, by bisection on the f64 rule.
+        let bounds: Vec<Vec<f64>> = (0..channels)
+            .map(|c| {
+                let f = |a: f64| {
+                    d.quant
+                        .apply(c, d.chain.iter().fold(a, |x, op| op.eval(c, x)))
+                };
+                let (a0, a1) = (lo as f64 - 1.0, hi as f64 + 1.0);
+                d.levels[1..]
+                    .iter()
+                    .filter_map(|&level| {
+                        let (mut x0, mut x1) = (a0, a1);
+                        let rising = f(x1) >= level;
+                        if (f(x0) >= level) == rising {
+                            return None; // no step to this level in range
+                        }
+                        for _ in 0..80 {
+                            let m = 0.5 * (x0 + x1);
+                            if (f(m) >= level) == rising {
+                                x1 = m;
+                            } else {
+                                x0 = m;
+                            }
+                        }
+                        Some(0.5 * (x0 + x1))
+                    })
+                    .collect()
+            })
+            .collect();
+        let mut worst = (f64::INFINITY, 0);
+        for (i, &a) in acc.iter().enumerate() {
+            let c = i % channels;
+            let a = if d.negated[c] { -a } else { a } as f64;
+            for &b in &bounds[c] {
+                if (a - b).abs() < worst.0 {
+                    worst = ((a - b).abs(), c);
+                }
+            }
+        }
+        worst
+    }
 
     #[test]
     fn ranges_and_dtypes() {
