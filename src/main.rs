@@ -116,8 +116,8 @@ enum Command {
         #[arg(long)]
         no_cyclesim: bool,
     },
-    /// Import a QONNX model (Brevitas export, raw or cleaned; FINN MultiThreshold) of dense layers
-    /// into net.toml + .npy files (see docs/import.md).
+    /// Import a QONNX model (Brevitas export, raw or cleaned; FINN MultiThreshold) of dense, conv
+    /// and max-pool layers into net.toml + .npy files (see docs/import.md).
     Import {
         /// The model (.onnx).
         model: PathBuf,
@@ -504,27 +504,36 @@ fn read_frames(
     frontend::npy::read_int(path)
 }
 
-/// Top-1 hits of float outputs `[N, C]`: argmax, ties to the lower index.
-fn count_correct_float(result: &ArrayD<f32>, labels: &ArrayD<i64>) -> Result<usize, String> {
-    let n = result.shape()[0];
+/// The index of the first maximum of `row` (strict > keeps the lower index on ties).
+fn argmax<T: PartialOrd + Copy>(row: impl Iterator<Item = T>) -> usize {
+    let mut best: Option<(usize, T)> = None;
+    for (i, v) in row.enumerate() {
+        if best.is_none_or(|(_, b)| v > b) {
+            best = Some((i, v));
+        }
+    }
+    best.map_or(0, |(i, _)| i)
+}
+
+/// Labels must be `[n]` for `n` output rows.
+fn check_labels(n: usize, labels: &ArrayD<i64>) -> Result<(), String> {
     if labels.shape() != [n] {
         return Err(format!(
             "expected labels of shape [{n}], found {:?}",
             labels.shape()
         ));
     }
-    let mut correct = 0;
-    for (row, &label) in result.axis_iter(Axis(0)).zip(labels.iter()) {
-        let flat: Vec<f32> = row.iter().copied().collect();
-        let mut best = 0;
-        for (i, &v) in flat.iter().enumerate() {
-            if v > flat[best] {
-                best = i;
-            }
-        }
-        correct += usize::from(best as i64 == label);
-    }
-    Ok(correct)
+    Ok(())
+}
+
+/// Top-1 hits of float outputs `[N, C]`: argmax, ties to the lower index.
+fn count_correct_float(result: &ArrayD<f32>, labels: &ArrayD<i64>) -> Result<usize, String> {
+    check_labels(result.shape()[0], labels)?;
+    Ok(result
+        .axis_iter(Axis(0))
+        .zip(labels.iter())
+        .filter(|(row, &label)| argmax(row.iter().copied()) as i64 == label)
+        .count())
 }
 
 /// Top-1 hits: with a head the first index is the prediction; without one, the argmax of each
@@ -534,29 +543,17 @@ fn count_correct(
     labels: &ArrayD<i64>,
     has_head: bool,
 ) -> Result<usize, String> {
-    let n = result.shape()[0];
-    if labels.shape() != [n] {
-        return Err(format!(
-            "expected labels of shape [{n}], found {:?}",
-            labels.shape()
-        ));
-    }
-    let mut correct = 0;
-    for (row, &label) in result.axis_iter(Axis(0)).zip(labels.iter()) {
-        let flat: Vec<i64> = row.iter().copied().collect();
-        let predicted = if has_head {
-            flat[0]
-        } else {
-            // First maximum: strict > keeps the lower index on ties.
-            let mut best = 0;
-            for (i, &v) in flat.iter().enumerate() {
-                if v > flat[best] {
-                    best = i;
-                }
-            }
-            best as i64
-        };
-        correct += usize::from(predicted == label);
-    }
-    Ok(correct)
+    check_labels(result.shape()[0], labels)?;
+    Ok(result
+        .axis_iter(Axis(0))
+        .zip(labels.iter())
+        .filter(|(row, &label)| {
+            let predicted = if has_head {
+                row.iter().next().copied().unwrap_or(-1)
+            } else {
+                argmax(row.iter().copied()) as i64
+            };
+            predicted == label
+        })
+        .count())
 }

@@ -134,46 +134,58 @@ pub enum InputQuant {
     },
 }
 
+/// QONNX `BipolarQuant`'s integer: +1 for a value ≥ 0, else −1.
+pub fn bipolar(nonnegative: bool) -> i64 {
+    if nonnegative {
+        1
+    } else {
+        -1
+    }
+}
+
+/// QONNX `Quant`'s integer for the scaled value `v = x / scale + zero_point`: clamped to
+/// `lo..=hi`, then rounded (the same result as rounding first, as the bounds are integers). NaN
+/// goes to `lo`.
+pub fn clamp_round(v: f64, lo: i64, hi: i64, rounding: Rounding) -> i64 {
+    let v = if v.is_nan() {
+        lo as f64
+    } else {
+        v.clamp(lo as f64, hi as f64)
+    };
+    rounding.apply_f64(v) as i64
+}
+
+/// FINN `MultiThreshold`'s integer for `count` thresholds met: `base + count`, or `2·count − 1`
+/// for its bipolar form.
+pub fn threshold_level(count: usize, base: i64, bipolar: bool) -> i64 {
+    if bipolar {
+        2 * count as i64 - 1
+    } else {
+        base + count as i64
+    }
+}
+
 impl InputQuant {
     /// The integer for one (already stepped) float value, in f32 as the graph computes it.
     pub fn quantize(&self, x: f32) -> i64 {
         match *self {
-            InputQuant::Bipolar => {
-                if x >= 0.0 {
-                    1
-                } else {
-                    -1
-                }
-            }
+            InputQuant::Bipolar => bipolar(x >= 0.0),
             InputQuant::Uniform {
                 scale,
                 zero_point,
                 lo,
                 hi,
                 rounding,
-            } => {
-                let y = x / scale + zero_point;
-                // qonnx clamps to the integer range, then rounds; the same result as rounding
-                // first, as the bounds are integers. NaN goes to lo.
-                let y = if y.is_nan() {
-                    lo as f64
-                } else {
-                    (y as f64).clamp(lo as f64, hi as f64)
-                };
-                rounding.apply_f64(y) as i64
-            }
+            } => clamp_round((x / scale + zero_point) as f64, lo, hi, rounding),
             InputQuant::Thresholds {
                 ref thresholds,
                 base,
                 bipolar,
-            } => {
-                let count = thresholds.iter().filter(|&&t| x >= t).count() as i64;
-                if bipolar {
-                    2 * count - 1
-                } else {
-                    base + count
-                }
-            }
+            } => threshold_level(
+                thresholds.iter().filter(|&&t| x >= t).count(),
+                base,
+                bipolar,
+            ),
         }
     }
 }
@@ -543,12 +555,14 @@ pub fn from_toml(
                     bipolar,
                 }
             }
-            other => return Err(Error::invalid(
-                loc("input.quantizer.kind"),
-                format!(
+            other => {
+                return Err(Error::invalid(
+                    loc("input.quantizer.kind"),
+                    format!(
                     "unknown kind \"{other}\": expected \"bipolar\", \"uniform\" or \"thresholds\""
                 ),
-            )),
+                ))
+            }
         };
         io.input = Some(InputQuantizer {
             source_shape,

@@ -18,7 +18,7 @@ use super::graph::{value_dims, Model, Node};
 use crate::datatype::DataType;
 use crate::error::{Error, Result};
 use crate::frontend::float_io::{
-    FloatIo, InputQuant, InputQuantizer, OutputAffine, Rounding, Step,
+    self, FloatIo, InputQuant, InputQuantizer, OutputAffine, Rounding, Step,
 };
 use crate::ir::*;
 use crate::passes::thresholds::{first_true, last_true};
@@ -151,40 +151,21 @@ enum ActQuant {
 impl ActQuant {
     fn apply(&self, c: usize, y: f64) -> i64 {
         match self {
-            ActQuant::Bipolar => {
-                if y >= 0.0 {
-                    1
-                } else {
-                    -1
-                }
-            }
+            ActQuant::Bipolar => float_io::bipolar(y >= 0.0),
             ActQuant::Uniform {
                 scale,
                 zero_point,
                 lo,
                 hi,
                 rounding,
-            } => {
-                let v = y / scale + zero_point;
-                let v = if v.is_nan() {
-                    *lo as f64
-                } else {
-                    v.clamp(*lo as f64, *hi as f64)
-                };
-                rounding.apply_f64(v) as i64
-            }
+            } => float_io::clamp_round(y / scale + zero_point, *lo, *hi, *rounding),
             ActQuant::Multi {
                 thresholds,
                 base,
                 bipolar,
             } => {
                 let row = thresholds.row(if thresholds.nrows() == 1 { 0 } else { c });
-                let count = row.iter().filter(|&&t| y >= t).count() as i64;
-                if *bipolar {
-                    2 * count - 1
-                } else {
-                    base + count
-                }
+                float_io::threshold_level(row.iter().filter(|&&t| y >= t).count(), *base, *bipolar)
             }
         }
     }
@@ -467,19 +448,11 @@ impl Lowerer<'_> {
         if zp.fract() != 0.0 {
             return Err(node.err(format!("zero point {zp} is not an integer: not supported")));
         }
-        if scale.iter().any(|&s| !(s.is_finite() && s > 0.0)) {
-            return Err(node.err("every scale must be a positive finite number"));
-        }
+        positive_scales(node, &scale)?;
         let x = self.get(node, 0)?.clone();
         let v = match x {
             Val::Const(w) => {
-                let s = scale.broadcast(w.raw_dim()).ok_or_else(|| {
-                    node.err(format!(
-                        "the scale's shape {:?} does not broadcast to the tensor's {:?}",
-                        scale.shape(),
-                        w.shape()
-                    ))
-                })?;
+                let s = broadcast_scale(node, &scale, &w)?;
                 // As qonnx evaluates it, in f32: clamp(x / scale + zp), round, minus zp.
                 let (zp32, lo32, hi32) = (zp as f32, lo as f32, hi as f32);
                 let mut q = ArrayD::<i64>::zeros(w.raw_dim());
@@ -524,14 +497,7 @@ impl Lowerer<'_> {
                     },
                     dtype,
                 )?;
-                Val::Quant {
-                    layout: input_layout(&dims),
-                    dims,
-                    dtype,
-                    scale: s as f32 as f64,
-                    offset: -(s as f32 as f64) * zp,
-                    producer: None,
-                }
+                input_activation(dims, dtype, s as f32 as f64, -(s as f32 as f64) * zp)
             }
             Val::Acc {
                 channels,
@@ -570,19 +536,11 @@ impl Lowerer<'_> {
 
     fn bipolar_quant(&mut self, node: &Node) -> Result<()> {
         let scale = self.konst(node, 1, "the scale")?;
-        if scale.iter().any(|&s| !(s.is_finite() && s > 0.0)) {
-            return Err(node.err("every scale must be a positive finite number"));
-        }
+        positive_scales(node, &scale)?;
         let x = self.get(node, 0)?.clone();
         let v = match x {
             Val::Const(w) => {
-                let s = scale.broadcast(w.raw_dim()).ok_or_else(|| {
-                    node.err(format!(
-                        "the scale's shape {:?} does not broadcast to the tensor's {:?}",
-                        scale.shape(),
-                        w.shape()
-                    ))
-                })?;
+                let s = broadcast_scale(node, &scale, &w)?;
                 Val::QConst {
                     q: w.mapv(|x| if x as f32 >= 0.0 { 1 } else { -1 }),
                     scale: s.mapv(|v| v as f32 as f64),
@@ -592,14 +550,7 @@ impl Lowerer<'_> {
             Val::Float { dims, steps } => {
                 let s = self.scalar(node, 1, "the input quantizer's scale")? as f32 as f64;
                 self.set_input(node, steps, InputQuant::Bipolar, DataType::Bipolar)?;
-                Val::Quant {
-                    layout: input_layout(&dims),
-                    dims,
-                    dtype: DataType::Bipolar,
-                    scale: s,
-                    offset: 0.0,
-                    producer: None,
-                }
+                input_activation(dims, DataType::Bipolar, s, 0.0)
             }
             Val::Acc {
                 channels,
@@ -691,14 +642,7 @@ impl Lowerer<'_> {
                     bipolar,
                 };
                 self.set_input(node, steps, quant, dtype)?;
-                let v = Val::Quant {
-                    layout: input_layout(&dims),
-                    dims,
-                    dtype,
-                    scale,
-                    offset,
-                    producer: None,
-                };
+                let v = input_activation(dims, dtype, scale, offset);
                 self.set(node, v)
             }
             other => Err(node.err(format!(
@@ -1947,6 +1891,28 @@ impl Lowerer<'_> {
     }
 }
 
+/// A quantizer's scales must be positive and finite.
+fn positive_scales(node: &Node, scale: &ArrayD<f64>) -> Result<()> {
+    if scale.iter().any(|&s| !(s.is_finite() && s > 0.0)) {
+        return Err(node.err("every scale must be a positive finite number"));
+    }
+    Ok(())
+}
+
+/// A weight quantizer's scale broadcast to the weights' shape.
+fn broadcast_scale(node: &Node, scale: &ArrayD<f64>, w: &ArrayD<f64>) -> Result<ArrayD<f64>> {
+    scale
+        .broadcast(w.raw_dim())
+        .map(|s| s.to_owned())
+        .ok_or_else(|| {
+            node.err(format!(
+                "the scale's shape {:?} does not broadcast to the tensor's {:?}",
+                scale.shape(),
+                w.shape()
+            ))
+        })
+}
+
 /// A quantized activation as a layer's or pool's input (the fields of [`Val::Quant`]).
 struct QuantIn {
     dims: Vec<usize>,
@@ -1977,6 +1943,18 @@ fn activation(
         offset,
         producer: Some(layer),
         layout,
+    }
+}
+
+/// The quantized graph input (value = scale·q + offset).
+fn input_activation(dims: Vec<usize>, dtype: DataType, scale: f64, offset: f64) -> Val {
+    Val::Quant {
+        layout: input_layout(&dims),
+        dims,
+        dtype,
+        scale,
+        offset,
+        producer: None,
     }
 }
 
