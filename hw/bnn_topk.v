@@ -9,9 +9,11 @@
 // words are IDX_BITS wide (index zero-extended).
 //
 // Implementation: a pipelined tournament. Each lane of an accepted word is a
-// one-entry sorted list; L = clog2(ELEMS) registered levels each merge pairs
-// of neighbouring lists (lower lanes on the left) into one sorted list of at
-// most K entries, so stage L holds the best K of the word. The merge stage
+// one-entry sorted list, registered in stage 0 (so the upstream output, often
+// a LUT-RAM read, meets a register first); L = clog2(ELEMS) registered levels
+// then each merge pairs of neighbouring lists (lower lanes on the left) into
+// one sorted list of at most K entries, so stage L holds the best K of the
+// word. The merge stage
 // then merges that list into the running list of the vector (earlier words
 // on the left). Every path crosses one merge: K*K comparators and a K-input
 // count, one comparator for argmax (K = 1). When the last word of a vector
@@ -22,27 +24,27 @@
 // a >= b); so ties go to the lower index and empty entries sort last.
 //
 // Timing (cycle exact; registers: base (R) = index of lane 0 of the next
-// word to accept; stage l = 1..L: sv_l (R), sl_l (R), sf_l, list_l; the
+// word to accept; stage l = 0..L: sv_l (R), sl_l (R), sf_l, lists_l; the
 // running list; out_cnt (R) in [0,K]; out_q):
 //   last = (base == (NW-1)*ELEMS), NW = ceil(N/ELEMS), first = (base == 0)
-//   the word at the merge stage: L = 0: the input word (flags first, last);
-//     L > 0: stage L (present if sv_L; flags sf_L, sl_L, sl_L only if sv_L)
+//   the word at the merge stage: stage L (present if sv_L; flags sf_L, sl_L;
+//     sl_L only if sv_L)
 //   free = (out_cnt == 0) || (out_cnt == 1 && m_axis_tready)
-//   adv  = !merge_last || free, merge_last = last (L = 0) or sl_L (L > 0)
+//   adv  = !sl_L || free
 //   s_axis_tready = adv; m_axis_tvalid = (out_cnt != 0), m_axis_tdata = out_q[0]
 //   at a rising edge with adv:
 //     push (s_axis_tvalid): base <= last ? 0 : base + ELEMS
-//     stage 1 <= (s_axis_tvalid, first, last, level-1 lists of the input word);
-//     stage l <= (stage l-1 flags, level-l merges of stage l-1) for l = 2..L
+//     stage 0 <= (s_axis_tvalid, first, last, the lanes of the input word);
+//     stage l <= (stage l-1 flags, level-l merges of stage l-1) for l = 1..L
 //     if a word is at the merge stage: list <= merge(first ? empty : list, word's list);
 //       if it is the last word: out_q <= indices of that list, out_cnt <= K
 //   otherwise (or if no last word merged) on pop (m_axis_tvalid &&
 //   m_axis_tready): shift out_q, out_cnt--
 // The output words of a vector whose last word is accepted at cycle t appear
-// on m_axis from cycle t+1+L (one per cycle if not back-pressured) when the
+// on m_axis from cycle t+2+L (one per cycle if not back-pressured) when the
 // pipeline does not stall. A word behind a last word that waits for the
 // output register waits with it (the whole pipeline holds). Throughput:
-// max(NW, K) cycles per vector, as for L = 0.
+// max(NW, K) cycles per vector.
 // Note: s_axis_tready depends combinationally on m_axis_tready (only in the
 // cycle where the last word of a vector, at the merge stage, meets the last
 // pending output word).
@@ -94,28 +96,27 @@ module bnn_topk #(
     localparam integer W  = EB + IW + 1;                          // entry {ok, idx, value}
     localparam integer LW = K * W;                                // one sorted list, entry 0 best
     localparam integer L  = (ELEMS > 1) ? $clog2(ELEMS) : 0;     // tree levels
-    localparam integer SV = (L > 0) ? L : 1;                      // stage flag vector width
+    localparam integer SV = L + 1;                                // stages 0..L
 
     reg  [IW-1:0]    base;
     reg  [LW-1:0]    list;     // running list of the vector
     reg  [CNTW-1:0]  out_cnt;
     reg  [K*IW-1:0]  out_q;
-    // stage flags, bit l-1 for stage l (unused when ELEMS = 1: no stages)
-    /* verilator lint_off UNUSEDSIGNAL */
+    // stage flags, bit l for stage l
     reg  [SV-1:0]    sv;       // stage holds a word
     reg  [SV-1:0]    sf;       // ... the first word of a vector
     reg  [SV-1:0]    sl;       // ... the last word (only if present)
-    /* verilator lint_on UNUSEDSIGNAL */
+    reg  [ELEMS*LW-1:0] leaf_q;   // stage 0: the lanes of the word
 
     wire last  = (base == LAST_BASE);
     wire first = (base == {IW{1'b0}});
     wire free  = (out_cnt == {CNTW{1'b0}}) || (out_cnt == CNT_ONE && m_axis_tready);
     wire pop   = (out_cnt != {CNTW{1'b0}}) && m_axis_tready;
 
-    wire            m_here;    // a word is at the merge stage
-    wire            m_first;
-    wire            m_last;
-    wire [LW-1:0]   m_list;    // its best K
+    wire            m_here  = sv[SV-1];   // a word is at the merge stage (stage L)
+    wire            m_first = sf[SV-1];
+    wire            m_last  = sl[SV-1];
+    wire [LW-1:0]   m_list;               // its best K
     wire            adv = !m_last || free;
     wire            push = s_axis_tvalid && adv;
 
@@ -131,6 +132,11 @@ module bnn_topk #(
     // level 0: each lane is a list of one entry (empty if beyond N)
     // ------------------------------------------------------------------
     wire [ELEMS*LW-1:0] leaf;
+    always @(posedge ap_clk) begin
+        if (adv) begin
+            leaf_q <= leaf;
+        end
+    end
     genvar e, l, m;
     generate
         for (e = 0; e < ELEMS; e = e + 1) begin : g_leaf
@@ -156,7 +162,7 @@ module bnn_topk #(
             wire [ML*LW-1:0] nxt;
             reg  [ML*LW-1:0] q;
             if (l == 1) begin : g_from_leaf
-                assign src = leaf;
+                assign src = leaf_q;
             end else begin : g_from_stage
                 assign src = g_st[l-1].q;
             end
@@ -178,16 +184,10 @@ module bnn_topk #(
             end
         end
 
-        if (L == 0) begin : g_merge_in
-            assign m_here  = s_axis_tvalid;
-            assign m_first = first;
-            assign m_last  = last;
-            assign m_list  = leaf[LW-1:0];
+        if (L == 0) begin : g_merge_leaf
+            assign m_list = leaf_q[LW-1:0];
         end else begin : g_merge_st
-            assign m_here  = sv[L-1];
-            assign m_first = sf[L-1];
-            assign m_last  = sl[L-1];
-            assign m_list  = g_st[L].q[LW-1:0];
+            assign m_list = g_st[L].q[LW-1:0];
         end
     endgenerate
 
@@ -212,21 +212,17 @@ module bnn_topk #(
 
     wire fire = adv && m_here;
 
-    // stage flags shift in from the input: bit 0 = stage 1
+    // stage flags shift in from the input: bit l = stage l
     wire [SV-1:0] sv_next, sl_next, sf_next;
     generate
-        if (L > 1) begin : g_shift
+        if (SV > 1) begin : g_shift
             assign sv_next = {sv[SV-2:0], s_axis_tvalid};
             assign sl_next = {sl[SV-2:0], s_axis_tvalid & last};
             assign sf_next = {sf[SV-2:0], first};
-        end else if (L == 1) begin : g_one_stage
+        end else begin : g_one_stage
             assign sv_next = s_axis_tvalid;
             assign sl_next = s_axis_tvalid & last;
             assign sf_next = first;
-        end else begin : g_no_stage
-            assign sv_next = 1'b0;
-            assign sl_next = 1'b0;
-            assign sf_next = 1'b0;
         end
     endgenerate
 

@@ -397,10 +397,10 @@ pub struct HwHead {
 }
 
 impl HwHead {
-    /// Pipeline levels of `bnn_topk`'s tournament between its input and its merge stage:
-    /// clog2(ELEMS).
-    pub fn levels(&self) -> usize {
-        self.elems.next_power_of_two().trailing_zeros() as usize
+    /// Register stages of `bnn_topk` between its input and its merge stage: the input register
+    /// and clog2(ELEMS) tournament levels.
+    pub fn stages(&self) -> usize {
+        1 + self.elems.next_power_of_two().trailing_zeros() as usize
     }
 }
 

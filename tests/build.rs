@@ -193,7 +193,8 @@ fn memory_files_and_report_are_well_formed() {
         let design = codegen::generate(&net).unwrap();
         let report: serde_json::Value =
             serde_json::from_slice(design.file("report.json").unwrap()).unwrap();
-        assert!(report["yosys"].is_null());
+        // synthesis results come only from `build --synth`
+        assert!(report.get("synthesis").is_none() && report.get("yosys").is_none());
         assert_eq!(report["top"], design.top.as_str());
         for layer in report["layers"].as_array().unwrap() {
             for key in ["weight_memory", "threshold_memory"] {
@@ -381,11 +382,9 @@ fn yosys_synthesizes_a_tiny_network() {
     let design = codegen::build(&net, &dir, BuildOptions::default()).unwrap();
     let counts = codegen::synth_yosys(&dir, &design.top).unwrap();
     assert!(counts.luts > 0 && counts.ffs > 0, "{counts:?}");
-    let report: serde_json::Value =
-        serde_json::from_str(&fs::read_to_string(dir.join("report.json")).unwrap()).unwrap();
-    assert_eq!(report["yosys"]["luts"].as_u64(), Some(counts.luts));
-    assert_eq!(report["yosys"]["ffs"].as_u64(), Some(counts.ffs));
-    assert_eq!(report["top"], design.top.as_str());
+    // the counts are the script's own `stat` output
+    let stat = fs::read_to_string(dir.join(codegen::yosys::STAT_FILE)).unwrap();
+    assert!(stat.contains("LUT"), "{stat}");
     eprintln!("tiny: yosys {counts:?}");
 }
 
@@ -631,10 +630,8 @@ fn smoke_w2a2() {
     smoke("smoke", &example("w2a2"), 40);
 }
 
-#[test]
-fn smoke_lfc() {
-    smoke("smoke", &example("lfc"), 12);
-}
+// LFC's Verilator run (outputs, cycles per frame, latency estimate) is `tests/verify.rs`'s
+// `lfc_200_frames`; building it twice would cost CI a second LFC compile.
 
 /// Random dense networks from `synth::random_mlp_spec` (every datatype, random folding that often
 /// does not divide, heads with k ≥ 1, thresholds or raw accumulators last).

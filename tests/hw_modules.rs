@@ -581,8 +581,8 @@ impl Timing for DwcTiming {
     }
 }
 
-/// bnn_topk control path: `stages` holds, per tournament stage (L = clog2 ELEMS), whether it
-/// holds a word and whether that word is the last of its vector.
+/// bnn_topk control path: `stages` holds, per stage (the input register and L = clog2 ELEMS
+/// tournament levels), whether it holds a word and whether that word is the last of its vector.
 struct TopkTiming {
     nw: usize,
     k: usize,
@@ -598,14 +598,11 @@ impl TopkTiming {
             k,
             w: 0,
             out_cnt: 0,
-            stages: vec![None; levels],
+            stages: vec![None; levels + 1],
         }
     }
     fn adv(&self, m_ready: bool) -> bool {
-        let merge_last = match self.stages.last() {
-            None => self.w == self.nw - 1,
-            Some(s) => *s == Some(true),
-        };
+        let merge_last = self.stages.last() == Some(&Some(true));
         !merge_last || self.out_cnt == 0 || (self.out_cnt == 1 && m_ready)
     }
 }
@@ -621,12 +618,8 @@ impl Timing for TopkTiming {
         let mut merged_last = false;
         if self.adv(m_ready) {
             let incoming = s_valid.then_some(last);
-            let at_merge = if self.stages.is_empty() {
-                incoming
-            } else {
-                self.stages.rotate_right(1);
-                std::mem::replace(&mut self.stages[0], incoming)
-            };
+            self.stages.rotate_right(1);
+            let at_merge = std::mem::replace(&mut self.stages[0], incoming);
             merged_last = at_merge == Some(true);
         }
         if push {
@@ -1553,7 +1546,7 @@ fn topk_job(c: TopkCfg) -> Result<(), String> {
             po,
         )?;
         if pi == 0.0 && po == 0.0 {
-            // first output L = clog2(ELEMS) cycles after the NW input words of a vector
+            // first output L + 1 cycles after the NW input words of a vector (L = clog2 ELEMS)
             let period = nw.max(c.k) as u64;
             let levels = TopkTiming::new(nw, c.k, c.elems).stages.len() as u64;
             for (i, (_, cy)) in run.outs.iter().enumerate() {

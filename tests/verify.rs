@@ -248,6 +248,14 @@ fn lfc_200_frames() {
     assert_pass_at_ideal(&report);
     // BNN-PYNQ's LFC-W1A1 folding: 512 cycles per frame.
     assert_eq!(report.ideal_ii, 512);
+    // a dense pipeline: report.json's latency estimate is exact (up to the harness's 2 cycles)
+    let t = report.timing.as_ref().unwrap();
+    assert!(
+        t.latency.abs_diff(report.latency_estimate) <= 2,
+        "lfc: latency {} cycles, estimate {}",
+        t.latency,
+        report.latency_estimate
+    );
 }
 
 #[test]

@@ -1,14 +1,11 @@
 //! `report.json`: the machine-readable summary of a generated design.
 
 use super::cost;
-use super::yosys::ResourceCounts;
 use crate::cyclesim::{mvtu_params, MvtuMode};
-use crate::error::{Error, Result};
 use crate::hwir::{
     HwActivation, HwElement, HwKind, HwLayer, HwMemory, HwMvtu, HwNetwork, MemKind, StreamFormat,
 };
 use serde::Serialize;
-use std::path::Path;
 
 #[derive(Clone, Debug, Serialize)]
 pub struct BuildReport {
@@ -31,8 +28,6 @@ pub struct BuildReport {
     /// First input word to last output word of one frame through an idle pipeline.
     pub latency_cycles_estimate: u64,
     pub notes: Vec<String>,
-    /// Filled by `build --synth` (and `verify`); null after a plain build.
-    pub yosys: Option<ResourceCounts>,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -236,7 +231,7 @@ pub fn mem_file(layer: &HwLayer, kind: char, pe: usize) -> String {
 /// after the last input word". A width converter emits the r output words its last input word
 /// completes in the r following cycles (r = 1 for an up-sizer, IN/OUT for a down-sizer); a FIFO
 /// adds 1 cycle; the top-k head emits its k words in the k cycles that follow the last value
-/// word's clog2(ELEMS) tournament levels (`hw/bnn_topk.v`).
+/// word's 1 + clog2(ELEMS) register stages (`hw/bnn_topk.v`).
 /// Exact for dense pipelines without back-pressure inside a frame; an estimate otherwise (the
 /// simulators are exact). Returns the total and the per-layer terms as text.
 pub fn latency(hw: &HwNetwork) -> (u64, String) {
@@ -291,7 +286,7 @@ pub fn latency(hw: &HwNetwork) -> (u64, String) {
         }
     }
     if let Some(h) = &hw.head {
-        let t = (h.k + h.levels()) as u64;
+        let t = (h.k + h.stages()) as u64;
         last += t;
         terms.push(format!("{t} (top-k)"));
     }
@@ -318,7 +313,7 @@ fn stream_report(f: &StreamFormat) -> StreamReport {
     }
 }
 
-/// The report of a design (`yosys` null).
+/// The report of a design (`build --synth` adds its `"synthesis"` section afterwards).
 pub fn build_report(hw: &HwNetwork, top: &str, modules: &[String]) -> BuildReport {
     let layers: Vec<LayerReport> = hw
         .layers
@@ -417,7 +412,6 @@ pub fn build_report(hw: &HwNetwork, top: &str, modules: &[String]) -> BuildRepor
         ideal_ii_cycles: hw.ideal_ii() as u64,
         latency_cycles_estimate: latency(hw).0,
         notes: hw.notes.clone(),
-        yosys: None,
     }
 }
 
@@ -492,21 +486,4 @@ pub fn to_json(report: &BuildReport) -> String {
     let mut s = serde_json::to_string_pretty(report).expect("the report serializes");
     s.push('\n');
     s
-}
-
-/// Replaces the `"yosys"` section (the last key) of the report at `path` with `counts`, keeping
-/// the rest of the text as it is.
-pub fn fill_yosys(path: &Path, counts: &ResourceCounts) -> Result<()> {
-    let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
-    let key = "\n  \"yosys\": ";
-    let at = text.rfind(key).ok_or_else(|| {
-        Error::invalid(
-            path.display().to_string(),
-            "no \"yosys\" section: not a bnn-gen build report",
-        )
-    })?;
-    let value = serde_json::to_string_pretty(counts).expect("counts serialize");
-    let value = value.replace('\n', "\n  ");
-    let new = format!("{}{key}{value}\n}}\n", &text[..at]);
-    std::fs::write(path, new).map_err(|e| Error::io(path, e))
 }

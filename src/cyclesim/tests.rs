@@ -531,9 +531,9 @@ fn topk_order_and_timing() {
     let r = pl.run(&inputs, 12, &RunConfig::new(Stalls::NONE, 1000));
     let got: Vec<u64> = r.outputs.iter().map(|w| w[0]).collect();
     assert_eq!(&got[..3], &[5, 7, 1]);
-    // period max(NW, K) = 3, first word at NW + clog2(ELEMS) = 3 + 2
+    // period max(NW, K) = 3, first word at NW + 1 + clog2(ELEMS) = 3 + 1 + 2
     for (i, &c) in r.out_cycles.iter().enumerate() {
-        assert_eq!(c, 5 + (i / 3) as u64 * 3 + (i % 3) as u64);
+        assert_eq!(c, 6 + (i / 3) as u64 * 3 + (i % 3) as u64);
     }
 }
 

@@ -1,5 +1,5 @@
-//! Cycle model of `hw/bnn_topk.v` (FINN LabelSelect): accepted words pass through L =
-//! clog2(ELEMS) stages (the RTL's tournament levels), then the word's values go into a sorted list
+//! Cycle model of `hw/bnn_topk.v` (FINN LabelSelect): accepted words pass through L + 1 stages
+//! (the RTL's input register and its L = clog2(ELEMS) tournament levels), then the word's values go into a sorted list
 //! of the best K (value, index) pairs; after the last word of a vector, an output shift register
 //! of K indices.
 //!
@@ -41,11 +41,10 @@ pub struct TopK {
     last_base: u64,
     base_inc: u64,
     lastn: usize,
-    /// number of stages between the input and the merge (clog2 ELEMS)
-    levels: usize,
     // registers
     base: u64,
-    /// stage l+1 (index l): the word it holds, if any
+    /// stage l (0 = the input register, l = 1..L the tournament levels): the word it holds, if
+    /// any; the word in the last one is at the merge stage
     stages: Vec<Option<StagedWord>>,
     lv: Vec<i64>,
     li: Vec<u64>,
@@ -82,8 +81,7 @@ impl TopK {
         let nw = p.n.div_ceil(p.elems);
         let levels = clog2(p.elems) as usize;
         Ok(TopK {
-            levels,
-            stages: vec![None; levels],
+            stages: vec![None; levels + 1],
             iw_mask,
             last_base: (((nw - 1) * p.elems) as u64) & iw_mask,
             base_inc: (p.elems as u64) & iw_mask,
@@ -115,14 +113,13 @@ impl TopK {
         self.base == self.last_base
     }
 
-    /// Whether the word at the merge stage (the input word if there are no stages) is the last
-    /// of its vector: then the pipeline advances only if the output register is free.
+    /// Whether the word at the merge stage is the last of its vector: then the pipeline advances
+    /// only if the output register is free.
     #[inline]
     fn merge_last(&self) -> bool {
-        match self.stages.last() {
-            None => self.last(),
-            Some(s) => s.as_ref().is_some_and(|w| w.last),
-        }
+        self.stages
+            .last()
+            .is_some_and(|s| s.as_ref().is_some_and(|w| w.last))
     }
 
     #[inline]
@@ -202,13 +199,9 @@ impl TopK {
                     (self.base + self.base_inc) & self.iw_mask
                 };
             }
-            // the word at the merge stage, and the stages shifted by one
-            let at_merge = if self.levels == 0 {
-                incoming
-            } else {
-                self.stages.rotate_right(1);
-                std::mem::replace(&mut self.stages[0], incoming)
-            };
+            // the word at the merge stage leaves; the others move one stage on
+            self.stages.rotate_right(1);
+            let at_merge = std::mem::replace(&mut self.stages[0], incoming);
             if let Some(w) = at_merge {
                 if w.first {
                     self.lok.iter_mut().for_each(|o| *o = false);
