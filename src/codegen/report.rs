@@ -3,7 +3,7 @@
 use super::cost;
 use crate::cyclesim::{mvtu_params, MvtuMode};
 use crate::hwir::{
-    HwActivation, HwElement, HwKind, HwLayer, HwMemory, HwMvtu, HwNetwork, MemKind, StreamFormat,
+    HwActivation, HwElement, HwKind, HwLayer, HwMemory, HwMvtu, HwNetwork, StreamFormat,
 };
 use serde::Serialize;
 
@@ -471,13 +471,10 @@ fn mvtu_report(l: &HwLayer, m: &HwMvtu) -> MvtuReport {
         accumulator_bits: m.acc_bits,
         accumulator_range: [m.acc_lo, m.acc_hi],
         xnor_fanin: m.mw,
+        // The layer wrapper (MVTU and ROMs), calibrated against yosys xc7 (docs/cost-model.md).
         estimated_luts: cost::luts(m),
-        // The weight memory's block RAMs, when it is in block RAM.
-        estimated_bram18: if m.weight_mem.kind == MemKind::Block {
-            cost::bram18(m)
-        } else {
-            0
-        },
+        // The block RAMs of the weight and threshold ROMs that are in block RAM.
+        estimated_bram18: cost::bram18(m),
     }
 }
 
