@@ -11,7 +11,10 @@ pub const MODULES: [(&str, &str); 12] = [
     ("bnn_mvtu.v", include_str!("../../hw/bnn_mvtu.v")),
     ("bnn_dwc.v", include_str!("../../hw/bnn_dwc.v")),
     ("bnn_fifo.v", include_str!("../../hw/bnn_fifo.v")),
-    ("bnn_topk_merge.v", include_str!("../../hw/bnn_topk_merge.v")),
+    (
+        "bnn_topk_merge.v",
+        include_str!("../../hw/bnn_topk_merge.v"),
+    ),
     ("bnn_topk.v", include_str!("../../hw/bnn_topk.v")),
     ("bnn_swg.v", include_str!("../../hw/bnn_swg.v")),
     ("bnn_pool.v", include_str!("../../hw/bnn_pool.v")),
