@@ -30,7 +30,9 @@
 // LSBs) of channel nf*PE+p, with T'[i] = T[i] when dir = 0 and
 // T'[i] = T[i] + 1 when dir = 1 (acc <= T <=> !(acc >= T+1)); presented on
 // tmem_rdata[p*(NSTEPS*TBITS+1) +: NSTEPS*TBITS+1]. Both ROMs must behave
-// like bnn_rom: at a rising edge with en=1, rdata <= mem[addr]. The MVTU
+// like bnn_rom: a 2-cycle read, with en=1 at every edge rdata during cycle
+// c+2 is mem[addr during cycle c] (the RAM's output is registered before
+// it reaches the adder trees and comparators). The MVTU
 // reads them at every edge: wmem_en = 1, tmem_en = 1 (tmem_en = 0 and
 // tmem_addr = 0 when NSTEPS = 0; tmem_rdata is then ignored).
 //
@@ -81,11 +83,12 @@
 // issued at edge t (for nf = 0: its s_axis handshake in cycle t) is captured
 // at these edges:
 //   t        stage B: b_x <= a_in ? s_axis_tdata : ibuf[a_sf];
-//            b_addr <= a_addr (= wmem_addr); flags valid (R) = issue,
-//            first = (a_sf == 0), last (R) = issue && a_last, nf = a_nf
+//            flags valid (R) = issue, first = (a_sf == 0),
+//            last (R) = issue && a_last, nf = a_nf; the weight ROMs' first
+//            read stage takes wmem_addr = a_addr (stage A's register)
 //   t+1      stage X: b_x copied into one register per PE group (and one for
 //            the shared SUM x tree): the broadcast to all PEs is its own
-//            stage; weight ROM output registers rdata <= mem[b_addr]
+//            stage; weight ROM output registers rdata <= mem[a_addr at t]
 //   t+2 ..   (MAC: the products at t+2,) then TS adder-tree stages, one
 //   t+1+PROD+TS   tree level each (bnn_dot / bnn_addtree); the last holds
 //            the beat's sum per PE (and SUM v); the valid/first flags of this
@@ -98,8 +101,9 @@
 //   t+3+PROD+TS+FIN   compare stage (bnn_thresh, every edge): per PE and
 //            threshold hit[i] <= (val >= T'[i]), dir_r <= dir, with val =
 //            fin (OFFSET) or acc, and the threshold-ROM output register
-//            loaded at the previous edge from tmem_addr = the beat's nf
-//            (tmem_addr is the nf flag captured at edge t+1+PROD+TS+FIN).
+//            loaded at the previous edge with the word of the beat's nf
+//            (tmem_addr is the nf flag captured at edge t+PROD+TS+FIN; the
+//            ROM's first stage takes it at edge t+1+PROD+TS+FIN).
 //            NSTEPS = 0: this stage registers the output value instead:
 //            fin (OFFSET), 2*acc - XNOR_FANIN (XNOR), acc (otherwise)
 //   t+LAT    push into the output queue, for the last beat of a fold only
@@ -156,11 +160,11 @@ module bnn_mvtu #(
     output wire [PE*OBITS-1:0]          m_axis_tdata,
     output wire                         m_axis_tvalid,
     input  wire                         m_axis_tready,
-    // weight ROMs (one per PE, NF*SF words of SIMD*WBITS bits, 1-cycle read)
+    // weight ROMs (one per PE, NF*SF words of SIMD*WBITS bits, 2-cycle read)
     output wire                         wmem_en,
     output wire [(((MH/PE)*(MW/SIMD) > 1) ? $clog2((MH/PE)*(MW/SIMD)) : 1)-1:0] wmem_addr,
     input  wire [PE*SIMD*WBITS-1:0]     wmem_rdata,
-    // threshold ROMs (one per PE, NF words of NSTEPS*TBITS+1 bits, 1-cycle read)
+    // threshold ROMs (one per PE, NF words of NSTEPS*TBITS+1 bits, 2-cycle read)
     output wire                         tmem_en,
     output wire [(((MH/PE) > 1) ? $clog2(MH/PE) : 1)-1:0] tmem_addr,
     input  wire [PE*(NSTEPS*TBITS+1)-1:0] tmem_rdata
@@ -292,7 +296,6 @@ module bnn_mvtu #(
     // address, beat flags
     // ------------------------------------------------------------------
     reg  [XW-1:0]  b_x;
-    reg  [WAW-1:0] b_addr;
     wire [XW-1:0]  a_x;          // the beat's input word
 
     generate
@@ -322,12 +325,14 @@ module bnn_mvtu #(
     endgenerate
 
     always @(posedge ap_clk) begin
-        b_x    <= a_x;
-        b_addr <= a_addr;
+        b_x <= a_x;
     end
 
+    // The weight ROMs (2-cycle read) take stage A's address register
+    // directly: they read it at edge t and present the word from edge t+1,
+    // together with stage X.
     assign wmem_en   = 1'b1;
-    assign wmem_addr = b_addr;
+    assign wmem_addr = a_addr;
 
     // flag pipelines, indexed by stage (0 = B, 1 = X, ...)
     reg [ST-1:0] v_p;      // valid, stages 0 .. ST-1
@@ -469,14 +474,15 @@ module bnn_mvtu #(
 
     generate
         if (NSTEPS > 0) begin : g_thr
-            // nf flags up to stage SC-2: tmem_addr; the ROM register holds
-            // that nf's word during the cycle before the compare edge
-            reg [(SC-1)*NFW-1:0] n_p;
+            // nf flags up to stage SC-3 (SC >= 4): tmem_addr; the ROM
+            // (2-cycle read) holds that nf's word during the cycle before
+            // the compare edge
+            reg [(SC-2)*NFW-1:0] n_p;
             always @(posedge ap_clk) begin
-                n_p <= {n_p[(SC-2)*NFW-1:0], a_nf};
+                n_p <= {n_p[(SC-3)*NFW-1:0], a_nf};
             end
             assign tmem_en   = 1'b1;
-            assign tmem_addr = n_p[(SC-2)*NFW +: NFW];
+            assign tmem_addr = n_p[(SC-3)*NFW +: NFW];
             for (p = 0; p < PE; p = p + 1) begin : g_pe_thr
                 bnn_thresh #(
                     .ACC_BITS(AB),

@@ -2,11 +2,25 @@
 //
 // Part of bnn-gen's hand-written RTL library (Verilog-2005).
 //
-// Behaviour (cycle exact): at a rising edge of ap_clk where en == 1,
-// rdata <= mem[addr]. When en == 0 rdata holds its value. There is no reset
-// (rdata is undefined until the first enabled read). Read latency is exactly
-// one cycle, which lets yosys/Vivado map the array to block RAM (with the
-// output register absorbed into the RAM) or to LUTs + a flip-flop.
+// Behaviour (cycle exact): read latency is exactly TWO cycles. At a rising
+// edge of ap_clk where en == 1 the ROM takes addr, and at the next rising
+// edge where en == 1 rdata <= mem[that addr]; with en = 1 at every edge (as
+// bnn_mvtu drives it), rdata during cycle c+2 is mem[addr during cycle c].
+// When en == 0 both stages hold. There is no reset (rdata is undefined until
+// two enabled reads have happened).
+//
+// Why two cycles: a block RAM's clock-to-output delay is long (DP16KD: 5.6 ns
+// at ECP5 speed 6), so with one cycle the RAM output ran straight into the
+// first adder-tree level of every PE and LFC's first layer placed at 82 MHz.
+// The second register sits right after the RAM (or inside it, where the tool
+// absorbs it: xc7 DOA_REG, DP16KD REGMODE), so the tree starts from a
+// flip-flop. How the two stages are built depends on the style (below); the
+// behaviour is the same:
+//   block, auto     rd0 <= mem[addr]; rdata <= rd0     (the RAM's synchronous
+//                   read port, then its output register)
+//   distributed,    addr_r <= addr; rdata <= mem[addr_r]  (the address is
+//   logic           registered, a few bits, instead of a second WIDTH-bit
+//                   data register; the LUTs then read into rdata)
 //
 // Contents come from INIT_FILE via $readmemh: one hexadecimal word per line,
 // word 0 first, exactly DEPTH lines and a final newline (Verilator 5.006
@@ -52,7 +66,7 @@ module bnn_rom #(
     input  wire                                        ap_clk,  // clock, rising edge
     input  wire                                        en,      // read enable
     input  wire [((DEPTH > 1) ? $clog2(DEPTH) : 1)-1:0] addr,    // word address, must be < DEPTH
-    output reg  [WIDTH-1:0]                            rdata    // registered read data (1-cycle latency)
+    output reg  [WIDTH-1:0]                            rdata    // registered read data (2-cycle latency)
 );
 
     // the styles as 88-bit strings (a string literal is zero-extended on the left)
@@ -74,10 +88,12 @@ module bnn_rom #(
         end
     endgenerate
 
+    localparam integer AW = (DEPTH > 1) ? $clog2(DEPTH) : 1;
+
     integer i;
 
-    // One branch per style; `mem`, its initialisation and the read are the
-    // same in each.
+    // One branch per style; `mem` and its initialisation are the same in each,
+    // the two read stages as described above.
     generate
         if (RAM_STYLE == S_BLOCK) begin : g_block
             (* ram_style = "block", rom_style = "block" *)
@@ -89,9 +105,11 @@ module bnn_rom #(
                     for (i = 0; i < DEPTH; i = i + 1) mem[i] = {WIDTH{1'b0}};
                 end
             end
+            reg [WIDTH-1:0] rd0;    // the RAM's read register
             always @(posedge ap_clk) begin
                 if (en) begin
-                    rdata <= mem[addr];
+                    rd0   <= mem[addr];
+                    rdata <= rd0;
                 end
             end
         end else if (RAM_STYLE == S_DIST || RAM_STYLE == S_LOGIC) begin : g_lut
@@ -108,9 +126,11 @@ module bnn_rom #(
                     for (i = 0; i < DEPTH; i = i + 1) mem[i] = {WIDTH{1'b0}};
                 end
             end
+            reg [AW-1:0] addr_r;    // the registered address
             always @(posedge ap_clk) begin
                 if (en) begin
-                    rdata <= mem[addr];
+                    addr_r <= addr;
+                    rdata  <= mem[addr_r];
                 end
             end
         end else begin : g_auto
@@ -122,9 +142,11 @@ module bnn_rom #(
                     for (i = 0; i < DEPTH; i = i + 1) mem[i] = {WIDTH{1'b0}};
                 end
             end
+            reg [WIDTH-1:0] rd0;
             always @(posedge ap_clk) begin
                 if (en) begin
-                    rdata <= mem[addr];
+                    rd0   <= mem[addr];
+                    rdata <= rd0;
                 end
             end
         end
