@@ -49,6 +49,17 @@ module {{ module }} #(
     {{ line }}
 {%- endfor %}
 
+`ifdef BNN_AXIS_MONITOR
+    // Simulation only (bnn_gen_sim.f defines BNN_AXIS_MONITOR and adds rtl/bnn_axis_monitor.v):
+    // AXI-Stream protocol checks on the ports and on every stream between two blocks.
+{%- for m in monitors %}
+    bnn_axis_monitor #(.WIDTH({{ m.bits }}), .LINK("{{ m.link }}")) {{ m.inst }} (
+        .ap_clk(ap_clk), .ap_rst_n(ap_rst_n),
+        .tdata({{ m.stream }}_tdata), .tvalid({{ m.stream }}_tvalid), .tready({{ m.stream }}_tready)
+    );
+{%- endfor %}
+`endif
+
 endmodule
 
 `default_nettype wire

@@ -2334,6 +2334,18 @@ fn lint_targets() -> Vec<LintTarget> {
             ],
         ));
     }
+    // simulation only (tests/axis_monitor.rs runs it); lint-clean all the same
+    for (w, r) in [(1, 1), (8, 8), (100, 3)] {
+        t.push((
+            "bnn_axis_monitor".into(),
+            vec![hw("bnn_axis_monitor.v")],
+            vec![
+                param("WIDTH", w),
+                param("LINK", "\"l0_fc0 (u_l0_fc0 -> u_l1_fc1)\""),
+                param("MAX_REPORTS", r),
+            ],
+        ));
+    }
     for (i, o, s) in [(8, 16, 1), (16, 8, 0), (5, 5, 1), (1, 3, 0)] {
         t.push((
             "bnn_resize".into(),
@@ -2455,6 +2467,12 @@ fn parameter_checks_stop_elaboration() {
             vec![hw("bnn_pool.v")],
             vec![param("KK", 0)],
             "ERROR_bnn_pool_CW_LANES_EBITS_KK_must_be_positive",
+        ),
+        (
+            "bnn_axis_monitor",
+            vec![hw("bnn_axis_monitor.v")],
+            vec![param("MAX_REPORTS", 0)],
+            "ERROR_bnn_axis_monitor_MAX_REPORTS_must_be_at_least_1",
         ),
     ];
     for (top, srcs, params, msg) in cases {

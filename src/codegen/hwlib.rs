@@ -20,6 +20,14 @@ pub const MODULES: [(&str, &str); 12] = [
     ("bnn_pool.v", include_str!("../../hw/bnn_pool.v")),
 ];
 
+/// The simulation-only AXI-Stream protocol monitor (`hw/bnn_axis_monitor.v`): shipped with every
+/// design as `rtl/bnn_axis_monitor.v` but listed only in the simulation file list `bnn_gen_sim.f`,
+/// never in `bnn_gen.f` or the synthesis scripts (it uses `$display` and `initial`).
+pub const AXIS_MONITOR: (&str, &str) = (
+    "bnn_axis_monitor.v",
+    include_str!("../../hw/bnn_axis_monitor.v"),
+);
+
 /// The text of library module file `name` (e.g. `"bnn_mvtu.v"`).
 pub fn module(name: &str) -> Option<&'static str> {
     MODULES.iter().find(|(n, _)| *n == name).map(|(_, t)| *t)

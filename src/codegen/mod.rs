@@ -12,6 +12,7 @@
 //! |---|---|
 //! | `.bnn-gen` | marker: this directory was written by `bnn-gen build` |
 //! | `rtl/<net>_top.v`, `rtl/<net>_<layer>.v`, `rtl/bnn_*.v` | the design |
+//! | `rtl/bnn_axis_monitor.v`, `bnn_gen_sim.f` | simulation only: the AXI-Stream protocol monitors and the file list that switches them on |
 //! | `mem/<layer>_w<PE>.mem`, `mem/<layer>_t<PE>.mem` | ROM contents |
 //! | `bnn_gen.f`, `synth_yosys.ys`, `vivado.tcl` | file list and synthesis scripts |
 //! | `README.md`, `report.json` | documentation and the machine-readable summary |
@@ -25,6 +26,8 @@ pub mod stream;
 pub mod synthesis;
 mod verilog;
 pub mod yosys;
+
+pub use verilog::{SIM_FILE_LIST, SIM_MONITOR_DEFINE};
 
 use crate::error::{Error, Result};
 use crate::hwir::HwNetwork;
@@ -41,8 +44,9 @@ const MARKER_TEXT: &str =
 
 /// Files (relative to DIR) a build writes outside `rtl/` and `mem/`, plus what `--synth` adds;
 /// removed before a rebuild so nothing stale survives.
-const TOP_FILES: [&str; 7] = [
+const TOP_FILES: [&str; 8] = [
     "bnn_gen.f",
+    verilog::SIM_FILE_LIST,
     "synth_yosys.ys",
     "vivado.tcl",
     "README.md",
@@ -66,6 +70,9 @@ pub struct Design {
     pub top: String,
     /// Every file, in a fixed order.
     pub files: Vec<GeneratedFile>,
+    /// The streams the simulation-only protocol monitors watch (`bnn_gen_sim.f`), as their
+    /// violations name them: the ports and every stream between two blocks.
+    pub monitored_links: Vec<String>,
 }
 
 impl Design {

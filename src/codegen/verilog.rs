@@ -113,6 +113,17 @@ struct Block {
     output: String,
 }
 
+/// A simulation-only protocol monitor on one stream (`bnn_axis_monitor`, under
+/// `` `ifdef BNN_AXIS_MONITOR ``).
+struct Monitor {
+    inst: String,
+    /// The stream's signal prefix (`<stream>_tdata` ...).
+    stream: String,
+    bits: usize,
+    /// What violations name: the stream and the blocks on either side.
+    link: String,
+}
+
 #[derive(Template)]
 #[template(path = "top.v")]
 struct TopTemplate {
@@ -127,6 +138,7 @@ struct TopTemplate {
     input_wiring: Vec<String>,
     blocks: Vec<Block>,
     output_wiring: Vec<String>,
+    monitors: Vec<Monitor>,
 }
 
 #[derive(Template)]
@@ -580,7 +592,8 @@ fn stream_desc(f: &StreamFormat) -> String {
     )
 }
 
-fn top_file(hw: &HwNetwork, top: &str, modules: &[String]) -> Result<Vec<u8>> {
+/// The top level, and the links its protocol monitors watch.
+fn top_file(hw: &HwNetwork, top: &str, modules: &[String]) -> Result<(Vec<u8>, Vec<String>)> {
     let input = hw.input_stream();
     let output = hw.output_stream();
     let mut wires = Vec::new();
@@ -750,6 +763,7 @@ fn top_file(hw: &HwNetwork, top: &str, modules: &[String]) -> Result<Vec<u8>> {
     }
     output_wiring.push(format!("assign m_axis_tvalid = {cur}_tvalid;"));
     output_wiring.push(format!("assign {cur}_tready = m_axis_tready;"));
+    let monitors = monitors(&blocks, &wires, input.tdata_bits, output.tdata_bits);
 
     let mut header = vec![
         format!(
@@ -823,8 +837,55 @@ fn top_file(hw: &HwNetwork, top: &str, modules: &[String]) -> Result<Vec<u8>> {
         input_wiring,
         blocks,
         output_wiring,
+        monitors,
     };
-    render(&t, top)
+    let links = t.monitors.iter().map(|m| m.link.clone()).collect();
+    Ok((render(&t, top)?, links))
+}
+
+/// One protocol monitor per stream: the input port, every stream between two blocks, and the
+/// output port. The `in` stream and the last block's output are the ports without their TDATA
+/// padding, so the ports stand for them (with every TDATA bit).
+fn monitors(blocks: &[Block], wires: &[Wire], in_bits: usize, out_bits: usize) -> Vec<Monitor> {
+    let inst_of = |stream: &str, input: bool| {
+        blocks
+            .iter()
+            .find(|b| {
+                if input {
+                    b.input == stream
+                } else {
+                    b.output == stream
+                }
+            })
+            .map_or_else(String::new, |b| b.inst.clone())
+    };
+    let mut monitors = vec![Monitor {
+        inst: "u_mon_s_axis".into(),
+        stream: "s_axis".into(),
+        bits: in_bits,
+        link: format!("s_axis (input port -> {})", inst_of("in", true)),
+    }];
+    for w in &wires[1..wires.len().saturating_sub(1)] {
+        monitors.push(Monitor {
+            inst: format!("u_mon_{}", w.name),
+            stream: w.name.clone(),
+            bits: w.bits,
+            link: format!(
+                "{} ({} -> {})",
+                w.name,
+                inst_of(&w.name, false),
+                inst_of(&w.name, true)
+            ),
+        });
+    }
+    let last = wires.last().map_or("in", |w| w.name.as_str());
+    monitors.push(Monitor {
+        inst: "u_mon_m_axis".into(),
+        stream: "m_axis".into(),
+        bits: out_bits,
+        link: format!("m_axis ({} -> output port)", inst_of(last, false)),
+    });
+    monitors
 }
 
 fn link_text(hw: &HwNetwork, i: usize) -> String {
@@ -850,6 +911,12 @@ fn link_text(hw: &HwNetwork, i: usize) -> String {
     }
     parts.join("; ")
 }
+
+/// The simulation file list: `bnn_gen.f` plus the protocol monitors.
+pub const SIM_FILE_LIST: &str = "bnn_gen_sim.f";
+
+/// The define under which the generated top instantiates the protocol monitors.
+pub const SIM_MONITOR_DEFINE: &str = "BNN_AXIS_MONITOR";
 
 /// Generates every file of the design.
 pub(super) fn generate(hw: HwNetwork) -> Result<Design> {
@@ -879,9 +946,10 @@ pub(super) fn generate(hw: HwNetwork) -> Result<Design> {
             rtl.push(format!("rtl/{module}.v"));
         }
     }
+    let (top_text, monitored_links) = top_file(&hw, &top, &modules)?;
     files.push(GeneratedFile {
         path: format!("rtl/{top}.v"),
-        contents: top_file(&hw, &top, &modules)?,
+        contents: top_text,
     });
     rtl.push(format!("rtl/{top}.v"));
 
@@ -906,6 +974,22 @@ pub(super) fn generate(hw: HwNetwork) -> Result<Design> {
     files.push(GeneratedFile {
         path: "bnn_gen.f".into(),
         contents: render(&FileListTemplate { files: &rtl }, "bnn_gen.f")?,
+    });
+    // Simulation: the same files plus the protocol monitors, switched on by the define (a line
+    // that Verilator's -f and Icarus's -c both read).
+    let (monitor_file, monitor_text) = hwlib::AXIS_MONITOR;
+    files.push(GeneratedFile {
+        path: format!("rtl/{monitor_file}"),
+        contents: monitor_text.as_bytes().to_vec(),
+    });
+    let mut sim_files = vec![
+        format!("+define+{SIM_MONITOR_DEFINE}"),
+        format!("rtl/{monitor_file}"),
+    ];
+    sim_files.extend(rtl.iter().cloned());
+    files.push(GeneratedFile {
+        path: SIM_FILE_LIST.into(),
+        contents: render(&FileListTemplate { files: &sim_files }, SIM_FILE_LIST)?,
     });
     files.push(GeneratedFile {
         path: "synth_yosys.ys".into(),
@@ -1032,5 +1116,10 @@ pub(super) fn generate(hw: HwNetwork) -> Result<Design> {
         contents: report::to_json(&rep).into_bytes(),
     });
 
-    Ok(Design { hw, top, files })
+    Ok(Design {
+        hw,
+        top,
+        files,
+        monitored_links,
+    })
 }

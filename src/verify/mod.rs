@@ -25,8 +25,10 @@
 //! both values; [`run`] returns `Ok` with the failure inside the report (an `Err` means the
 //! verification could not be carried out: a missing tool, a compile error, a bad input file).
 
+mod monitor;
 mod sim;
 
+pub use monitor::{MonitorLog, ProtocolViolation, Rule, When};
 pub use sim::{build_verilator_runtime, SimRun, Simulator};
 
 use crate::codegen::bits::Bits;
@@ -123,6 +125,9 @@ pub enum FailureKind {
     InputNotAccepted,
     /// The cycle simulator and the RTL disagree on a word, a handshake cycle or the run length.
     ModelsDiverge,
+    /// An AXI-Stream protocol monitor of the RTL (`hw/bnn_axis_monitor.v`) saw a link break a
+    /// rule; the failure names the link and the cycle.
+    ProtocolViolation,
 }
 
 /// The first difference found.
@@ -213,6 +218,8 @@ pub struct VerifyReport {
     /// output channels), when every frame arrived.
     pub outputs: Vec<Vec<i64>>,
     pub failure: Option<Failure>,
+    /// The number of streams the RTL's AXI-Stream protocol monitors watched (ports and links).
+    pub monitored_links: usize,
     /// The Verilator build was reused (same RTL as the last build in this directory).
     pub cached_build: bool,
     pub build_seconds: f64,
@@ -273,6 +280,21 @@ impl fmt::Display for VerifyReport {
                 }
             }
             Some(fail) => writeln!(f, "  FAIL:       {fail}")?,
+        }
+        if self
+            .failure
+            .as_ref()
+            .is_none_or(|f| f.kind != FailureKind::ProtocolViolation)
+        {
+            writeln!(
+                f,
+                "  protocol:   no AXI-Stream violation on the {} monitored streams (ports and every link between blocks){}",
+                self.monitored_links,
+                match self.simulator {
+                    Simulator::Verilator => "; X/Z is invisible to Verilator (two-state), checked by --sim icarus",
+                    Simulator::Icarus => ", X/Z on tvalid/tready included",
+                }
+            )?;
         }
         let layers = self
             .layers
@@ -336,9 +358,15 @@ impl Bench {
     /// Generates the design of the lowered network `net` into `options.dir` (or
     /// `build/verify-<net>`) and compiles `options.simulator` for it.
     pub fn new(net: &Network, options: &VerifyOptions) -> Result<Bench> {
+        Self::from_design(net, codegen::generate(net)?, options)
+    }
+
+    /// As [`Bench::new`], for a design already generated from `net` and possibly edited (a
+    /// replaced library module, for instance: the protocol-monitor tests inject faulty blocks
+    /// this way). The golden model and the cycle simulator still model the unedited design.
+    pub fn from_design(net: &Network, design: Design, options: &VerifyOptions) -> Result<Bench> {
         let start = Instant::now();
         let golden = GoldenModel::new(net)?;
-        let design = codegen::generate(net)?;
         let dir = match &options.dir {
             Some(d) => d.clone(),
             None => PathBuf::from("build").join(format!("verify-{}", design.hw.ident)),
@@ -469,6 +497,7 @@ impl Bench {
                             out_cycles: r.out_cycles,
                             in_cycles: r.in_cycles,
                             cycles: r.cycles,
+                            monitors: MonitorLog::default(),
                         }
                     })
                 });
@@ -477,6 +506,7 @@ impl Bench {
                 (rtl, cyc)
             });
             let rtl = rtl?;
+            self.check_monitors_ran(&rtl)?;
             if let Some(fail) = ctx.check(stall, n_in, expect, &rtl, cyc.as_ref()) {
                 failure = Some(fail);
                 break;
@@ -535,10 +565,34 @@ impl Bench {
             timing,
             outputs,
             failure,
+            monitored_links: self.design.monitored_links.len(),
             cached_build: self.compiled.cached,
             build_seconds: self.build_seconds,
             sim_seconds: start.elapsed().as_secs_f64(),
         })
+    }
+}
+
+impl Bench {
+    /// Every monitor of the design must have announced itself: otherwise the simulator was built
+    /// without them and a clean run would prove nothing about the protocol.
+    fn check_monitors_ran(&self, rtl: &SimRun) -> Result<()> {
+        let want = &self.design.monitored_links;
+        let got = &rtl.monitors.links;
+        let missing: Vec<&String> = want.iter().filter(|l| !got.contains(l)).collect();
+        if missing.is_empty() {
+            return Ok(());
+        }
+        Err(Error::Unsupported(format!(
+            "{}: {} of the {} AXI-Stream protocol monitors did not run (first missing: {}); \
+             the simulator was not built from {}\nhelp: delete {} to force a rebuild",
+            self.compiled.simulator,
+            missing.len(),
+            want.len(),
+            missing[0],
+            crate::codegen::SIM_FILE_LIST,
+            self.compiled.dir.join("sim").display()
+        )))
     }
 }
 
@@ -667,13 +721,52 @@ impl Ctx<'_> {
         rtl: &SimRun,
         cyc: Option<&SimRun>,
     ) -> Option<Failure> {
-        self.against_golden(self.rtl(), stall, n_in, expect, rtl, cyc)
+        self.protocol(stall, rtl)
+            .or_else(|| self.against_golden(self.rtl(), stall, n_in, expect, rtl, cyc))
             .or_else(|| {
                 cyc.and_then(|c| {
                     self.against_golden(Model::CycleSim, stall, n_in, expect, c, Some(rtl))
                 })
             })
             .or_else(|| cyc.and_then(|c| self.models_diverge(stall, rtl, c)))
+    }
+
+    /// The earliest protocol violation the RTL's monitors printed: checked first, because a
+    /// broken handshake explains any wrong word after it (and may leave every word right).
+    fn protocol(&self, stall: f64, rtl: &SimRun) -> Option<Failure> {
+        let log = &rtl.monitors;
+        let first = log.first()?;
+        let mut message = first.to_string();
+        message.push_str(&format!(
+            "; {} violation(s) printed on {} of the {} monitored link(s) in this run",
+            log.violations.len(),
+            log.links_violated(),
+            log.links.len()
+        ));
+        if !log.suppressed.is_empty() {
+            message.push_str(" (more counted but not printed)");
+        }
+        // "<stream> (<producer> -> <consumer>)"
+        let (producer, consumer) = first
+            .link
+            .split_once(" (")
+            .and_then(|(_, ends)| ends.trim_end_matches(')').split_once(" -> "))
+            .unwrap_or(("the producer", "the consumer"));
+        message.push_str(&format!(
+            "\nhelp: {producer} drives this link's tvalid and tdata, {consumer} its tready; the design \
+             is in {} (simulate it with bnn_gen_sim.f, which switches the monitors on, to see the \
+             waveform around that cycle)",
+            self.bench.compiled.dir.display()
+        ));
+        Some(Failure {
+            kind: FailureKind::ProtocolViolation,
+            model: self.rtl(),
+            stall,
+            frame: None,
+            word: None,
+            cycle: first.cycle(),
+            message,
+        })
     }
 
     fn against_golden(

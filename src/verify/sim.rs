@@ -4,6 +4,8 @@
 //! finds the ROM files), read the same input hex file and write the same output files:
 //! `<hex> <cycle>` per output word and one cycle per accepted input word.
 
+use super::monitor::MonitorLog;
+use crate::codegen::SIM_FILE_LIST;
 use crate::error::{Error, Result};
 use askama::Template;
 use std::fs;
@@ -53,6 +55,8 @@ pub struct SimRun {
     pub in_cycles: Vec<u64>,
     /// Cycles simulated (last simulated cycle + 1).
     pub cycles: u64,
+    /// What the AXI-Stream protocol monitors printed (empty for the cycle simulator).
+    pub monitors: MonitorLog,
 }
 
 /// How one run is driven (the harness's command line).
@@ -131,6 +135,12 @@ fn fingerprint<'a>(parts: impl IntoIterator<Item = &'a [u8]>) -> String {
     format!("{h:016x}\n")
 }
 
+/// Verilator is two-state: it cannot hold X. Instead every `x` it would assign and every
+/// register's power-up value become a pseudo-random value chosen at run time
+/// (`+verilator+rand+reset+2`, seeded per run), so a handshake that depends on an unreset register
+/// or an `x` shows up as a difference from the cycle simulator or as a protocol violation.
+const X_FLAGS: [&str; 4] = ["--x-assign", "unique", "--x-initial", "unique"];
+
 fn build_jobs() -> usize {
     std::thread::available_parallelism()
         .map_or(1, |n| n.get())
@@ -185,16 +195,18 @@ pub(crate) fn compile(
                 format!("-DOUT_BITS={out_bits}"),
             ];
             let version = run_cmd("verilator", Command::new("verilator").arg("--version"), &[])?;
+            let x_flags = X_FLAGS.join(" ");
             let mut parts: Vec<&[u8]> = vec![
                 AXIS_TB.as_bytes(),
                 opt_flags.as_bytes(),
                 defines[0].as_bytes(),
                 defines[1].as_bytes(),
+                x_flags.as_bytes(),
                 design.top.as_bytes(),
                 version.as_bytes(),
             ];
             for f in &design.files {
-                if f.path.starts_with("rtl/") || f.path == "bnn_gen.f" {
+                if f.path.starts_with("rtl/") || f.path == SIM_FILE_LIST {
                     parts.push(f.path.as_bytes());
                     parts.push(&f.contents);
                 }
@@ -215,7 +227,8 @@ pub(crate) fn compile(
                 .arg(&obj)
                 .args(["-MAKEFLAGS", &makeflags])
                 .args(["-CFLAGS", &defines[0], "-CFLAGS", &defines[1]])
-                .args(["-f", "bnn_gen.f"])
+                .args(X_FLAGS)
+                .args(["-f", SIM_FILE_LIST])
                 .arg(&tb)
                 .current_dir(&dir);
             run_cmd("verilator", &mut cmd, &[])?;
@@ -317,14 +330,19 @@ struct IcarusTb<'a> {
 }
 
 impl Compiled {
+    /// Removes the output files of the previous run (so that nothing reads them as this run's).
+    pub fn clear_outputs(&self) {
+        for f in [OUT_TXT, IN_CYCLES] {
+            let _ = fs::remove_file(self.dir.join(f));
+        }
+    }
+
     /// Writes `in_hex` (one word per line, final newline) to `sim/in.hex`, runs the simulator
     /// and reads its output files. A timeout or extra output words are not errors here (the
     /// caller compares counts); a crash, a compile error or a missing file is.
     pub fn run(&self, in_hex: &str, spec: &RunSpec) -> Result<SimRun> {
         write(&self.dir.join(IN_HEX), in_hex)?;
-        for f in [OUT_TXT, IN_CYCLES] {
-            let _ = fs::remove_file(self.dir.join(f));
-        }
+        self.clear_outputs();
         let log = match self.simulator {
             Simulator::Verilator => {
                 let mut cmd = Command::new(self.dir.join(OBJ_DIR).join("Vtop"));
@@ -334,6 +352,9 @@ impl Compiled {
                     .args(["--seed", &spec.seed.to_string()])
                     .args(["--stall", &format!("{:e}", spec.stall)])
                     .args(["--extra", &spec.extra.to_string()])
+                    .arg("+verilator+rand+reset+2")
+                    // Seed 0 would mean "from the system's random source": not reproducible.
+                    .arg(format!("+verilator+seed+{}", spec.seed.max(1)))
                     .current_dir(&self.dir);
                 // 2: timeout, 3: extra words; the caller reports both from the files.
                 run_cmd("the Verilator model", &mut cmd, &[2, 3])?
@@ -375,7 +396,7 @@ impl Compiled {
                             "-o",
                             VVP,
                             "-c",
-                            "bnn_gen.f",
+                            SIM_FILE_LIST,
                             TB_ICARUS,
                         ])
                         .current_dir(&self.dir),
@@ -405,6 +426,7 @@ impl Compiled {
         };
         let mut run = SimRun {
             cycles,
+            monitors: MonitorLog::parse(&log),
             ..SimRun::default()
         };
         let out_path = self.dir.join(OUT_TXT);
