@@ -304,6 +304,8 @@ int main(int argc, char** argv) {
             if (n_out == expect && stop_at < 0 && n_extra == 0) stop_at = cycle + extra;
         }
         if (expect == 0 && stop_at < 0) stop_at = cycle + extra;
+        // let a progress bar count the output words while the run goes on
+        if ((cycle & 0x3FFF) == 0x3FFF) fout.flush();
         top->ap_clk = 0;
         top->eval();
     }

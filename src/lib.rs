@@ -14,6 +14,7 @@ pub mod golden;
 pub mod hwir;
 pub mod ir;
 pub mod passes;
+pub mod progress;
 pub mod report;
 pub mod synth;
 pub mod verify;

@@ -1,6 +1,7 @@
 //! `bnn-gen`: the command line. Parsing and printing only; the work is in the library.
 
 use bnn_gen::error::{Error, Result};
+use bnn_gen::progress::Progress;
 use bnn_gen::{codegen, cyclesim, frontend, golden, passes, report, verify};
 use clap::{Parser, Subcommand, ValueEnum};
 use ndarray::{ArrayD, Axis};
@@ -43,6 +44,10 @@ enum Command {
         /// Labels (integer npy [N]): print the top-1 accuracy.
         #[arg(long)]
         labels: Option<PathBuf>,
+        /// Threads to run on (default: every core). The outputs are the same for any number;
+        /// the cycle engine streams batches of frames, one batch per thread at a time.
+        #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
+        threads: Option<u64>,
     },
     /// Generate a synthesizable streaming accelerator (RTL, ROM contents, synthesis scripts,
     /// README and report.json) for a network of dense, conv2d and maxpool layers.
@@ -192,21 +197,28 @@ fn run(command: Command) -> Result<()> {
             output,
             engine,
             labels,
+            threads,
         } => {
             let (mut network, io) = frontend::float_io::load_any(&net)?;
             passes::lower(&mut network)?;
             let frames = read_frames(&input, &network, &io)?;
             let n = frames.shape().first().copied().unwrap_or(0);
+            let threads = threads.map_or_else(
+                || std::thread::available_parallelism().map_or(1, |t| t.get()),
+                |t| t as usize,
+            );
             let start = Instant::now();
+            let mut bar = Progress::new(engine.name(), n as u64);
             let result = match engine {
                 Engine::Golden => {
                     let model = golden::GoldenModel::new(&network)?;
                     model
-                        .run_batch(frames.view())
+                        .run_batch_progress(frames.view(), threads, &|k| bar.inc(k as u64))
                         .map_err(|e| in_file(&input, e))?
                 }
-                Engine::Cycle => run_cycle(&network, &frames, &input)?,
+                Engine::Cycle => run_cycle(&network, &frames, &input, threads, &bar)?,
             };
+            bar.finish();
             let seconds = start.elapsed().as_secs_f64();
             eprintln!(
                 "{}: {n} frames in {:.3} s ({:.0} frames/s)",
@@ -305,6 +317,7 @@ fn run(command: Command) -> Result<()> {
                 input,
                 dir: out,
                 cycle_sim: !no_cyclesim,
+                progress: true,
                 ..verify::VerifyOptions::default()
             };
             let report = verify::run(&network, &options).map_err(|e| match (&input_path, &e) {
@@ -381,39 +394,49 @@ fn run_synthesis(
     }
 }
 
-/// Runs the frames through the cycle-accurate simulator as one continuous stream (no stalls) and
-/// prints its timing; returns the outputs shaped like the golden model's.
+/// Runs the frames through the cycle-accurate simulator without stalls, in batches on `threads`
+/// threads (`cyclesim::batch`), and prints its timing; returns the outputs shaped like the golden
+/// model's.
 fn run_cycle(
     network: &bnn_gen::ir::Network,
     frames: &ArrayD<i64>,
     input: &Path,
+    threads: usize,
+    bar: &Progress,
 ) -> Result<ArrayD<i64>> {
     // The golden model's checks give the same shape/value errors for both engines.
     check_frames(network, frames).map_err(|e| in_file(input, e))?;
-    let mut sim = cyclesim::CycleSim::from_network(network)?;
+    let sim = cyclesim::CycleSim::from_network(network)?;
     let ideal = sim.hw().ideal_ii();
-    let spinner = progress(frames.shape()[0]);
-    let run = sim.run_frames(frames.view(), cyclesim::Stalls::NONE, None)?;
-    if let Some(bar) = spinner {
-        bar.finish_and_clear();
-    }
-    let r = &run.run;
+    let run = cyclesim::batch::run_batches(&sim, frames.view(), threads, &|k| bar.inc(k as u64))?;
     let (lat_min, lat_max) = (run.latency.iter().min(), run.latency.iter().max());
-    eprintln!("cycle: {} cycles simulated", r.cycles);
-    match run.cycles_per_frame {
-        Some(cpf) => {
-            eprintln!(
-                "cycle: steady state {cpf:.2} cycles/frame (ideal {ideal}, the slowest layer)"
-            )
+    eprintln!(
+        "cycle: {} cycles simulated; {} frames in {} batch(es) of up to {} on {} thread(s), each \
+         streamed from an idle pipeline",
+        run.cycles,
+        run.outputs.len(),
+        run.batches,
+        run.batch_frames,
+        run.threads
+    );
+    let lo = run.cycles_per_frame.iter().copied().reduce(f64::min);
+    let hi = run.cycles_per_frame.iter().copied().reduce(f64::max);
+    match (lo, hi) {
+        (Some(lo), Some(hi)) if hi - lo < 0.005 => {
+            eprintln!("cycle: steady state {lo:.2} cycles/frame (ideal {ideal}, the slowest layer)")
         }
-        None => eprintln!("cycle: one frame: no steady state (ideal {ideal}, the slowest layer)"),
+        (Some(lo), Some(hi)) => eprintln!(
+            "cycle: steady state {lo:.2}..{hi:.2} cycles/frame over the batches (ideal {ideal}, \
+             the slowest layer)"
+        ),
+        _ => eprintln!("cycle: one frame: no steady state (ideal {ideal}, the slowest layer)"),
     }
     if let (Some(lo), Some(hi)) = (lat_min, lat_max) {
         eprintln!(
             "cycle: latency {lo}..{hi} cycles per frame (first input word to last output word)"
         );
     }
-    for fifo in &r.fifos {
+    for fifo in &run.fifos {
         eprintln!(
             "cycle: FIFO {}: max occupancy {} of {}",
             fifo.name, fifo.max_occupancy, fifo.depth
@@ -462,19 +485,6 @@ fn check_frames(network: &bnn_gen::ir::Network, frames: &ArrayD<i64>) -> Result<
         }
     }
     Ok(())
-}
-
-/// A spinner on a terminal (the simulator runs the frames as one stream, so it has no partial
-/// progress to report); nothing when stderr is redirected.
-fn progress(frames: usize) -> Option<indicatif::ProgressBar> {
-    use std::io::IsTerminal;
-    if !std::io::stderr().is_terminal() {
-        return None;
-    }
-    let bar = indicatif::ProgressBar::new_spinner();
-    bar.set_message(format!("cycle-accurate simulation of {frames} frames"));
-    bar.enable_steady_tick(std::time::Duration::from_millis(100));
-    Some(bar)
 }
 
 /// Errors about the frames name the input file.

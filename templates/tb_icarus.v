@@ -152,6 +152,8 @@ module bnn_gen_tb;
                     stop_set = 1'b1;
                 end
                 ap_clk = 1'b0;
+                // let a progress bar count the output words while the run goes on
+                if (cycle[13:0] == 14'h3FFF) $fflush(fd_out);
                 #5;
                 cycle = cycle + 64'd1;
             end

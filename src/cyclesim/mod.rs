@@ -37,6 +37,7 @@
 //! (`tests/cyclesim_net.rs::lfc_speed`); on CNV (11 layers, 20 blocks) about 2 M cycles/s. The
 //! window generator keeps incremental counters and a precomputed `hold` table.
 
+pub mod batch;
 mod bits;
 mod dot;
 mod dwc;

@@ -191,6 +191,18 @@ impl GoldenModel {
 
     /// [`GoldenModel::run_batch`] on at most `threads` threads (1: on the calling thread).
     pub fn run_batch_threads(&self, input: ArrayViewD<i64>, threads: usize) -> Result<ArrayD<i64>> {
+        self.run_batch_progress(input, threads, &|_| {})
+    }
+
+    /// [`GoldenModel::run_batch_threads`], calling `frames_done(k)` from the worker threads
+    /// whenever k more frames are finished (for a progress bar). The results do not depend on
+    /// `threads`: every frame is computed alone.
+    pub fn run_batch_progress(
+        &self,
+        input: ArrayViewD<i64>,
+        threads: usize,
+        frames_done: &(dyn Fn(usize) + Sync),
+    ) -> Result<ArrayD<i64>> {
         let dims = self.input_shape.dims();
         if input.ndim() != dims.len() + 1 || input.shape()[1..] != dims[..] {
             return Err(Error::invalid(
@@ -236,6 +248,7 @@ impl GoldenModel {
                             );
                         }
                         i += exec::GROUP;
+                        frames_done(exec::GROUP);
                     } else {
                         self.check_frame(Some(first + i), frame(first + i))?;
                         exec::run(
@@ -248,6 +261,7 @@ impl GoldenModel {
                         );
                         self.finish_into(&wss[0].cur.vals, &mut outs[i * out_len..][..out_len]);
                         i += 1;
+                        frames_done(1);
                     }
                 }
                 Ok(())

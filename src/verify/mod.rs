@@ -38,6 +38,7 @@ use crate::error::{Error, Result};
 use crate::golden::GoldenModel;
 use crate::hwir::{HwElement, HwKind, HwNetwork, StreamFormat};
 use crate::ir::Network;
+use crate::progress::Progress;
 use ndarray::{ArrayD, ArrayViewD, Axis, Slice};
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -69,6 +70,9 @@ pub struct VerifyOptions {
     pub timing_run: bool,
     /// A prebuilt Verilator runtime library ([`build_verilator_runtime`]) to link.
     pub verilator_runtime: Option<PathBuf>,
+    /// Show a progress bar (frames through the RTL simulator) on standard error when it is a
+    /// terminal and the runs take longer than a second ([`crate::progress`]).
+    pub progress: bool,
 }
 
 impl Default for VerifyOptions {
@@ -83,6 +87,7 @@ impl Default for VerifyOptions {
             cycle_sim: true,
             timing_run: true,
             verilator_runtime: None,
+            progress: false,
         }
     }
 }
@@ -472,7 +477,15 @@ impl Bench {
         let mut timing = None;
         let mut outputs = Vec::new();
         let mut failure = None;
-        for &stall in &stalls {
+        let bar = if options.progress {
+            Progress::new(
+                &format!("verify ({})", self.compiled.simulator),
+                (n * stalls.len()) as u64,
+            )
+        } else {
+            Progress::hidden()
+        };
+        for (r, &stall) in stalls.iter().enumerate() {
             let spec = sim::RunSpec {
                 n_in,
                 expect,
@@ -501,10 +514,29 @@ impl Bench {
                         }
                     })
                 });
-                let rtl = self.compiled.run(&hex, &spec);
+                let rtl = if options.progress {
+                    // Count the frames the RTL simulator has written while it runs.
+                    self.compiled.clear_outputs();
+                    let main = std::thread::current();
+                    let hex = &hex;
+                    let run = s.spawn(move || {
+                        let r = self.compiled.run(hex, &spec);
+                        main.unpark();
+                        r
+                    });
+                    let mut words = sim::LineCount::new(self.compiled.out_file());
+                    while !run.is_finished() {
+                        bar.set((r * n + words.poll() / ctx.wpo) as u64);
+                        std::thread::park_timeout(std::time::Duration::from_millis(100));
+                    }
+                    run.join().unwrap_or_else(|p| std::panic::resume_unwind(p))
+                } else {
+                    self.compiled.run(&hex, &spec)
+                };
                 let cyc = cyc.map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)));
                 (rtl, cyc)
             });
+            bar.set(((r + 1) * n) as u64);
             let rtl = rtl?;
             self.check_monitors_ran(&rtl)?;
             if let Some(fail) = ctx.check(stall, n_in, expect, &rtl, cyc.as_ref()) {

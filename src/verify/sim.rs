@@ -337,6 +337,11 @@ impl Compiled {
         }
     }
 
+    /// The output-word file a run writes as it goes (flushed every 16,384 cycles).
+    pub fn out_file(&self) -> PathBuf {
+        self.dir.join(OUT_TXT)
+    }
+
     /// Writes `in_hex` (one word per line, final newline) to `sim/in.hex`, runs the simulator
     /// and reads its output files. A timeout or extra output words are not errors here (the
     /// caller compares counts); a crash, a compile error or a missing file is.
@@ -454,5 +459,40 @@ impl Compiled {
             })?);
         }
         Ok(run)
+    }
+}
+
+/// Counts the lines of a file that another process is still writing, reading only what was
+/// appended since the last call.
+pub(crate) struct LineCount {
+    path: PathBuf,
+    read: u64,
+    lines: usize,
+}
+
+impl LineCount {
+    pub fn new(path: PathBuf) -> Self {
+        LineCount {
+            path,
+            read: 0,
+            lines: 0,
+        }
+    }
+
+    /// Complete lines so far (0 while the file does not exist).
+    pub fn poll(&mut self) -> usize {
+        use std::io::{Read, Seek, SeekFrom};
+        let Ok(mut f) = fs::File::open(&self.path) else {
+            return self.lines;
+        };
+        if f.seek(SeekFrom::Start(self.read)).is_err() {
+            return self.lines;
+        }
+        let mut buf = Vec::new();
+        if let Ok(k) = f.read_to_end(&mut buf) {
+            self.read += k as u64;
+            self.lines += buf.iter().filter(|&&b| b == b'\n').count();
+        }
+        self.lines
     }
 }
