@@ -1,6 +1,7 @@
 //! Progress of long runs (`run`, `verify`): an indicatif bar with frames done and the time left,
 //! drawn on standard error only when it is a terminal and only once the run has taken longer than
-//! [`DELAY`]; otherwise nothing at all is printed, so piped output and logs stay clean.
+//! [`DELAY`] (or `BNN_GEN_PROGRESS_DELAY_MS`); otherwise nothing at all is printed, so piped output
+//! and logs stay clean.
 //!
 //! Workers on any thread report frames with [`Progress::inc`] or [`Progress::set`] (an atomic
 //! counter); a ticker thread, started only on a terminal, draws the bar every 100 ms.
@@ -13,6 +14,15 @@ use std::time::{Duration, Instant};
 
 /// Runs shorter than this show no bar.
 pub const DELAY: Duration = Duration::from_secs(1);
+
+/// [`DELAY`], or `BNN_GEN_PROGRESS_DELAY_MS` milliseconds when that is set (the tests draw a bar at
+/// once on a pseudo-terminal with 0).
+fn delay() -> Duration {
+    std::env::var("BNN_GEN_PROGRESS_DELAY_MS")
+        .ok()
+        .and_then(|v| v.trim().parse().ok())
+        .map_or(DELAY, Duration::from_millis)
+}
 
 /// How often the bar is redrawn.
 const TICK: Duration = Duration::from_millis(100);
@@ -84,12 +94,13 @@ impl Drop for Progress {
     }
 }
 
-/// The ticker thread: waits for [`DELAY`], then draws the bar until the run finishes.
+/// The ticker thread: waits for [`delay`], then draws the bar until the run finishes.
 fn tick(shared: &Shared, what: &str, total: u64) {
     let start = Instant::now();
+    let delay = delay();
     let mut bar: Option<indicatif::ProgressBar> = None;
     while !shared.finished.load(Ordering::Relaxed) {
-        if start.elapsed() >= DELAY {
+        if start.elapsed() >= delay {
             let bar = bar.get_or_insert_with(|| {
                 let b = indicatif::ProgressBar::new(total);
                 let style = indicatif::ProgressStyle::with_template(

@@ -4,7 +4,8 @@
 //!   of threads) give the same outputs as one continuous stream and as the golden model;
 //! - the command writes the same bytes on 1, 2 and 3 threads, for both engines;
 //! - with standard output and error piped (not a terminal), `run` and `verify` print no progress
-//!   bar, however long they take (only their usual lines).
+//!   bar, however long they take (only their usual lines); on a pseudo-terminal (`script`, with
+//!   the bar's delay set to 0 so that the test does not depend on the machine's speed) they do.
 //!
 //! No timed assertions: the runs that would show a bar on a terminal print their wall time.
 
@@ -134,8 +135,9 @@ fn repeated(frames: &Path, times: usize, dir: &Path) -> PathBuf {
 #[test]
 fn no_progress_bar_when_not_on_a_terminal() {
     let dir = work_dir("no-bar");
-    // `run`, cycle engine on one thread: 1,440 digits-cnn frames (1.7 M simulated cycles).
-    let input = repeated(&example("digits-cnn").join("test_x.npy"), 4, &dir);
+    // `run`, cycle engine on one thread: 3,600 digits-cnn frames (4.1 M simulated cycles, about
+    // 2 s of CPU at opt-level 2).
+    let input = repeated(&example("digits-cnn").join("test_x.npy"), 10, &dir);
     let start = Instant::now();
     let out = bnn_gen(&[
         "run",
@@ -180,5 +182,31 @@ fn no_progress_bar_when_not_on_a_terminal() {
         out.stderr.is_empty(),
         "{}",
         String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn progress_bar_on_a_terminal() {
+    require_tool("script", "tests/run_threads.rs", "util-linux");
+    let dir = work_dir("bar");
+    let input = repeated(&example("digits-cnn").join("test_x.npy"), 2, &dir);
+    let command = format!(
+        "{} run {} --input {} --engine cycle --threads 1",
+        env!("CARGO_BIN_EXE_bnn-gen"),
+        example("digits-cnn").join("net.toml").display(),
+        input.display()
+    );
+    // `script` runs the command on a pseudo-terminal and copies what it draws to stdout.
+    let out = Command::new("script")
+        .args(["-qec", &command, "/dev/null"])
+        .env("BNN_GEN_PROGRESS_DELAY_MS", "0")
+        .env("TERM", "xterm")
+        .output()
+        .expect("run script");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}");
+    assert!(
+        text.contains("/720 frames"),
+        "a bar with the frame count:\n{text:?}"
     );
 }
