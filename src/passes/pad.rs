@@ -81,100 +81,16 @@ pub fn pad(net: &Network) -> Result<HwNetwork> {
             net.name
         )));
     }
-    // Tensor t is the input of layer t (t < n) or the network output (t = n).
-    let shape = |t: usize| -> Shape {
-        if t < n {
-            net.layers[t].input.shape
-        } else {
-            net.layers[n - 1].output.shape
-        }
-    };
-    let matvec = |i: usize| -> Option<&MatVec> {
-        match &net.layers[i].op {
-            Op::MatVec(mv) => Some(mv),
-            Op::MaxPool(_) => None,
-        }
-    };
-
     // Channel slots of every tensor (module docs, "Links").
     let mut notes = Vec::new();
-    let mut layouts: Vec<Layout> = Vec::with_capacity(n + 1);
-    for t in 0..=n {
-        let s = shape(t);
-        if t > 0 && matvec(t - 1).is_none() {
-            // A max-pool keeps its input's slots.
-            let slots = layouts[t - 1].slots;
-            layouts.push(Layout {
-                pixels: s.pixels(),
-                channels: s.channels(),
-                slots,
-            });
-            continue;
-        }
-        let mut j = t;
-        while j < n && matvec(j).is_none() {
-            j += 1;
-        }
-        let consumer = if j == n {
-            Consumer::None
-        } else {
-            let mv = matvec(j).expect("j is an MVTU");
-            match mv.conv {
-                Some(_) => Consumer::Conv(mv.folding.simd),
-                None => Consumer::Dense(mv.folding.simd, shape(j).pixels()),
-            }
-        };
-        if t == 0 && j == 0 && matches!(consumer, Consumer::Dense(..)) {
-            // The host feeds a dense layer: one flat vector, padded at the end.
-            let mv = matvec(0).expect("layer 0 is an MVTU");
-            let len = s.len();
-            layouts.push(Layout {
-                pixels: 1,
-                channels: len,
-                slots: mv.folding.sf(len) * mv.folding.simd,
-            });
-            continue;
-        }
-        let unit = if t == 0 {
-            1
-        } else {
-            matvec(t - 1).expect("chain start").folding.pe
-        };
-        let c = s.channels();
-        let fits = |cs: usize| {
-            cs.is_multiple_of(unit)
-                && match consumer {
-                    Consumer::None => true,
-                    Consumer::Conv(simd) => cs.is_multiple_of(simd),
-                    Consumer::Dense(simd, pixels) => (pixels * cs).is_multiple_of(simd),
-                }
-        };
-        let slots = (c..)
-            .find(|&cs| fits(cs))
-            .expect("a common multiple exists");
-        let plain = c.div_ceil(unit) * unit;
-        if slots > plain {
-            let producer = if t == 0 {
-                "the input".to_string()
-            } else {
-                format!("layer {}", net.layers[t - 1].name)
-            };
-            let reader = match consumer {
-                Consumer::None => String::new(),
-                _ => format!(" and SIMD of layer {}", net.layers[j].name),
-            };
-            notes.push(format!(
-                "{producer} carries {c} channels in {slots} slots per pixel (not {plain}): the \
-                 smallest count that fits the PE{reader}; a SIMD that divides the channel count \
-                 avoids the extra folds"
-            ));
-        }
-        layouts.push(Layout {
-            pixels: s.pixels(),
-            channels: c,
-            slots,
-        });
-    }
+    let layouts = tensor_layouts(
+        net,
+        &|i| match &net.layers[i].op {
+            Op::MatVec(mv) => (mv.folding.pe, mv.folding.simd),
+            Op::MaxPool(_) => (1, 1),
+        },
+        Some(&mut notes),
+    );
 
     let mut layers: Vec<HwLayer> = Vec::with_capacity(n);
     let mut used = std::collections::BTreeSet::new();
@@ -361,6 +277,108 @@ pub fn pad(net: &Network) -> Result<HwNetwork> {
         head,
         notes,
     })
+}
+
+/// The channel slots of every tensor (module docs, "Links") for the folding `fold(i)` = (PE,
+/// SIMD) of every MVTU layer `i` (not called for max-pools): tensor `t` is the input of layer
+/// `t`, the last one the network's output. With `notes`, appends a remark for every tensor that
+/// needs more slots than the producer's PE alone asks for. Shared by [`pad`] and the
+/// auto-folding's cost model (`crate::fold`), so that both see the same link padding.
+pub fn tensor_layouts(
+    net: &Network,
+    fold: &dyn Fn(usize) -> (usize, usize),
+    mut notes: Option<&mut Vec<String>>,
+) -> Vec<Layout> {
+    let n = net.layers.len();
+    // Tensor t is the input of layer t (t < n) or the network output (t = n).
+    let shape = |t: usize| -> Shape {
+        if t < n {
+            net.layers[t].input.shape
+        } else {
+            net.layers[n - 1].output.shape
+        }
+    };
+    let matvec = |i: usize| -> Option<&MatVec> {
+        match &net.layers[i].op {
+            Op::MatVec(mv) => Some(mv),
+            Op::MaxPool(_) => None,
+        }
+    };
+
+    let mut layouts: Vec<Layout> = Vec::with_capacity(n + 1);
+    for t in 0..=n {
+        let s = shape(t);
+        if t > 0 && matvec(t - 1).is_none() {
+            // A max-pool keeps its input's slots.
+            let slots = layouts[t - 1].slots;
+            layouts.push(Layout {
+                pixels: s.pixels(),
+                channels: s.channels(),
+                slots,
+            });
+            continue;
+        }
+        let mut j = t;
+        while j < n && matvec(j).is_none() {
+            j += 1;
+        }
+        let consumer = if j == n {
+            Consumer::None
+        } else {
+            let mv = matvec(j).expect("j is an MVTU");
+            match mv.conv {
+                Some(_) => Consumer::Conv(fold(j).1),
+                None => Consumer::Dense(fold(j).1, shape(j).pixels()),
+            }
+        };
+        if t == 0 && j == 0 && matches!(consumer, Consumer::Dense(..)) {
+            // The host feeds a dense layer: one flat vector, padded at the end.
+            let (simd, len) = (fold(0).1, s.len());
+            layouts.push(Layout {
+                pixels: 1,
+                channels: len,
+                slots: len.div_ceil(simd) * simd,
+            });
+            continue;
+        }
+        let unit = if t == 0 { 1 } else { fold(t - 1).0 };
+        let c = s.channels();
+        let fits = |cs: usize| {
+            cs.is_multiple_of(unit)
+                && match consumer {
+                    Consumer::None => true,
+                    Consumer::Conv(simd) => cs.is_multiple_of(simd),
+                    Consumer::Dense(simd, pixels) => (pixels * cs).is_multiple_of(simd),
+                }
+        };
+        let slots = (c..)
+            .find(|&cs| fits(cs))
+            .expect("a common multiple exists");
+        let plain = c.div_ceil(unit) * unit;
+        if let (true, Some(notes)) = (slots > plain, notes.as_deref_mut()) {
+            let producer = if t == 0 {
+                "the input".to_string()
+            } else {
+                format!("layer {}", net.layers[t - 1].name)
+            };
+            let reader = match consumer {
+                Consumer::None => String::new(),
+                _ => format!(" and SIMD of layer {}", net.layers[j].name),
+            };
+            notes.push(format!(
+                "{producer} carries {c} channels in {slots} slots per pixel (not {plain}): the \
+                 smallest count that fits the PE{reader}; a SIMD that divides the channel count \
+                 avoids the extra folds"
+            ));
+        }
+        layouts.push(Layout {
+            pixels: s.pixels(),
+            channels: c,
+            slots,
+        });
+    }
+
+    layouts
 }
 
 /// The hardware MVTU of `layer`: true column `j` of the weights goes to padded column
