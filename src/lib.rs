@@ -9,6 +9,7 @@ pub mod codegen;
 pub mod cyclesim;
 pub mod datatype;
 pub mod error;
+pub mod fold;
 pub mod frontend;
 pub mod golden;
 pub mod hwir;

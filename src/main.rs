@@ -2,7 +2,7 @@
 
 use bnn_gen::error::{Error, Result};
 use bnn_gen::progress::Progress;
-use bnn_gen::{codegen, cyclesim, frontend, golden, passes, report, verify};
+use bnn_gen::{codegen, cyclesim, fold, frontend, golden, passes, report, verify};
 use clap::{Parser, Subcommand, ValueEnum};
 use ndarray::{ArrayD, Axis};
 use std::path::{Path, PathBuf};
@@ -129,6 +129,60 @@ enum Command {
         /// Output directory (created if missing).
         #[arg(short = 'o', long = "out")]
         out: PathBuf,
+    },
+    /// Choose PE, SIMD and ROM styles for every layer: the cheapest design (estimated LUT and
+    /// block RAM, weighed by their share of the device) whose ideal cycles per frame meet a
+    /// target, or the fastest design that fits a device. Prints the per-layer table; with -o,
+    /// writes the folded net.toml (docs/folding.md).
+    #[command(group(clap::ArgGroup::new("goal").required(true).multiple(true).args(["target_fps", "target_cycles", "device"])))]
+    Fold {
+        /// The network: net.toml (or a QONNX model, .onnx, for the table only).
+        net: PathBuf,
+        /// Target frame rate (frames/s); needs --clock-mhz.
+        #[arg(long, requires = "clock_mhz", conflicts_with = "target_cycles")]
+        target_fps: Option<f64>,
+        /// The clock the target frame rate is stated at, in MHz.
+        #[arg(long, requires = "target_fps")]
+        clock_mhz: Option<f64>,
+        /// Target: at most this many cycles per frame.
+        #[arg(long)]
+        target_cycles: Option<u64>,
+        /// Device preset: alone, the fastest design that fits it; with a target, the cheapest
+        /// design for the target, weighed by this device's resources and checked to fit.
+        /// One of xc7z020, ecp5-85, ecp5-25, ice40-up5k.
+        #[arg(long, value_parser = ["xc7z020", "ecp5-85", "ecp5-25", "ice40-up5k"])]
+        device: Option<String>,
+        /// Largest share of each device resource to use, in percent (place and route needs
+        /// headroom).
+        #[arg(long, default_value_t = 80.0, requires = "device")]
+        max_util: f64,
+        /// Write the folded net.toml here (relative .npy paths are rewritten to the same files).
+        #[arg(short = 'o', long = "out")]
+        out: Option<PathBuf>,
+        /// Also run FINN's SetFolding (divisors only, SIMD before PE, one balancing pass) for
+        /// the same target and print both, with the time each took (scripts/bench-fold).
+        #[arg(long, requires = "target_cycles")]
+        compare_setfolding: bool,
+    },
+    /// Sweep the folding design space: the cheapest design for targets from the full unfolding
+    /// to the fully folded design, reduced to the Pareto front of cycles per frame, LUT and
+    /// BRAM. Writes DIR/pareto.csv, pareto.json, pareto.svg and DIR/point-<k>/net.toml (one
+    /// folded net.toml per point, ready for `bnn-gen build --synth xc7`).
+    Explore {
+        /// The network: net.toml (or a QONNX model, .onnx: no point-<k>/net.toml then).
+        net: PathBuf,
+        /// Output directory (created if missing).
+        #[arg(short = 'o', long = "out")]
+        out: PathBuf,
+        /// The clock the frame rates are stated at, in MHz.
+        #[arg(long, default_value_t = 100.0)]
+        clock_mhz: f64,
+        /// The device whose resources weigh LUT against BRAM and whose limits the plot draws.
+        #[arg(long, default_value = "xc7z020", value_parser = ["xc7z020", "ecp5-85", "ecp5-25", "ice40-up5k"])]
+        device: String,
+        /// Targets to solve for, spaced geometrically between the two extremes.
+        #[arg(long, default_value_t = 48)]
+        targets: usize,
     },
     /// Write one of the built-in pseudo-random example networks (net.toml + .npy files).
     GenExample {
@@ -351,12 +405,169 @@ fn run(command: Command) -> Result<()> {
             );
             Ok(())
         }
+        Command::Fold {
+            net,
+            target_fps,
+            clock_mhz,
+            target_cycles,
+            device,
+            max_util,
+            out,
+            compare_setfolding,
+        } => {
+            if compare_setfolding {
+                return compare_setfolding_line(
+                    &net,
+                    target_cycles.unwrap_or(1),
+                    device.as_deref(),
+                );
+            }
+            run_fold(
+                &net,
+                target_fps,
+                clock_mhz,
+                target_cycles,
+                device.as_deref(),
+                max_util,
+                out.as_deref(),
+            )
+        }
+        Command::Explore {
+            net,
+            out,
+            clock_mhz,
+            device,
+            targets,
+        } => run_explore(&net, &out, clock_mhz, &device, targets),
         Command::GenExample { name, out } => {
             bnn_gen::synth::write_example(&name, &out)?;
             eprintln!("wrote {}", out.join("net.toml").display());
             Ok(())
         }
     }
+}
+
+/// `bnn-gen fold`: the folding, its table, and the folded net.toml.
+fn run_fold(
+    net: &Path,
+    target_fps: Option<f64>,
+    clock_mhz: Option<f64>,
+    target_cycles: Option<u64>,
+    device: Option<&str>,
+    max_util: f64,
+    out: Option<&Path>,
+) -> Result<()> {
+    let start = Instant::now();
+    let (mut network, _io) = frontend::float_io::load_any(net)?;
+    passes::lower(&mut network)?;
+    let target = match (target_fps, clock_mhz, target_cycles) {
+        (Some(fps), Some(clock_mhz), _) => Some(fold::Target::Fps { fps, clock_mhz }),
+        (_, _, Some(c)) => Some(fold::Target::Cycles(c)),
+        _ => None,
+    };
+    let request = fold::Request {
+        target,
+        device: device.and_then(fold::Device::by_name),
+        max_util,
+    };
+    let design = fold::fold(&network, &request)?;
+    print!("{}", design.table(&network));
+    eprintln!("fold: {:.2} s", start.elapsed().as_secs_f64());
+    if let Some(out) = out {
+        if net.extension().is_some_and(|e| e == "onnx") {
+            return Err(Error::invalid(
+                net.display().to_string(),
+                "fold -o rewrites a net.toml, and this is a QONNX model\nhelp: `bnn-gen import \
+                 MODEL.onnx -o DIR` first, then fold DIR/net.toml",
+            ));
+        }
+        let text = std::fs::read_to_string(net).map_err(|e| Error::io(net, e))?;
+        let header = format!(
+            "Folded by `bnn-gen {}` from {}.",
+            std::env::args().skip(1).collect::<Vec<_>>().join(" "),
+            net.display()
+        );
+        let body = fold::emit::folded_toml(&text, net, out, &network, &design, &header)?;
+        std::fs::write(out, body).map_err(|e| Error::io(out, e))?;
+        eprintln!("wrote {}", out.display());
+    }
+    Ok(())
+}
+
+/// `bnn-gen fold --compare-setfolding`: one line per algorithm (cycles, estimated LUT6, RAMB18,
+/// device share, seconds).
+fn compare_setfolding_line(net: &Path, target: u64, device: Option<&str>) -> Result<()> {
+    let (mut network, _io) = frontend::float_io::load_any(net)?;
+    passes::lower(&mut network)?;
+    let device = fold::Device::by_name(device.unwrap_or(fold::devices::REFERENCE))
+        .ok_or_else(|| Error::invalid("--device", "unknown device"))?;
+    let c = fold::compare(&network, target as usize, device)?;
+    let line = |name: &str, r: &Option<(Vec<fold::LayerFold>, fold::NetCost)>, secs: f64| match r {
+        Some((folds, cost)) => {
+            let f: Vec<String> = network
+                .layers
+                .iter()
+                .zip(folds)
+                .filter(|(l, _)| matches!(l.op, bnn_gen::ir::Op::MatVec(_)))
+                .map(|(_, f)| format!("{}/{}", f.pe, f.simd))
+                .collect();
+            println!(
+                "{name:<10} target {target:>9}  cycles {:>9}  LUT {:>7}  RAMB18 {:>4}  area {:.4}  {:.3} s  PE/SIMD {}",
+                cost.cycles,
+                cost.totals.luts,
+                cost.totals.bram18,
+                cost.area(&device),
+                secs,
+                f.join(" ")
+            )
+        }
+        None => println!("{name:<10} target {target:>9}  infeasible  {secs:.3} s"),
+    };
+    line("setfolding", &c.baseline, c.baseline_seconds);
+    line("bnn-gen", &c.bnn_gen, c.bnn_gen_seconds);
+    Ok(())
+}
+
+/// `bnn-gen explore`: the Pareto sweep and its files.
+fn run_explore(net: &Path, out: &Path, clock_mhz: f64, device: &str, targets: usize) -> Result<()> {
+    use std::io::IsTerminal;
+    let start = Instant::now();
+    let (mut network, _io) = frontend::float_io::load_any(net)?;
+    passes::lower(&mut network)?;
+    let opts = fold::explore::Options {
+        clock_mhz,
+        device: fold::Device::by_name(device)
+            .ok_or_else(|| Error::invalid("--device", format!("unknown device {device}")))?,
+        targets,
+    };
+    let bar = std::io::stderr().is_terminal().then(|| {
+        let bar = indicatif::ProgressBar::new(targets as u64);
+        bar.set_message("targets solved");
+        bar
+    });
+    let points = fold::explore::explore(&network, &opts, &|done, total| {
+        if let Some(b) = &bar {
+            b.set_length(total as u64);
+            b.set_position(done as u64);
+        }
+    })?;
+    if let Some(b) = &bar {
+        b.finish_and_clear();
+    }
+    let text = match net.extension().is_some_and(|e| e == "onnx") {
+        true => None,
+        false => Some(std::fs::read_to_string(net).map_err(|e| Error::io(net, e))?),
+    };
+    let source = text.as_deref().map(|t| (net, t));
+    let files = fold::explore::write(out, &network, &points, &opts, source)?;
+    eprintln!(
+        "explore: {} Pareto points in {:.2} s; wrote {} files to {}",
+        points.len(),
+        start.elapsed().as_secs_f64(),
+        files.len(),
+        out.display()
+    );
+    Ok(())
 }
 
 /// `build --synth`: synthesis (and place and route) of the design in `out`; prints the summary.

@@ -1,0 +1,699 @@
+//! What a folding costs and how fast it runs, without building the hardware IR: the same link
+//! padding as [`crate::passes::pad`] (it calls the shared [`tensor_layouts`]), the same cycles as
+//! [`crate::hwir::HwLayer::cycles`], and the calibrated cost model of `src/codegen/cost.rs`
+//! ([`MvtuShape`] with every ROM bit counted, not the varying bits only: an upper bound for block
+//! RAM). `tests` check it against `pad` + `cost` on random foldings.
+//!
+//! Padding a layer's matrix is not free: padded columns are more SIMD lanes' work (SF rounds up),
+//! padded rows more PE work (NF rounds up), and a tensor whose slots must suit both the
+//! producer's PE and the consumer's SIMD (a "link padding") raises NF or SF beyond the plain
+//! ceiling. All three show up here, in the cycles and in the ROM shapes.
+
+use crate::codegen::cost::{self, MvtuShape, RomShape};
+use crate::cyclesim::{mvtu_params, MvtuParams};
+use crate::error::{Error, Result};
+use crate::hwir::{mask, signed_bits, HwActivation, HwMemory, HwWindow, Layout, MemKind};
+use crate::ir::{Network, Op, RamStyle, Shape};
+use crate::passes::pad::tensor_layouts;
+use crate::passes::window::Window;
+use std::cell::RefCell;
+use std::collections::HashMap;
+
+use super::devices::Device;
+
+/// The folding of one layer: PE, SIMD and the ROM styles (ignored for max-pools).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct LayerFold {
+    pub pe: usize,
+    pub simd: usize,
+    pub ram_style: RamStyle,
+    pub threshold_ram_style: RamStyle,
+}
+
+impl LayerFold {
+    pub fn new(pe: usize, simd: usize) -> LayerFold {
+        LayerFold {
+            pe,
+            simd,
+            ram_style: RamStyle::Auto,
+            threshold_ram_style: RamStyle::Auto,
+        }
+    }
+}
+
+/// A ROM set built from block RAM: `count` ROMs of `depth` × `width` bits.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct BlockRom {
+    pub count: u64,
+    pub depth: u64,
+    pub width: u64,
+}
+
+/// Cycles and estimated resources of one layer (with its window generator).
+#[derive(Clone, Debug, PartialEq)]
+pub struct LayerCost {
+    /// Ideal cycles per frame ([`crate::hwir::HwLayer::cycles`]).
+    pub cycles: usize,
+    /// NF, SF of an MVTU (0 for a pool).
+    pub nf: usize,
+    pub sf: usize,
+    /// Padded matrix of an MVTU (0 for a pool).
+    pub mw_pad: usize,
+    pub mh_pad: usize,
+    /// LUT6, FF, RAMB18-equivalents (xc7) and DSPs, by `src/codegen/cost.rs`.
+    pub luts: u64,
+    pub ffs: u64,
+    pub bram18: u64,
+    pub dsps: u64,
+    /// The ROM kinds the styles give (weights, thresholds).
+    pub weight_kind: Option<MemKind>,
+    pub threshold_kind: Option<MemKind>,
+    /// Every ROM in block RAM (weights, thresholds, window buffer), for other devices' counts.
+    pub block_roms: Vec<BlockRom>,
+}
+
+impl LayerCost {
+    /// Block RAMs of this layer on `device`.
+    pub fn blocks(&self, device: &Device) -> u64 {
+        self.block_roms
+            .iter()
+            .map(|r| r.count * device.rom_blocks(r.depth, r.width))
+            .sum()
+    }
+}
+
+/// Resource totals.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct Totals {
+    pub luts: u64,
+    pub ffs: u64,
+    pub bram18: u64,
+    pub dsps: u64,
+}
+
+/// A whole folding, evaluated.
+#[derive(Clone, Debug, PartialEq)]
+pub struct NetCost {
+    pub layers: Vec<LayerCost>,
+    /// The ideal initiation interval: the slowest layer's cycles.
+    pub cycles: usize,
+    pub totals: Totals,
+}
+
+impl NetCost {
+    /// Block RAMs on `device`.
+    pub fn blocks(&self, device: &Device) -> u64 {
+        self.layers.iter().map(|l| l.blocks(device)).sum()
+    }
+
+    /// The fraction of `device` this design fills: LUT + block RAM + DSP fractions (the cost the
+    /// search minimizes; each resource weighs by its scarcity on the device).
+    pub fn area(&self, device: &Device) -> f64 {
+        device.luts_of(self.totals.luts) as f64 / device.luts as f64
+            + self.blocks(device) as f64 / device.blocks as f64
+            + self.totals.dsps as f64 / device.dsps.max(1) as f64
+    }
+
+    /// Index of the slowest layer (the first of equals).
+    pub fn bottleneck(&self) -> usize {
+        self.layers
+            .iter()
+            .position(|l| l.cycles == self.cycles)
+            .unwrap_or(0)
+    }
+}
+
+/// What an MVTU layer's cost depends on beyond its folding.
+#[derive(Clone, Debug)]
+struct MvtuInfo {
+    mh: usize,
+    /// The `bnn_mvtu` parameters of the unpadded layer (PE = SIMD = 1).
+    params: MvtuParams,
+    /// `TBITS` once padded channels are added (their thresholds are the accumulator's
+    /// extremes), or `None` when no threshold count encodes to zero bits (`pad` refuses).
+    padded_tbits: Option<u32>,
+    /// Input element bits.
+    ebits: u32,
+    conv: Option<crate::ir::ConvGeometry>,
+    /// Input image (h, w) of a conv layer.
+    image: (usize, usize),
+}
+
+#[derive(Clone, Debug)]
+enum Info {
+    Mvtu(Box<MvtuInfo>),
+    Pool {
+        kernel: [usize; 2],
+        stride: [usize; 2],
+        image: (usize, usize),
+        ebits: u32,
+    },
+}
+
+/// A lowered network prepared for evaluating many foldings.
+pub struct Problem<'a> {
+    pub net: &'a Network,
+    info: Vec<Info>,
+    /// Window buffer depths by (layer, words per pixel, NF).
+    depths: RefCell<HashMap<(usize, usize, usize), usize>>,
+}
+
+impl<'a> Problem<'a> {
+    /// Prepares `net` (lowered, see [`crate::passes::lower`]). Errors: whatever `pad` rejects
+    /// at the fully folded design (PE = SIMD = 1), which no folding changes.
+    pub fn new(net: &'a Network) -> Result<Problem<'a>> {
+        let mut plain = net.clone();
+        for l in &mut plain.layers {
+            if let Op::MatVec(mv) = &mut l.op {
+                mv.folding.pe = 1;
+                mv.folding.simd = 1;
+            }
+        }
+        let hw = crate::passes::pad::pad(&plain)?;
+        let mut info = Vec::with_capacity(net.layers.len());
+        for (layer, hl) in net.layers.iter().zip(&hw.layers) {
+            let image = match layer.input.shape {
+                Shape::Image { h, w, .. } => (h, w),
+                Shape::Flat(_) => (1, 1),
+            };
+            info.push(match (&layer.op, hl.mvtu()) {
+                (Op::MatVec(mv), Some(m)) => {
+                    let params = mvtu_params(m);
+                    let padded_tbits = match &m.activation {
+                        HwActivation::Identity => Some(params.tbits),
+                        HwActivation::Thresholds(t) => {
+                            let steps = t.nsteps();
+                            let obits = t.out_dtype.bits();
+                            let zero = (0..=steps as i64)
+                                .find(|&c| ((c + t.out_bias) as u64) & mask(obits) == 0);
+                            zero.map(|zero| {
+                                // As pad: the ROM values of the true rows (T + 1 for `le`),
+                                // and the padded rows' acc_lo / acc_hi + 1.
+                                let (mut lo, mut hi) = (0i64, 0i64);
+                                for c in 0..m.mh_pad {
+                                    for j in 0..steps {
+                                        let v = t.rom_value(c, j);
+                                        (lo, hi) = (lo.min(v), hi.max(v));
+                                    }
+                                }
+                                if zero > 0 {
+                                    lo = lo.min(m.acc_lo);
+                                }
+                                if (zero as usize) < steps {
+                                    hi = hi.max(m.acc_hi + 1);
+                                }
+                                signed_bits(lo, hi)
+                            })
+                        }
+                    };
+                    Info::Mvtu(Box::new(MvtuInfo {
+                        mh: m.mh,
+                        params,
+                        padded_tbits,
+                        ebits: m.ibits(),
+                        conv: mv.conv,
+                        image,
+                    }))
+                }
+                (Op::MaxPool(p), None) => Info::Pool {
+                    kernel: p.kernel,
+                    stride: p.stride,
+                    image,
+                    ebits: hl.in_ebits(),
+                },
+                _ => {
+                    return Err(Error::Unsupported(format!(
+                        "layer \"{}\": the hardware IR does not match the network",
+                        layer.name
+                    )))
+                }
+            });
+        }
+        Ok(Problem {
+            net,
+            info,
+            depths: RefCell::new(HashMap::new()),
+        })
+    }
+
+    /// Number of layers.
+    pub fn len(&self) -> usize {
+        self.info.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.info.is_empty()
+    }
+
+    /// Whether layer `i` is an MVTU (has a folding).
+    pub fn is_mvtu(&self, i: usize) -> bool {
+        matches!(self.info[i], Info::Mvtu(_))
+    }
+
+    /// Whether MVTU layer `i` is a conv layer (its SIMD must suit the channels per pixel).
+    pub fn is_conv(&self, i: usize) -> bool {
+        matches!(&self.info[i], Info::Mvtu(m) if m.conv.is_some())
+    }
+
+    /// MH (output channels) of MVTU layer `i`.
+    pub fn rows(&self, i: usize) -> usize {
+        match &self.info[i] {
+            Info::Mvtu(m) => m.mh,
+            Info::Pool { .. } => 0,
+        }
+    }
+
+    /// The dimension SIMD folds: MW of a dense layer, the input channels of a conv layer.
+    pub fn simd_dim(&self, i: usize) -> usize {
+        let layer = &self.net.layers[i];
+        match &self.info[i] {
+            Info::Mvtu(m) if m.conv.is_some() => layer.input.shape.channels(),
+            Info::Mvtu(_) => layer.input.shape.len(),
+            Info::Pool { .. } => 0,
+        }
+    }
+
+    /// MW of MVTU layer `i` (fan-in).
+    pub fn cols(&self, i: usize) -> usize {
+        match &self.info[i] {
+            Info::Mvtu(m) => match m.conv {
+                Some(g) => g.kernel[0] * g.kernel[1] * self.net.layers[i].input.shape.channels(),
+                None => self.net.layers[i].input.shape.len(),
+            },
+            Info::Pool { .. } => 0,
+        }
+    }
+
+    /// The fully folded design (PE = SIMD = 1, size-rule ROM styles).
+    pub fn folded(&self) -> Vec<LayerFold> {
+        vec![LayerFold::new(1, 1); self.len()]
+    }
+
+    /// The current folding of the network as loaded.
+    pub fn current(&self) -> Vec<LayerFold> {
+        self.net
+            .layers
+            .iter()
+            .map(|l| match &l.op {
+                Op::MatVec(mv) => LayerFold {
+                    pe: mv.folding.pe,
+                    simd: mv.folding.simd,
+                    ram_style: mv.folding.ram_style,
+                    threshold_ram_style: mv.folding.threshold_ram_style,
+                },
+                Op::MaxPool(_) => LayerFold::new(1, 1),
+            })
+            .collect()
+    }
+
+    fn depth(&self, i: usize, geom: &Window, nf: usize) -> usize {
+        *self
+            .depths
+            .borrow_mut()
+            .entry((i, geom.cw, nf))
+            .or_insert_with(|| geom.depth_for(nf))
+    }
+
+    /// Evaluates a whole folding exactly as `pad` would build it. Errors (as text): a folding
+    /// `pad` rejects (padded channels in front of a top-k head over an image, padded channels
+    /// whose thresholds cannot encode zero bits).
+    pub fn evaluate(&self, folds: &[LayerFold]) -> std::result::Result<NetCost, String> {
+        let layouts = tensor_layouts(self.net, &|i| (folds[i].pe, folds[i].simd), None);
+        let n = self.len();
+        if self.net.head.is_some() {
+            let last = layouts[n];
+            if last.pixels > 1 && last.padded() {
+                return Err(format!(
+                    "the top-k head reads an image with {} channels in {} slots",
+                    last.channels, last.slots
+                ));
+            }
+        }
+        let mut layers = Vec::with_capacity(n);
+        let mut lanes = layouts[0].slots;
+        for i in 0..n {
+            let c = self.layer(i, layouts[i], layouts[i + 1], &folds[i], lanes)?;
+            if self.is_mvtu(i) {
+                lanes = folds[i].pe;
+            }
+            layers.push(c);
+        }
+        Ok(summed(layers))
+    }
+
+    /// One layer's cycles and cost, for input and output layouts `lin`, `lout`; `lanes` is the
+    /// producer's PE (a max-pool's word).
+    pub fn layer(
+        &self,
+        i: usize,
+        lin: Layout,
+        lout: Layout,
+        f: &LayerFold,
+        lanes: usize,
+    ) -> std::result::Result<LayerCost, String> {
+        match &self.info[i] {
+            Info::Pool {
+                kernel,
+                stride,
+                image,
+                ebits,
+            } => {
+                let geom = Window {
+                    ih: image.0,
+                    iw: image.1,
+                    cw: lin.slots / lanes,
+                    kh: kernel[0],
+                    kw: kernel[1],
+                    sh: stride[0],
+                    sw: stride[1],
+                    ph: 0,
+                    pw: 0,
+                };
+                let window = HwWindow {
+                    geom,
+                    elems: lanes,
+                    ebits: *ebits,
+                    depth: self.depth(i, &geom, 1),
+                    pad: Vec::new(),
+                };
+                let core = lout.pixels * kernel[0] * kernel[1] * geom.cw;
+                let cycles = geom
+                    .frame_words()
+                    .max(geom.out_words())
+                    .max(core)
+                    .max(lin.total_slots() / lanes);
+                Ok(with_window(
+                    LayerCost {
+                        cycles,
+                        nf: 0,
+                        sf: 0,
+                        mw_pad: 0,
+                        mh_pad: 0,
+                        luts: 0,
+                        ffs: 0,
+                        bram18: 0,
+                        dsps: 0,
+                        weight_kind: None,
+                        threshold_kind: None,
+                        block_roms: Vec::new(),
+                    },
+                    &window,
+                ))
+            }
+            Info::Mvtu(m) => {
+                let (pe, simd) = (f.pe, f.simd);
+                let mh_pad = lout.slots;
+                let (window, mw_pad, vectors) = match m.conv {
+                    None => (None, lin.total_slots(), 1),
+                    Some(g) => {
+                        let geom = Window {
+                            ih: m.image.0,
+                            iw: m.image.1,
+                            cw: lin.slots / simd,
+                            kh: g.kernel[0],
+                            kw: g.kernel[1],
+                            sh: g.stride[0],
+                            sw: g.stride[1],
+                            ph: g.padding[0],
+                            pw: g.padding[1],
+                        };
+                        let window = HwWindow {
+                            geom,
+                            elems: simd,
+                            ebits: m.ebits,
+                            depth: self.depth(i, &geom, mh_pad / pe),
+                            pad: Vec::new(),
+                        };
+                        (Some(window), geom.window_words() * simd, lout.pixels)
+                    }
+                };
+                let tbits = if mh_pad > m.mh {
+                    m.padded_tbits.ok_or_else(|| {
+                        format!(
+                            "layer \"{}\": padded channels cannot encode zero bits",
+                            self.net.layers[i].name
+                        )
+                    })?
+                } else {
+                    m.params.tbits
+                };
+                let params = MvtuParams {
+                    mw: mw_pad,
+                    mh: mh_pad,
+                    pe,
+                    simd,
+                    tbits,
+                    ..m.params.clone()
+                };
+                let (nf, sf) = (mh_pad / pe, mw_pad / simd);
+                let wmem = HwMemory::choose(f.ram_style, nf * sf, simd * params.wbits as usize);
+                let tmem_width = if params.nsteps > 0 {
+                    params.nsteps * tbits as usize + 1
+                } else {
+                    0
+                };
+                let tmem = (params.nsteps > 0)
+                    .then(|| HwMemory::choose(f.threshold_ram_style, nf, tmem_width));
+                let shape = MvtuShape {
+                    weights: RomShape {
+                        kind: wmem.kind,
+                        depth: nf * sf,
+                        width: simd * params.wbits as usize,
+                        varying: Vec::new(),
+                    },
+                    thresholds: tmem.map(|t| RomShape {
+                        kind: t.kind,
+                        depth: nf,
+                        width: tmem_width,
+                        varying: Vec::new(),
+                    }),
+                    params,
+                };
+                let mut block_roms = Vec::new();
+                if wmem.kind == MemKind::Block {
+                    block_roms.push(BlockRom {
+                        count: pe as u64,
+                        depth: (nf * sf) as u64,
+                        width: shape.weights.width as u64,
+                    });
+                }
+                if let Some(t) = tmem.filter(|t| t.kind == MemKind::Block) {
+                    let _ = t;
+                    block_roms.push(BlockRom {
+                        count: pe as u64,
+                        depth: nf as u64,
+                        width: tmem_width as u64,
+                    });
+                }
+                let core = vectors * nf * sf;
+                let in_elems = window.as_ref().map_or(simd, |w| w.elems);
+                let wcycles = window
+                    .as_ref()
+                    .map_or(0, |w| w.geom.frame_words().max(w.geom.out_words()));
+                let c = LayerCost {
+                    cycles: core.max(wcycles).max(lin.total_slots() / in_elems),
+                    nf,
+                    sf,
+                    mw_pad,
+                    mh_pad,
+                    luts: cost::shape_luts(&shape),
+                    ffs: cost::shape_ffs(&shape),
+                    bram18: cost::shape_bram18(&shape),
+                    dsps: cost::shape_dsp(&shape),
+                    weight_kind: Some(wmem.kind),
+                    threshold_kind: tmem.map(|t| t.kind),
+                    block_roms,
+                };
+                Ok(match &window {
+                    Some(w) => with_window(c, w),
+                    None => c,
+                })
+            }
+        }
+    }
+}
+
+impl Problem<'_> {
+    /// Layer `i` (an MVTU) alone at folding `f`, as if its input and output carried the plain
+    /// padding (input slots the smallest count that suits its SIMD, output slots a multiple of
+    /// its PE), with the max-pool it feeds, if any (the pool reads the MVTU's PE-wide words, so
+    /// the MVTU's PE sets its pace). What the per-layer search and the SetFolding baseline rank
+    /// candidates by; [`Problem::evaluate`] then sees the real links.
+    pub fn plain_layer(&self, i: usize, f: &LayerFold) -> std::result::Result<LayerCost, String> {
+        let layer = &self.net.layers[i];
+        let (s, o) = (layer.input.shape, layer.output.shape);
+        let (pixels, c) = (s.pixels(), s.channels());
+        let lin = if self.is_conv(i) {
+            Layout {
+                pixels,
+                channels: c,
+                slots: c.div_ceil(f.simd) * f.simd,
+            }
+        } else if pixels == 1 {
+            Layout {
+                pixels: 1,
+                channels: c,
+                slots: c.div_ceil(f.simd) * f.simd,
+            }
+        } else {
+            let slots = (c..)
+                .find(|&cs| (pixels * cs).is_multiple_of(f.simd))
+                .expect("a multiple exists");
+            Layout {
+                pixels,
+                channels: c,
+                slots,
+            }
+        };
+        let lout = Layout {
+            pixels: o.pixels(),
+            channels: o.channels(),
+            slots: o.channels().div_ceil(f.pe) * f.pe,
+        };
+        let mut cost = self.layer(i, lin, lout, f, 1)?;
+        let mut j = i + 1;
+        let mut pin = lout;
+        while j < self.len() && !self.is_mvtu(j) {
+            let po = self.net.layers[j].output.shape;
+            let pout = Layout {
+                pixels: po.pixels(),
+                channels: pin.channels,
+                slots: pin.slots,
+            };
+            let p = self.layer(j, pin, pout, &LayerFold::new(1, 1), f.pe)?;
+            cost.cycles = cost.cycles.max(p.cycles);
+            cost.luts += p.luts;
+            cost.bram18 += p.bram18;
+            cost.block_roms.extend(p.block_roms);
+            pin = pout;
+            j += 1;
+        }
+        Ok(cost)
+    }
+}
+
+/// The share of `device` one layer's estimate fills (see [`NetCost::area`]).
+pub fn layer_area(c: &LayerCost, device: &Device) -> f64 {
+    device.luts_of(c.luts) as f64 / device.luts as f64
+        + c.blocks(device) as f64 / device.blocks as f64
+        + c.dsps as f64 / device.dsps.max(1) as f64
+}
+
+/// Adds a window generator's estimate to a layer's.
+fn with_window(mut c: LayerCost, w: &HwWindow) -> LayerCost {
+    c.luts += cost::swg_luts(w);
+    let b = cost::swg_bram18(w);
+    c.bram18 += b;
+    if b > 0 {
+        c.block_roms.push(BlockRom {
+            count: 1,
+            depth: w.depth as u64,
+            width: w.word_bits() as u64,
+        });
+    }
+    c
+}
+
+/// The totals and the slowest layer of `layers`.
+pub fn summed(layers: Vec<LayerCost>) -> NetCost {
+    let mut totals = Totals::default();
+    for l in &layers {
+        totals.luts += l.luts;
+        totals.ffs += l.ffs;
+        totals.bram18 += l.bram18;
+        totals.dsps += l.dsps;
+    }
+    NetCost {
+        cycles: layers.iter().map(|l| l.cycles).max().unwrap_or(0),
+        layers,
+        totals,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::synth::{self, RandomLimits, Rng};
+
+    /// The model equals `pad` + `cost` (cycles, NF, SF, padded matrices, ROM kinds, LUT, FF,
+    /// BRAM18 without contents, DSP, window estimates) on random nets with random foldings.
+    #[test]
+    fn model_equals_pad_and_cost() {
+        let mut rng = Rng::new(0xF01D);
+        let limits = RandomLimits::default();
+        let mut checked = 0;
+        for seed in 0..60u64 {
+            let mut net = if seed % 2 == 0 {
+                synth::mlp(&synth::random_mlp_spec(seed, &limits), seed)
+            } else {
+                synth::cnn(&synth::random_cnn_spec(seed, &limits), seed)
+            };
+            crate::passes::lower(&mut net).unwrap();
+            let Ok(problem) = Problem::new(&net) else {
+                continue;
+            };
+            for _ in 0..4 {
+                let folds: Vec<LayerFold> = (0..problem.len())
+                    .map(|i| {
+                        if !problem.is_mvtu(i) {
+                            return LayerFold::new(1, 1);
+                        }
+                        let styles = [
+                            RamStyle::Auto,
+                            RamStyle::Block,
+                            RamStyle::Distributed,
+                            RamStyle::Logic,
+                        ];
+                        LayerFold {
+                            pe: rng.range_usize(1, problem.rows(i)),
+                            simd: rng.range_usize(1, problem.simd_dim(i)),
+                            ram_style: rng.pick(&styles),
+                            threshold_ram_style: rng.pick(&styles),
+                        }
+                    })
+                    .collect();
+                let mut folded = net.clone();
+                apply_folds(&mut folded, &folds);
+                let model = problem.evaluate(&folds);
+                let hw = crate::passes::pad::pad(&folded);
+                let (model, hw) = match (model, hw) {
+                    (Ok(m), Ok(h)) => (m, h),
+                    (Err(_), Err(_)) => continue,
+                    (m, h) => panic!("seed {seed}: model {:?} vs pad {:?}", m.err(), h.err()),
+                };
+                assert_eq!(model.cycles, hw.ideal_ii(), "seed {seed} {folds:?}");
+                for (l, (c, hl)) in model.layers.iter().zip(&hw.layers).enumerate() {
+                    let what = format!("seed {seed} layer {l} {:?}", folds[l]);
+                    assert_eq!(c.cycles, hl.cycles(), "{what}");
+                    let (mut luts, mut bram) = (0, 0);
+                    if let Some(w) = &hl.window {
+                        luts += cost::swg_luts(w);
+                        bram += cost::swg_bram18(w);
+                    }
+                    if let Some(m) = hl.mvtu() {
+                        assert_eq!((c.nf, c.sf), (m.nf(), m.sf()), "{what}");
+                        assert_eq!((c.mw_pad, c.mh_pad), (m.mw_pad, m.mh_pad), "{what}");
+                        assert_eq!(c.weight_kind, Some(m.weight_mem.kind), "{what}");
+                        assert_eq!(c.threshold_kind, m.threshold_mem.map(|t| t.kind), "{what}");
+                        let s = MvtuShape::of(m, false);
+                        assert_eq!(s.params, mvtu_params(m), "{what}");
+                        luts += cost::shape_luts(&s);
+                        bram += cost::shape_bram18(&s);
+                        assert_eq!(c.ffs, cost::shape_ffs(&s), "{what}");
+                        assert_eq!(c.dsps, cost::shape_dsp(&s), "{what}");
+                    }
+                    assert_eq!((c.luts, c.bram18), (luts, bram), "{what}");
+                    let xc7 = Device::by_name("xc7z020").unwrap();
+                    assert_eq!(c.blocks(&xc7), c.bram18, "{what}");
+                }
+                checked += 1;
+            }
+        }
+        assert!(checked >= 100, "only {checked} foldings checked");
+    }
+
+    /// Sets `folds` on every MVTU layer of `net`.
+    pub(crate) fn apply_folds(net: &mut Network, folds: &[LayerFold]) {
+        super::super::apply(net, folds);
+    }
+}

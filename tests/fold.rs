@@ -1,0 +1,402 @@
+//! `bnn-gen fold` and `bnn-gen explore` (issue 12): every folding `fold` chooses is valid, meets
+//! its target, and runs in the cycle simulator at exactly the cycles per frame it predicts; the
+//! folded net.toml loads and checks; bad requests give clear errors; explore's files are
+//! well-formed; bnn-gen is never more expensive than the SetFolding baseline by the same model.
+
+use bnn_gen::cyclesim::{CycleSim, Stalls};
+use bnn_gen::fold::{self, Device, Problem, Request, Target};
+use bnn_gen::ir::Network;
+use bnn_gen::{frontend, passes, synth};
+use proptest::prelude::*;
+use std::path::PathBuf;
+use std::process::Command;
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn lowered(mut net: Network) -> Network {
+    passes::lower(&mut net).expect("lowers");
+    net
+}
+
+/// An example: from examples/NAME/net.toml when its arrays are there, else built in memory.
+fn example(name: &str) -> Network {
+    let path = root().join("examples").join(name).join("net.toml");
+    match frontend::load(&path) {
+        Ok(net) => lowered(net),
+        Err(_) => lowered(synth::example(name).expect("a known example").0),
+    }
+}
+
+fn xc7() -> Device {
+    Device::by_name("xc7z020").unwrap()
+}
+
+/// The fewest and the most cycles per frame any folding of `net` has.
+fn extremes(net: &Network) -> (usize, usize) {
+    let problem = Problem::new(net).unwrap();
+    let s = fold::search::Searcher::new(&problem, xc7());
+    let fast = problem.evaluate(&s.unfolded()).unwrap().cycles;
+    let slow = problem.evaluate(&problem.folded()).unwrap().cycles;
+    (fast, slow)
+}
+
+/// Folds `net` for `target` and checks the design: it meets the target, `pad` builds it with
+/// the predicted ideal cycles, and (with `frames`) the cycle simulator runs it at exactly that
+/// many cycles per frame.
+fn check_fold(name: &str, net: &Network, target: usize, frames: usize) -> fold::Design {
+    let req = Request {
+        target: Some(Target::Cycles(target as u64)),
+        ..Request::default()
+    };
+    let design = fold::fold(net, &req).unwrap_or_else(|e| panic!("{name} @ {target}: {e}"));
+    assert!(
+        design.cost.cycles <= target,
+        "{name}: {} cycles for a target of {target}",
+        design.cost.cycles
+    );
+    let mut folded = net.clone();
+    fold::apply(&mut folded, &design.folds);
+    let hw = passes::pad::pad(&folded).unwrap_or_else(|e| panic!("{name} @ {target}: {e}"));
+    assert_eq!(hw.ideal_ii(), design.cost.cycles, "{name} @ {target}");
+    if frames > 0 {
+        let mut sim = CycleSim::new(&hw).unwrap();
+        let batch = synth::frames_for(&folded, frames, 5);
+        let run = sim.run_frames(batch.view(), Stalls::NONE, None).unwrap();
+        let cpf = run.cycles_per_frame.expect("several frames");
+        assert_eq!(
+            cpf, design.cost.cycles as f64,
+            "{name} @ {target}: simulated {cpf} cycles/frame, predicted {}",
+            design.cost.cycles
+        );
+        eprintln!(
+            "{name}: target {target}: {} cycles/frame predicted and simulated, est. {} LUT, {} BRAM18",
+            design.cost.cycles, design.cost.totals.luts, design.cost.totals.bram18
+        );
+    }
+    design
+}
+
+/// Three targets spread between the extremes, geometrically, capped at `max` cycles (the cycle
+/// simulator's time grows with the cycles).
+fn targets(net: &Network, max: usize) -> Vec<usize> {
+    let (fast, slow) = extremes(net);
+    let slow = slow.min(max.max(fast));
+    let mut t: Vec<usize> = [0.0, 0.5, 1.0]
+        .iter()
+        .map(|k| (fast as f64 * (slow as f64 / fast as f64).powf(*k)) as usize)
+        .map(|t| t.max(fast))
+        .collect();
+    t.dedup();
+    t
+}
+
+#[test]
+fn fold_examples_run_at_their_predicted_cycles() {
+    for name in ["tiny", "w2a2", "digits-mlp", "cnv-small", "digits-cnn"] {
+        let net = example(name);
+        for t in targets(&net, 20_000) {
+            check_fold(name, &net, t, 4);
+        }
+    }
+}
+
+/// LFC and CNV: folded for several targets and built by `pad` with the predicted cycles; one
+/// target each through the cycle simulator (CNV's frames are slow to simulate).
+#[test]
+fn fold_lfc_and_cnv() {
+    let lfc = example("lfc");
+    for t in [16_384, 50_000, 131_072] {
+        check_fold("lfc", &lfc, t, 0);
+    }
+    check_fold("lfc", &lfc, 4_000, 3);
+    let cnv = example("cnv");
+    for t in [451_584, 2_000_000] {
+        check_fold("cnv", &cnv, t, 0);
+    }
+    check_fold("cnv", &cnv, 60_000, 3);
+}
+
+/// bnn-gen's design is never more expensive than SetFolding's by the same cost model, and it
+/// meets targets SetFolding's divisors overshoot.
+#[test]
+fn never_worse_than_setfolding() {
+    for (name, targets) in [
+        ("lfc", vec![16_384usize, 25_000, 100_000, 400_000]),
+        ("cnv", vec![451_584usize, 1_000_000, 5_000_000]),
+        ("cnv-small", vec![]),
+    ] {
+        let net = example(name);
+        let targets = match targets.is_empty() {
+            true => self::targets(&net, usize::MAX),
+            false => targets,
+        };
+        for t in targets {
+            let c = fold::compare(&net, t, xc7()).unwrap();
+            let (_, ours) = c.bnn_gen.expect("feasible");
+            let (_, base) = c.baseline.expect("a baseline");
+            assert!(ours.cycles <= t);
+            if base.cycles <= t {
+                assert!(
+                    ours.area(&xc7()) <= base.area(&xc7()) + 1e-9,
+                    "{name} @ {t}: bnn-gen {:?} vs SetFolding {:?}",
+                    ours.totals,
+                    base.totals
+                );
+            }
+        }
+    }
+}
+
+fn bnn_gen() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_bnn-gen"))
+}
+
+fn run(cmd: &mut Command) -> (i32, String, String) {
+    let out = cmd.output().expect("bnn-gen runs");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// The CLI writes a folded net.toml in another directory that loads (the .npy paths
+/// rewritten), carries the folding and its reasons, and checks.
+#[test]
+fn cli_writes_a_folded_net_toml() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("sub/net-fast.toml");
+    std::fs::create_dir_all(out.parent().unwrap()).unwrap();
+    let src = root().join("examples/digits-cnn/net.toml");
+    let (code, stdout, stderr) = run(bnn_gen()
+        .arg("fold")
+        .arg(&src)
+        .args(["--device", "xc7z020", "-o"])
+        .arg(&out));
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stdout.contains("<- bottleneck"), "{stdout}");
+    assert!(stdout.contains("% of xc7z020"), "{stdout}");
+    let text = std::fs::read_to_string(&out).unwrap();
+    assert!(text.contains("# bnn-gen fold: PE "), "{text}");
+    assert!(text.contains("../"), "npy paths rebased: {text}");
+    let net = lowered(frontend::load(&out).expect("the folded net.toml loads"));
+    let orig = example("digits-cnn");
+    let (fast, _) = extremes(&orig);
+    let ii = passes::pad::pad(&net).unwrap().ideal_ii();
+    assert!(ii >= fast);
+    let (code, check, stderr) = run(bnn_gen().arg("check").arg(&out));
+    assert_eq!(code, 0, "{stderr}");
+    assert!(check.contains(&ii.to_string()), "{check}");
+    // the fastest design that fits: nothing faster fits by the same model
+    let (code, _, stderr) = run(bnn_gen()
+        .arg("fold")
+        .arg(&src)
+        .args([
+            "--target-cycles",
+            &(ii.saturating_sub(1)).max(1).to_string(),
+        ])
+        .args(["--device", "xc7z020"]));
+    if ii > fast {
+        assert_eq!(code, 1, "a faster design should not fit: {stderr}");
+    }
+}
+
+/// Infeasible targets and bad options: exit status 1 (or clap's 2), `error: `, and what to do.
+#[test]
+fn clear_errors() {
+    let small = root().join("examples/cnv-small/net.toml");
+    let cases: Vec<(Vec<&str>, i32, Vec<&str>)> = vec![
+        (
+            vec!["--target-cycles", "1"],
+            1,
+            vec!["fully unfolded", "help: ask for --target-cycles"],
+        ),
+        (
+            vec!["--target-fps", "1e7", "--clock-mhz", "100"],
+            1,
+            vec!["fully unfolded", "frames/s at 100 MHz", "help:"],
+        ),
+        (
+            vec!["--target-fps", "1e9", "--clock-mhz", "100"],
+            1,
+            vec!["less than one cycle per frame", "help:"],
+        ),
+        (
+            vec!["--target-fps", "0", "--clock-mhz", "100"],
+            1,
+            vec!["--target-fps", "positive"],
+        ),
+        (
+            vec!["--target-cycles", "0"],
+            1,
+            vec!["--target-cycles", "positive"],
+        ),
+        (
+            vec!["--device", "xc7z020", "--max-util", "150"],
+            1,
+            vec!["--max-util", "(0, 100]"],
+        ),
+        (vec!["--target-fps", "100"], 2, vec!["--clock-mhz"]),
+        (vec![], 2, vec!["--target-fps", "--device"]),
+        (vec!["--device", "virtex"], 2, vec!["xc7z020"]),
+        (
+            vec![
+                "--target-cycles",
+                "10",
+                "--target-fps",
+                "5",
+                "--clock-mhz",
+                "1",
+            ],
+            2,
+            vec!["cannot be used with"],
+        ),
+    ];
+    for (args, want, needles) in cases {
+        let (code, _, stderr) = run(bnn_gen().arg("fold").arg(&small).args(&args));
+        assert_eq!(code, want, "{args:?}: {stderr}");
+        assert!(stderr.starts_with("error: "), "{args:?}: {stderr}");
+        for n in needles {
+            assert!(stderr.contains(n), "{args:?}: {n:?} not in {stderr}");
+        }
+    }
+    // A device too small even fully folded (CNV on the iCE40).
+    let cnv = example("cnv");
+    let err = fold::fold(
+        &cnv,
+        &Request {
+            device: Device::by_name("ice40-up5k"),
+            ..Request::default()
+        },
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(err.contains("does not fit ice40-up5k"), "{err}");
+    assert!(err.contains("even fully folded"), "{err}");
+    assert!(err.contains("\nhelp: choose a larger device"), "{err}");
+    // A target the device cannot hold, and the fastest design that fits it.
+    let small = example("cnv-small");
+    let (fast, _) = extremes(&small);
+    let err = fold::fold(
+        &small,
+        &Request {
+            target: Some(Target::Cycles(fast as u64)),
+            device: Device::by_name("ice40-up5k"),
+            ..Request::default()
+        },
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(err.contains("more than 80 % of ice40-up5k"), "{err}");
+    assert!(
+        err.contains("help: the fastest design that fits needs"),
+        "{err}"
+    );
+}
+
+/// `explore` writes a consistent CSV, JSON and SVG, and a net.toml per point that loads.
+#[test]
+fn explore_writes_well_formed_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("x");
+    let (code, _, stderr) = run(bnn_gen()
+        .arg("explore")
+        .arg(root().join("examples/cnv-small/net.toml"))
+        .args(["--targets", "12", "-o"])
+        .arg(&out));
+    assert_eq!(code, 0, "{stderr}");
+    assert!(
+        !stderr.contains('\u{1b}'),
+        "no progress bar off a terminal: {stderr}"
+    );
+    let csv = std::fs::read_to_string(out.join("pareto.csv")).unwrap();
+    let mut lines = csv.lines();
+    let header: Vec<&str> = lines.next().unwrap().split(',').collect();
+    assert_eq!(header[..3], ["point", "cycles_per_frame", "fps"]);
+    let rows: Vec<Vec<&str>> = lines.map(|l| l.split(',').collect()).collect();
+    assert!(rows.len() >= 2, "{csv}");
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("pareto.json")).unwrap()).unwrap();
+    let points = json["points"].as_array().unwrap();
+    assert_eq!(points.len(), rows.len());
+    let mut last = 0;
+    for (row, p) in rows.iter().zip(points) {
+        assert_eq!(row.len(), header.len(), "{row:?}");
+        let cycles: u64 = row[1].parse().unwrap();
+        assert_eq!(p["cycles_per_frame"].as_u64(), Some(cycles));
+        assert_eq!(p["est_luts"].as_u64(), Some(row[3].parse().unwrap()));
+        assert!(cycles > last, "sorted by cycles, no duplicates");
+        last = cycles;
+        let toml = out.join(p["net_toml"].as_str().unwrap());
+        let net = lowered(frontend::load(&toml).unwrap());
+        assert_eq!(
+            passes::pad::pad(&net).unwrap().ideal_ii() as u64,
+            cycles,
+            "{}",
+            toml.display()
+        );
+    }
+    // Pareto: faster points cost more LUT or more BRAM.
+    for w in points.windows(2) {
+        let (a, b) = (&w[0], &w[1]);
+        assert!(
+            a["est_luts"].as_u64() > b["est_luts"].as_u64()
+                || a["est_bram18"].as_u64() > b["est_bram18"].as_u64()
+        );
+    }
+    let svg = std::fs::read_to_string(out.join("pareto.svg")).unwrap();
+    assert!(svg.starts_with("<svg"), "{}", &svg[..svg.len().min(100)]);
+    assert!(svg.trim_end().ends_with("</svg>"));
+    assert!(svg.contains("device limit"));
+    assert_eq!(svg.matches("<svg").count(), 1);
+}
+
+/// The published BNN-PYNQ point appears in LFC's plot.
+#[test]
+fn explore_marks_bnn_pynq_on_lfc() {
+    let lfc = example("lfc");
+    let opts = fold::explore::Options {
+        clock_mhz: 100.0,
+        device: xc7(),
+        targets: 6,
+    };
+    let points = fold::explore::explore(&lfc, &opts, &|_, _| {}).unwrap();
+    assert!(points.len() >= 3);
+    let dir = tempfile::tempdir().unwrap();
+    fold::explore::write(dir.path(), &lfc, &points, &opts, None).unwrap();
+    let svg = std::fs::read_to_string(dir.path().join("pareto.svg")).unwrap();
+    assert!(svg.contains("BNN-PYNQ LFC-W1A1"));
+}
+
+fn random_net(seed: u64) -> Option<Network> {
+    let limits = synth::RandomLimits::default();
+    let net = if seed % 2 == 0 {
+        synth::mlp(&synth::random_mlp_spec(seed, &limits), seed)
+    } else {
+        synth::cnn(&synth::random_cnn_spec(seed, &limits), seed)
+    };
+    let net = lowered(net);
+    Problem::new(&net).ok()?;
+    Some(net)
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 24, ..ProptestConfig::default() })]
+
+    /// On random nets and targets, every folding fold emits is valid (pad builds it), meets
+    /// its target with the cycles it predicts, and is not more expensive than SetFolding's.
+    #[test]
+    fn random_nets_fold_validly(seed in 0u64..10_000, where_ in 0.0f64..1.0) {
+        let Some(net) = random_net(seed) else { return Ok(()); };
+        let (fast, slow) = extremes(&net);
+        let target = (fast as f64 * (slow as f64 / fast as f64).powf(where_)) as usize;
+        let target = target.clamp(fast, slow);
+        let design = check_fold(&format!("seed {seed}"), &net, target, 0);
+        let c = fold::compare(&net, target, xc7()).unwrap();
+        if let Some((_, base)) = c.baseline.filter(|(_, b)| b.cycles <= target) {
+            prop_assert!(design.cost.area(&xc7()) <= base.area(&xc7()) + 1e-9);
+        }
+    }
+}
