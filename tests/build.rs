@@ -614,24 +614,14 @@ fn smoke(test: &str, net: &Network, n: usize) -> (f64, u64) {
 }
 
 #[test]
-fn smoke_tiny_and_digits() {
-    smoke("smoke", &example("tiny"), 40);
-    smoke("smoke", &digits_mlp(), 40);
-}
-
-#[test]
 fn smoke_non_dividing_folding() {
     smoke("smoke", &odd_xnor(), 60);
     smoke("smoke", &odd_w2a2(), 60);
 }
 
-#[test]
-fn smoke_w2a2() {
-    smoke("smoke", &example("w2a2"), 40);
-}
-
-// LFC's Verilator run (outputs, cycles per frame, latency estimate) is `tests/verify.rs`'s
-// `lfc_200_frames`; building it twice would cost CI a second LFC compile.
+// The examples' Verilator runs (outputs, cycles per frame, latency estimate) are in
+// `tests/verify.rs` (tiny, w2a2, digits-mlp, lfc); building them here too would cost CI a second
+// Verilator compile of each. The smoke runs here are the nets verify.rs does not build.
 
 /// Random dense networks from `synth::random_mlp_spec` (every datatype, random folding that often
 /// does not divide, heads with k ≥ 1, thresholds or raw accumulators last).
@@ -643,7 +633,7 @@ fn smoke_random_networks() {
         max_bits: 4,
         ..synth::RandomLimits::default()
     };
-    for seed in [3u64, 11, 17, 29, 42, 57] {
+    for seed in [3u64, 11, 17, 29] {
         let spec = synth::random_mlp_spec(seed, &limits);
         let mut net = synth::mlp(&spec, seed);
         net.name = format!("rand{seed}");

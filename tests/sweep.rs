@@ -34,12 +34,14 @@ use std::path::PathBuf;
 use std::sync::OnceLock;
 use std::time::Instant;
 
-/// Nets of the default sweep.
-const DEFAULT_NETS: usize = 12;
-/// Conv nets of the default conv sweep: the first eight, and three whose first or last layer
-/// pads channels per pixel at the host port (they caught a packing bug), and the seed offset of
-/// their specs.
-const DEFAULT_CONV_NETS: [u64; 11] = [0, 1, 2, 3, 4, 5, 6, 7, 23, 33, 35];
+/// Nets of the default sweep: one of each kind (`KINDS`). CI runs these; `BNN_SWEEP=N` (and
+/// `BNN_SWEEP_FROM`) runs more, e.g. `BNN_SWEEP=200 cargo test --release --test sweep`.
+const DEFAULT_NETS: usize = 6;
+/// Conv nets of the default conv sweep, and the seed offset of their specs: six that together
+/// cover every geometry `default_conv_sweep_covers_the_geometries` asks for, including 23 and 35,
+/// whose first layer pads channels per pixel at the host port (they caught a packing bug).
+/// Chosen from the first 36 to keep CI's Verilator builds few; `BNN_CONV_SWEEP=N` runs more.
+const DEFAULT_CONV_NETS: [u64; 6] = [1, 5, 7, 23, 33, 35];
 const CONV_SEED: u64 = 0xC0;
 /// Random frames per run.
 const FRAMES: usize = 32;
@@ -455,3 +457,4 @@ fn default_sweep_covers_the_precisions() {
         })
     }));
 }
+

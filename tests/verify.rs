@@ -111,6 +111,19 @@ fn assert_pass_at_ideal(report: &VerifyReport) {
     );
 }
 
+/// A dense pipeline's measured latency (frame 0, idle pipeline) equals `report.json`'s estimate
+/// up to the harness's 2 cycles.
+fn assert_latency_estimate(report: &VerifyReport) {
+    let t = report.timing.as_ref().unwrap();
+    assert!(
+        t.latency.abs_diff(report.latency_estimate) <= 2,
+        "{}: latency {} cycles, estimate {}",
+        report.network,
+        t.latency,
+        report.latency_estimate
+    );
+}
+
 #[test]
 fn tiny_with_stalls_and_the_command_line() {
     let net = example("tiny");
@@ -118,7 +131,9 @@ fn tiny_with_stalls_and_the_command_line() {
         frames: Some(120),
         ..options("tiny", 0.2)
     };
-    assert_pass_at_ideal(&verify::run(&net, &opts).unwrap());
+    let report = verify::run(&net, &opts).unwrap();
+    assert_pass_at_ideal(&report);
+    assert_latency_estimate(&report);
 
     // The command line, on the same directory (the Verilator build is reused).
     let out = Command::new(env!("CARGO_BIN_EXE_bnn-gen"))
@@ -160,11 +175,12 @@ fn tiny_with_stalls_and_the_command_line() {
 fn w2a2_with_stalls() {
     let report = verify::run(&example("w2a2"), &options("w2a2", 0.2)).unwrap();
     assert_pass_at_ideal(&report);
+    assert_latency_estimate(&report);
 }
 
 /// A trained example on its whole test set: three-way pass at the ideal, and the hardware's
 /// prediction equals the float model's (`float_pred.npy`) on every image.
-fn every_test_image(name: &str) {
+fn every_test_image(name: &str) -> VerifyReport {
     let net = example(name);
     let x = npy(name, "test_x.npy");
     let opts = VerifyOptions {
@@ -193,11 +209,12 @@ fn every_test_image(name: &str) {
         "{name}: hardware accuracy {:.2} % ({correct}/360), identical to the float model on every image",
         100.0 * correct as f64 / 360.0
     );
+    report
 }
 
 #[test]
 fn digits_mlp_every_test_image() {
-    every_test_image("digits-mlp");
+    assert_latency_estimate(&every_test_image("digits-mlp"));
 }
 
 #[test]
@@ -248,14 +265,7 @@ fn lfc_200_frames() {
     assert_pass_at_ideal(&report);
     // BNN-PYNQ's LFC-W1A1 folding: 512 cycles per frame.
     assert_eq!(report.ideal_ii, 512);
-    // a dense pipeline: report.json's latency estimate is exact (up to the harness's 2 cycles)
-    let t = report.timing.as_ref().unwrap();
-    assert!(
-        t.latency.abs_diff(report.latency_estimate) <= 2,
-        "lfc: latency {} cycles, estimate {}",
-        t.latency,
-        report.latency_estimate
-    );
+    assert_latency_estimate(&report);
 }
 
 #[test]
