@@ -85,7 +85,9 @@
 //   t        stage B: b_x <= a_in ? s_axis_tdata : ibuf[a_sf];
 //            flags valid (R) = issue, first = (a_sf == 0),
 //            last (R) = issue && a_last, nf = a_nf; the weight ROMs' first
-//            read stage takes wmem_addr = a_addr (stage A's register)
+//            read stage takes wmem_addr = a_addr (per PE group g, the replica
+//            wmem_addr[g*WAW +: WAW] of stage A's register: equal to a_addr
+//            in every cycle, reset 0, loaded with a_addr's next value)
 //   t+1      stage X: b_x copied into one register per PE group (and one for
 //            the shared SUM x tree): the broadcast to all PEs is its own
 //            stage; weight ROM output registers rdata <= mem[a_addr at t]
@@ -148,7 +150,7 @@ module bnn_mvtu #(
     parameter integer TBITS      = 6,   // threshold width, signed (ignored when NSTEPS = 0)
     parameter integer OUT_BIAS   = 0,   // signed integer added to the threshold count
     parameter integer XNOR_FANIN = 16,  // true fan-in K for XNOR no-activation output 2*P - K (<= MW)
-    parameter integer PE_GROUP   = 8    // PEs per replicated input-word copy / enable (>= 1; no timing effect)
+    parameter integer PE_GROUP   = 8    // PEs per replicated input-word copy / enable / ROM address (>= 1; no timing effect)
 ) (
     input  wire                         ap_clk,         // clock
     input  wire                         ap_rst_n,       // synchronous reset, active low
@@ -162,7 +164,10 @@ module bnn_mvtu #(
     input  wire                         m_axis_tready,
     // weight ROMs (one per PE, NF*SF words of SIMD*WBITS bits, 2-cycle read)
     output wire                         wmem_en,
-    output wire [(((MH/PE)*(MW/SIMD) > 1) ? $clog2((MH/PE)*(MW/SIMD)) : 1)-1:0] wmem_addr,
+    // (one copy of the address per group of PE_GROUP PEs: copy g for the ROMs of PEs
+    // g*PE_GROUP .. g*PE_GROUP+PE_GROUP-1, at [g*WAW +: WAW])
+    output wire [((PE + ((PE_GROUP < 1) ? 1 : PE_GROUP) - 1) / ((PE_GROUP < 1) ? 1 : PE_GROUP))
+                 * (((MH/PE)*(MW/SIMD) > 1) ? $clog2((MH/PE)*(MW/SIMD)) : 1)-1:0] wmem_addr,
     input  wire [PE*SIMD*WBITS-1:0]     wmem_rdata,
     // threshold ROMs (one per PE, NF words of NSTEPS*TBITS+1 bits, 2-cycle read)
     output wire                         tmem_en,
@@ -263,6 +268,8 @@ module bnn_mvtu #(
     wire issue     = a_valid && can;
     wire a_nf_last = (a_nf == NF_LAST);
     wire a_wa_last = (a_addr == WA_LAST);
+    // a_addr's next value: the weight-ROM address replicas load it
+    wire [WAW-1:0] a_addr_next = !issue ? a_addr : (a_wa_last ? {WAW{1'b0}} : a_addr + WA_ONE);
 
     reg  [QCW-1:0] q_cnt;
     wire pop = (q_cnt != {QCW{1'b0}}) && m_axis_tready;
@@ -281,8 +288,8 @@ module bnn_mvtu #(
                 if (a_last) begin
                     a_nf <= a_nf_last ? {NFW{1'b0}} : a_nf + NF_ONE;
                 end
-                a_addr <= a_wa_last ? {WAW{1'b0}} : a_addr + WA_ONE;
             end
+            a_addr <= a_addr_next;
             if ((issue && a_last) && !pop) begin
                 credits <= credits - QC_ONE;
             end else if (pop && !(issue && a_last)) begin
@@ -328,11 +335,11 @@ module bnn_mvtu #(
         b_x <= a_x;
     end
 
-    // The weight ROMs (2-cycle read) take stage A's address register
-    // directly: they read it at edge t and present the word from edge t+1,
-    // together with stage X.
-    assign wmem_en   = 1'b1;
-    assign wmem_addr = a_addr;
+    // The weight ROMs (2-cycle read) take stage A's address: they read it at
+    // edge t and present the word from edge t+1, together with stage X. The
+    // address reaches them from one replica of a_addr per PE group (below),
+    // so no single register drives the address pins of every block RAM.
+    assign wmem_en = 1'b1;
 
     // flag pipelines, indexed by stage (0 = B, 1 = X, ...)
     reg [ST-1:0] v_p;      // valid, stages 0 .. ST-1
@@ -361,6 +368,23 @@ module bnn_mvtu #(
     wire [G-1:0]    gf;      // per group: ... and is the first of its fold
 
     genvar g, p;
+
+    // weight-ROM address replicas: copy g always equals a_addr ((* keep *):
+    // synthesis must not merge them back into one register)
+    generate
+        for (g = 0; g < G; g = g + 1) begin : g_waddr
+            reg [WAW-1:0] ar;
+            (* keep *) always @(posedge ap_clk) begin
+                if (!ap_rst_n) begin
+                    ar <= {WAW{1'b0}};
+                end else begin
+                    ar <= a_addr_next;
+                end
+            end
+            assign wmem_addr[g*WAW +: WAW] = ar;
+        end
+    endgenerate
+
     generate
         for (g = 0; g < G; g = g + 1) begin : g_grp
             reg [XW-1:0] xr;

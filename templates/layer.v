@@ -49,7 +49,7 @@ module {{ module }} #(
     // RAM_STYLE "{{ wstyle }}": {{ wreason }}.
 {%- for r in wroms %}
     bnn_rom #(.WIDTH({{ ww }}), .DEPTH({{ wdepth }}), .INIT_FILE({MEM_DIR, "/{{ r.file }}"}), .RAM_STYLE("{{ wstyle }}")) {{ r.inst }} (
-        .ap_clk(ap_clk), .en(wmem_en), .addr(wmem_addr), .rdata(wmem_rdata[{{ r.hi }}:{{ r.lo }}])
+        .ap_clk(ap_clk), .en(wmem_en), .addr(wmem_addr[{{ r.ahi }}:{{ r.alo }}]), .rdata(wmem_rdata[{{ r.hi }}:{{ r.lo }}])
     );
 {%- endfor %}
 {% if troms.is_empty() %}

@@ -62,7 +62,14 @@ struct Rom {
     file: String,
     hi: usize,
     lo: usize,
+    /// The slice of `wmem_addr` this ROM reads (its PE group's address replica); weight ROMs only.
+    ahi: usize,
+    alo: usize,
 }
+
+/// `bnn_mvtu`'s PE_GROUP: PEs per replicated input-word copy, accumulator enable and
+/// weight-ROM address (`wmem_addr` has one address per group).
+pub const MVTU_PE_GROUP: usize = 8;
 
 #[derive(Template)]
 #[template(path = "layer.v")]
@@ -482,14 +489,19 @@ fn layer_file(hw: &HwNetwork, layer: &HwLayer, l: &HwMvtu, module: &str) -> Resu
         param("TBITS", tbits),
         param("OUT_BIAS", vint(obias)),
         param("XNOR_FANIN", l.mw),
+        param("PE_GROUP", MVTU_PE_GROUP),
     ];
     let digits = |p: usize| format!("{p:03}");
+    let waw = clog2_or_1(l.nf() * l.sf());
+    let groups = l.pe.div_ceil(MVTU_PE_GROUP);
     let wroms = (0..l.pe)
         .map(|p| Rom {
             inst: format!("u_wrom_{}", digits(p)),
             file: mem_file(layer, 'w', p),
             hi: (p + 1) * ww - 1,
             lo: p * ww,
+            ahi: (p / MVTU_PE_GROUP + 1) * waw - 1,
+            alo: p / MVTU_PE_GROUP * waw,
         })
         .collect();
     let troms = if nsteps > 0 {
@@ -499,6 +511,8 @@ fn layer_file(hw: &HwNetwork, layer: &HwLayer, l: &HwMvtu, module: &str) -> Resu
                 file: mem_file(layer, 't', p),
                 hi: (p + 1) * tw - 1,
                 lo: p * tw,
+                ahi: 0,
+                alo: 0,
             })
             .collect()
     } else {
@@ -507,7 +521,7 @@ fn layer_file(hw: &HwNetwork, layer: &HwLayer, l: &HwMvtu, module: &str) -> Resu
     let widths = [
         l.simd * l.ibits() as usize,
         l.pe * l.obits() as usize,
-        clog2_or_1(l.nf() * l.sf()),
+        groups * waw,
         l.pe * ww,
         clog2_or_1(l.nf()),
         l.pe * tw,

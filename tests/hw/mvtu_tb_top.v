@@ -42,7 +42,9 @@ module mvtu_tb_top #(
     localparam integer TW  = NSTEPS * TBITS + 1;
 
     wire                wmem_en;
-    wire [WAW-1:0]      wmem_addr;
+    localparam integer PE_GROUP = 3;  // not a divisor of every PE tested: a partial last group
+    localparam integer G   = (PE + PE_GROUP - 1) / PE_GROUP;
+    wire [G*WAW-1:0]    wmem_addr;
     wire [PE*WW-1:0]    wmem_rdata;
     wire                tmem_en;
     wire [TAW-1:0]      tmem_addr;
@@ -51,7 +53,8 @@ module mvtu_tb_top #(
     bnn_mvtu #(
         .MW(MW), .MH(MH), .PE(PE), .SIMD(SIMD), .WBITS(WBITS), .IBITS(IBITS),
         .WTYPE(WTYPE), .ITYPE(ITYPE), .ACC_BITS(ACC_BITS), .NSTEPS(NSTEPS),
-        .OBITS(OBITS), .TBITS(TBITS), .OUT_BIAS(OUT_BIAS), .XNOR_FANIN(XNOR_FANIN)
+        .OBITS(OBITS), .TBITS(TBITS), .OUT_BIAS(OUT_BIAS), .XNOR_FANIN(XNOR_FANIN),
+        .PE_GROUP(PE_GROUP)
     ) u_mvtu (
         .ap_clk(ap_clk), .ap_rst_n(ap_rst_n),
         .s_axis_tdata(s_axis_tdata), .s_axis_tvalid(s_axis_tvalid), .s_axis_tready(s_axis_tready),
@@ -70,7 +73,7 @@ module mvtu_tb_top #(
             bnn_rom #(
                 .WIDTH(WW), .DEPTH(NF * SF), .INIT_FILE({MEM_DIR, "/w", DIGITS, ".mem"})
             ) u_wrom (
-                .ap_clk(ap_clk), .en(wmem_en), .addr(wmem_addr),
+                .ap_clk(ap_clk), .en(wmem_en), .addr(wmem_addr[(p / PE_GROUP)*WAW +: WAW]),
                 .rdata(wmem_rdata[p*WW +: WW])
             );
             if (NSTEPS > 0) begin : g_t
