@@ -89,33 +89,34 @@ impl MvtuShape {
 /// The fitted LUT coefficients, in the order of [`Features`]' fields (`scripts/calibrate-cost
 /// fit` on `docs/cost-calibration.csv`, yosys 0.70 xc7; see `docs/cost-model.md`).
 const LUT_COEF: Features = Features {
-    one: 27.0057,
-    ctrl: 0.7157,
-    ibuf: 0.5255,
-    tree1: 1.1347,
+    one: 25.4953,
+    ctrl: 0.8012,
+    ibuf: 0.5012,
+    tree1: 1.1356,
     treew: 1.0,
-    sel: 0.8644,
-    acc: 1.3053,
-    prod: 1.8548,
-    prod_pp: 1.6391,
-    thr: 0.8193,
-    thr_c: 0.7699,
+    sel: 0.8658,
+    acc: 1.3084,
+    prod: 1.8593,
+    prod_pp: 1.6389,
+    thr: 0.8213,
+    thr_c: 0.7702,
     tcount: 0.0,
-    xout: 0.3808,
+    xout: 0.4304,
     wrom: 1.0105,
-    trom: 0.7185,
+    trom: 0.7162,
 };
 
 /// The fitted flip-flop coefficients (same fit), over [`ff_features`].
 const FF_COEF: FfFeatures = FfFeatures {
-    one: 39.5084,
-    ctrl: 0.2742,
-    x: 1.1693,
-    tree: 0.9981,
-    acc: 0.9806,
-    prod: 1.0222,
-    thr: 1.0297,
-    rom: 0.9172,
+    one: 61.8842,
+    ctrl: -0.1586,
+    x: 0.9152,
+    tree: 1.0376,
+    acc: 1.1422,
+    prod: 0.9871,
+    thr: 0.8208,
+    rom: 1.0511,
+    romreg: 1.0,
 };
 
 /// The structural LUT features of a layer (counts of bits; see `docs/cost-model.md`).
@@ -195,6 +196,9 @@ pub struct FfFeatures {
     pub thr: f64,
     /// Read registers of the ROMs in LUTs (one per distinct data bit).
     pub rom: f64,
+    /// Output registers of the block ROMs (`bnn_rom`'s second read stage, in the fabric: yosys
+    /// absorbs neither into RAMB18/36 nor DP16KD): one per varying data bit, coefficient 1.
+    pub romreg: f64,
 }
 
 impl FfFeatures {
@@ -207,6 +211,7 @@ impl FfFeatures {
             + self.prod * c.prod
             + self.thr * c.thr
             + self.rom * c.rom
+            + self.romreg * c.romreg
     }
 }
 
@@ -439,6 +444,11 @@ pub fn ff_features(s: &MvtuShape) -> FfFeatures {
         MemKind::Block => 0.0,
         _ => pe as f64 * rom_distinct_bits(r.depth, r.width),
     };
+    let block_reg_bits = |r: &RomShape| match r.kind {
+        MemKind::Block if r.varying.is_empty() => (pe * r.width) as f64,
+        MemKind::Block => r.varying.iter().sum::<usize>() as f64,
+        _ => 0.0,
+    };
     let ts = clog2(simd).max(1);
     FfFeatures {
         one: 1.0,
@@ -453,6 +463,7 @@ pub fn ff_features(s: &MvtuShape) -> FfFeatures {
             (pe * ab) as f64
         },
         rom: rom_bits(&s.weights) + s.thresholds.as_ref().map_or(0.0, rom_bits),
+        romreg: block_reg_bits(&s.weights) + s.thresholds.as_ref().map_or(0.0, block_reg_bits),
     }
 }
 
