@@ -457,4 +457,3 @@ fn default_sweep_covers_the_precisions() {
         })
     }));
 }
-
