@@ -527,19 +527,32 @@ pub fn bram18(layer: &HwMvtu) -> u64 {
     shape_bram18(&MvtuShape::of(layer, true))
 }
 
+/// The (width, depth) configurations of an 18-Kbit block RAM: RAMB18E1 (xc7) and DP16KD (ECP5)
+/// alike.
+pub const BLOCK18_CONFIGS: [(u64, u64); 6] = [
+    (1, 16384),
+    (2, 8192),
+    (4, 4096),
+    (9, 2048),
+    (18, 1024),
+    (36, 512),
+];
+
+/// The fewest blocks one `depth` × `width` ROM takes when it is tiled ⌈width/w⌉ · ⌈depth/d⌉
+/// times with one of the (w, d) `configs`.
+pub fn fewest_tiles(depth: u64, width: u64, configs: &[(u64, u64)]) -> u64 {
+    configs
+        .iter()
+        .map(|&(w, d)| width.div_ceil(w) * depth.div_ceil(d))
+        .min()
+        .unwrap_or(0)
+}
+
 /// The block RAMs yosys (`memory_libmap`, `brams_xc4v.txt` for xc7) builds one `depth` ×
 /// `width` ROM from, as (RAMB18E1, RAMB36E1): the cheapest of RAMB18 (cost 129) as 16K × 1 …
 /// 1K × 18 or 512 × 36 and RAMB36 (cost 257) as 32K × 1 … 1K × 36 or 512 × 72, each
 /// configuration tiled ⌈width/w⌉ · ⌈depth/d⌉ times.
 pub fn rom_blocks(depth: u64, width: u64) -> (u64, u64) {
-    const B18: [(u64, u64); 6] = [
-        (1, 16384),
-        (2, 8192),
-        (4, 4096),
-        (9, 2048),
-        (18, 1024),
-        (36, 512),
-    ];
     const B36: [(u64, u64); 7] = [
         (1, 32768),
         (2, 16384),
@@ -549,9 +562,8 @@ pub fn rom_blocks(depth: u64, width: u64) -> (u64, u64) {
         (36, 1024),
         (72, 512),
     ];
-    let tiles = |(w, d): (u64, u64)| width.div_ceil(w) * depth.div_ceil(d);
-    let n18 = B18.iter().map(|&c| tiles(c)).min().unwrap_or(0);
-    let n36 = B36.iter().map(|&c| tiles(c)).min().unwrap_or(0);
+    let n18 = fewest_tiles(depth, width, &BLOCK18_CONFIGS);
+    let n36 = fewest_tiles(depth, width, &B36);
     if n36 * 257 < n18 * 129 {
         (0, n36)
     } else {

@@ -5,7 +5,7 @@
 //! LUT4 families the LUT estimate is scaled by [`LUT4_PER_LUT6`]: the tiny example synthesizes
 //! to 486 LUT6 (xc7) and 786 LUT4 (ECP5), 1.62× (README, yosys 0.70).
 
-use crate::codegen::cost::rom_blocks;
+use crate::codegen::cost::{fewest_tiles, rom_blocks, BLOCK18_CONFIGS};
 
 /// LUT4 per LUT6 of the same design (tiny example: 786 / 486 = 1.62, rounded down).
 pub const LUT4_PER_LUT6: f64 = 1.6;
@@ -125,27 +125,15 @@ impl Device {
     /// Block RAMs of one ROM of `depth` × `width` bits: the fewest tiles of one configuration of
     /// the primitive (as yosys' `memory_libmap` picks them; xc7 uses [`rom_blocks`]).
     pub fn rom_blocks(&self, depth: u64, width: u64) -> u64 {
-        let tiles = |configs: &[(u64, u64)]| {
-            configs
-                .iter()
-                .map(|&(w, d)| width.div_ceil(w) * depth.div_ceil(d))
-                .min()
-                .unwrap_or(0)
-        };
         match self.ram {
             BlockRam::Xc7 => {
                 let (b18, b36) = rom_blocks(depth, width);
                 b18 + 2 * b36
             }
-            BlockRam::Dp16kd => tiles(&[
-                (1, 16384),
-                (2, 8192),
-                (4, 4096),
-                (9, 2048),
-                (18, 1024),
-                (36, 512),
-            ]),
-            BlockRam::Ebr => tiles(&[(2, 2048), (4, 1024), (8, 512), (16, 256)]),
+            BlockRam::Dp16kd => fewest_tiles(depth, width, &BLOCK18_CONFIGS),
+            BlockRam::Ebr => {
+                fewest_tiles(depth, width, &[(2, 2048), (4, 1024), (8, 512), (16, 256)])
+            }
         }
     }
 }
