@@ -90,8 +90,11 @@ pub struct HwWindow {
     /// Elements per word and their bits.
     pub elems: usize,
     pub ebits: u32,
-    /// Buffer depth in words ([`Window::depth_for`] the consumer's NF).
+    /// Buffer depth in words: `net.toml`'s `buffer_depth`, else `rule_depth`.
     pub depth: usize,
+    /// The analytic depth ([`Window::depth_for`] the consumer's NF), whatever `depth` is: what
+    /// the reports compare a sized buffer with.
+    pub rule_depth: usize,
     /// Bit pattern of every element slot of a padding pixel (`cw · elems` slots).
     pub pad: Vec<u64>,
 }
@@ -371,8 +374,12 @@ pub struct HwLink {
     /// Producer word width and consumer word width, in bits.
     pub in_bits: usize,
     pub out_bits: usize,
-    /// Depth (words of `out_bits`) of the FIFO in front of the consumer, if any.
+    /// Depth (words of `out_bits`) of the FIFO in front of the consumer, if any: the
+    /// consumer's `net.toml` `fifo_depth`, else `rule_fifo_depth`.
     pub fifo_depth: Option<usize>,
+    /// The analytic depth (one consumer frame, [`crate::passes::pad`]), whatever `fifo_depth`
+    /// is; `Some` exactly when `fifo_depth` is.
+    pub rule_fifo_depth: Option<usize>,
 }
 
 impl HwLink {

@@ -215,6 +215,9 @@ pub struct ConvGeometry {
 pub struct MaxPool {
     pub kernel: [usize; 2],
     pub stride: [usize; 2],
+    /// Words of the window generator's buffer (`net.toml` `buffer_depth`, chosen by `bnn-gen
+    /// fold --size-fifos`); `None`: the analytic rule, [`crate::passes::window::Window::depth_for`].
+    pub buffer_depth: Option<usize>,
 }
 
 /// Output size of a window sweep along one dimension, or `None` when the window does not fit.
@@ -232,6 +235,13 @@ pub struct Folding {
     pub ram_style: RamStyle,
     /// The threshold ROMs (`net.toml` `threshold_ram_style`).
     pub threshold_ram_style: RamStyle,
+    /// Depth in words of the FIFO in front of a dense layer (`net.toml` `fifo_depth`, chosen by
+    /// `bnn-gen fold --size-fifos`); `None`: the analytic rule of [`crate::passes::pad`] (one
+    /// frame of the consumer). Only where the rule places a FIFO.
+    pub fifo_depth: Option<usize>,
+    /// Words of the window generator's buffer in front of a conv layer (`net.toml`
+    /// `buffer_depth`); `None`: [`crate::passes::window::Window::depth_for`] the layer's NF.
+    pub buffer_depth: Option<usize>,
 }
 
 /// Which primitive a layer's ROMs are built from (`net.toml` `ram_style`, `docs/net-format.md`).
@@ -282,6 +292,8 @@ impl Folding {
             simd,
             ram_style: RamStyle::Auto,
             threshold_ram_style: RamStyle::Auto,
+            fifo_depth: None,
+            buffer_depth: None,
         }
     }
 

@@ -134,7 +134,9 @@ enum Command {
     /// block RAM, weighed by their share of the device) whose ideal cycles per frame meet a
     /// target, or the fastest design that fits a device. Prints the per-layer table; with -o,
     /// writes the folded net.toml (docs/folding.md).
-    #[command(group(clap::ArgGroup::new("goal").required(true).multiple(true).args(["target_fps", "target_cycles", "device"])))]
+    /// With --size-fifos, also sizes every FIFO and window buffer with the cycle simulator
+    /// (alone: for the net's own folding).
+    #[command(group(clap::ArgGroup::new("goal").required(true).multiple(true).args(["target_fps", "target_cycles", "device", "size_fifos"])))]
     Fold {
         /// The network: net.toml (or a QONNX model, .onnx, for the table only).
         net: PathBuf,
@@ -163,6 +165,28 @@ enum Command {
         /// the same target and print both, with the time each took (scripts/bench-fold).
         #[arg(long, requires = "target_cycles")]
         compare_setfolding: bool,
+        /// Size every inter-layer FIFO and window buffer with the cycle simulator: the smallest
+        /// depths that keep the analytic design's cycles per frame (the ideal) without stalls
+        /// and with random input gaps, the output never stalled, plus a 25 % margin, confirmed
+        /// on fresh seeds; prints the bits saved against the analytic rule and writes the depths
+        /// (fifo_depth, buffer_depth) into the -o net.toml. Alone: keeps the net's folding.
+        #[arg(long)]
+        size_fifos: bool,
+        /// Input-gap probability per cycle of the sizing runs (the harness's --stall-in).
+        #[arg(long, default_value_t = 0.2, requires = "size_fifos")]
+        size_stall: f64,
+        /// Stall seeds of the sizing search (as many fresh seeds confirm the result).
+        #[arg(long, default_value_t = 3, requires = "size_fifos")]
+        size_seeds: usize,
+        /// Frames per sizing run (default: enough to fill the pipeline twice, at least 8; the
+        /// confirmation runs twice as many).
+        #[arg(long, requires = "size_fifos")]
+        size_frames: Option<usize>,
+        /// Also bisect every buffer below its largest occupancy + 1 (the smallest depths that
+        /// keep the cycles per frame; about 5 runs per buffer: seconds on the small nets,
+        /// minutes on CNV).
+        #[arg(long, requires = "size_fifos")]
+        size_search: bool,
     },
     /// Sweep the folding design space: the cheapest design for targets from the full unfolding
     /// to the fully folded design, reduced to the Pareto front of cycles per frame, LUT and
@@ -414,6 +438,11 @@ fn run(command: Command) -> Result<()> {
             max_util,
             out,
             compare_setfolding,
+            size_fifos,
+            size_stall,
+            size_seeds,
+            size_frames,
+            size_search,
         } => {
             if compare_setfolding {
                 return compare_setfolding_line(
@@ -430,6 +459,13 @@ fn run(command: Command) -> Result<()> {
                 device.as_deref(),
                 max_util,
                 out.as_deref(),
+                size_fifos.then(|| fold::fifos::SizingOptions {
+                    stall: size_stall,
+                    seeds: size_seeds,
+                    frames: size_frames,
+                    search: size_search,
+                    ..Default::default()
+                }),
             )
         }
         Command::Explore {
@@ -456,6 +492,7 @@ fn run_fold(
     device: Option<&str>,
     max_util: f64,
     out: Option<&Path>,
+    sizing: Option<fold::fifos::SizingOptions>,
 ) -> Result<()> {
     let start = Instant::now();
     let (mut network, _io) = frontend::float_io::load_any(net)?;
@@ -470,9 +507,24 @@ fn run_fold(
         device: device.and_then(fold::Device::by_name),
         max_util,
     };
-    let design = fold::fold(&network, &request)?;
+    let design = if target.is_none() && request.device.is_none() {
+        // --size-fifos alone: the net's own folding.
+        fold::keep(&network)?
+    } else {
+        fold::fold(&network, &request)?
+    };
     print!("{}", design.table(&network));
     eprintln!("fold: {:.2} s", start.elapsed().as_secs_f64());
+    let sizing = match sizing {
+        None => None,
+        Some(opts) => {
+            let mut folded = network.clone();
+            fold::apply(&mut folded, &design.folds);
+            let s = fold::fifos::size(&folded, &opts, &|_, _, _| {})?;
+            print!("\n{}", s.table(&folded));
+            Some(s)
+        }
+    };
     if let Some(out) = out {
         if net.extension().is_some_and(|e| e == "onnx") {
             return Err(Error::invalid(
@@ -487,7 +539,8 @@ fn run_fold(
             std::env::args().skip(1).collect::<Vec<_>>().join(" "),
             net.display()
         );
-        let body = fold::emit::folded_toml(&text, net, out, &network, &design, &header)?;
+        let body =
+            fold::emit::folded_toml(&text, net, out, &network, &design, sizing.as_ref(), &header)?;
         std::fs::write(out, body).map_err(|e| Error::io(out, e))?;
         eprintln!("wrote {}", out.display());
     }

@@ -415,6 +415,7 @@ pub fn network(spec: &NetSpec, seed: u64) -> Network {
                     op: Op::MaxPool(MaxPool {
                         kernel: p.kernel,
                         stride: p.stride,
+                        buffer_depth: None,
                     }),
                 }
             }

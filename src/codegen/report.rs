@@ -23,6 +23,10 @@ pub struct BuildReport {
     pub links: Vec<LinkReport>,
     pub head: Option<HeadReport>,
     pub totals: Totals,
+    /// Present when `net.toml` sets some FIFO or window-buffer depth other than the analytic
+    /// rule's (`bnn-gen fold --size-fifos`): the buffers' bits against the rule's.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub buffer_sizing: Option<BufferSizingReport>,
     /// max over layers of their cycles per frame (`vectors·NF·SF` for an MVTU).
     pub ideal_ii_cycles: u64,
     /// First input word to last output word of one frame through an idle pipeline.
@@ -131,6 +135,9 @@ pub struct WindowReport {
     /// Line buffer depth in words (see `docs/hardware.md`), and in bits.
     pub buffer_depth_words: usize,
     pub buffer_bits: u64,
+    /// The analytic depth, present when `net.toml`'s `buffer_depth` differs from it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub buffer_depth_rule_words: Option<usize>,
     /// Output words per window and per frame.
     pub window_words: usize,
     pub words_per_frame: usize,
@@ -193,6 +200,68 @@ pub struct LinkReport {
     pub dwc: bool,
     /// Depth of the `bnn_fifo` in front of the consumer (consumer words), if any.
     pub fifo_depth: Option<usize>,
+    /// The analytic depth (one consumer frame), present when `net.toml`'s `fifo_depth`
+    /// differs from it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fifo_depth_rule: Option<usize>,
+}
+
+/// FIFO and window-buffer bits of a design whose depths `net.toml` sets (`bnn-gen fold
+/// --size-fifos`), against the analytic rules'.
+#[derive(Clone, Debug, Serialize)]
+pub struct BufferSizingReport {
+    /// Every FIFO's and window buffer's bits (words × word bits) as built...
+    pub bits: u64,
+    /// ... with the analytic depths...
+    pub rule_bits: u64,
+    /// ... and the difference.
+    pub saved_bits: i64,
+    /// The buffers `net.toml` sizes: instance, depth, analytic depth.
+    pub sized: Vec<SizedBuffer>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct SizedBuffer {
+    /// `link<i>_fifo` or `l<i>_swg`, as in the generated top.
+    pub instance: String,
+    pub word_bits: usize,
+    pub depth: usize,
+    pub rule_depth: usize,
+}
+
+/// The [`BufferSizingReport`] of `hw`, `None` when every depth is the rule's.
+pub fn buffer_sizing(hw: &HwNetwork) -> Option<BufferSizingReport> {
+    let mut all = Vec::new();
+    for (i, l) in hw.layers.iter().enumerate() {
+        if let Some(k) = i.checked_sub(1).map(|j| &hw.links[j]) {
+            if let (Some(d), Some(r)) = (k.fifo_depth, k.rule_fifo_depth) {
+                all.push((format!("link{}_fifo", i - 1), k.out_bits, d, r));
+            }
+        }
+        if let Some(w) = &l.window {
+            all.push((format!("l{i}_swg"), w.word_bits(), w.depth, w.rule_depth));
+        }
+    }
+    if all.iter().all(|&(_, _, d, r)| d == r) {
+        return None;
+    }
+    let bits: u64 = all.iter().map(|&(_, b, d, _)| (b * d) as u64).sum();
+    let rule_bits: u64 = all.iter().map(|&(_, b, _, r)| (b * r) as u64).sum();
+    Some(BufferSizingReport {
+        bits,
+        rule_bits,
+        saved_bits: rule_bits as i64 - bits as i64,
+        sized: all
+            .into_iter()
+            .filter(|&(_, _, d, r)| d != r)
+            .map(|(instance, word_bits, depth, rule_depth)| SizedBuffer {
+                instance,
+                word_bits,
+                depth,
+                rule_depth,
+            })
+            .collect(),
+    })
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -338,6 +407,7 @@ pub fn build_report(hw: &HwNetwork, top: &str, modules: &[String]) -> BuildRepor
                     word_bits: w.word_bits(),
                     buffer_depth_words: w.depth,
                     buffer_bits: (w.depth * w.word_bits()) as u64,
+                    buffer_depth_rule_words: (w.depth != w.rule_depth).then_some(w.rule_depth),
                     window_words: g.window_words(),
                     words_per_frame: g.out_words(),
                     estimated_luts: cost::swg_luts(w),
@@ -368,6 +438,7 @@ pub fn build_report(hw: &HwNetwork, top: &str, modules: &[String]) -> BuildRepor
             consumer_word_bits: k.out_bits,
             dwc: k.dwc(),
             fifo_depth: k.fifo_depth,
+            fifo_depth_rule: k.rule_fifo_depth.filter(|&r| Some(r) != k.fifo_depth),
         })
         .collect();
     let head = hw.head.map(|h| HeadReport {
@@ -409,6 +480,7 @@ pub fn build_report(hw: &HwNetwork, top: &str, modules: &[String]) -> BuildRepor
         links,
         head,
         totals,
+        buffer_sizing: buffer_sizing(hw),
         ideal_ii_cycles: hw.ideal_ii() as u64,
         latency_cycles_estimate: latency(hw).0,
         notes: hw.notes.clone(),

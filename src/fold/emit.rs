@@ -1,8 +1,10 @@
 //! The folded `net.toml`: the source text with every MVTU layer's `pe`, `simd`, `ram_style` and
-//! `threshold_ram_style` replaced and a comment saying why, everything else (comments, order,
-//! other keys) kept. When the new file is in another directory, relative `.npy` paths are
-//! rewritten to point at the same files.
+//! `threshold_ram_style` replaced and a comment saying why, `fifo_depth` / `buffer_depth` set
+//! where `--size-fifos` chose them (and removed elsewhere: they belonged to the old folding),
+//! everything else (comments, order, other keys) kept. When the new file is in another
+//! directory, relative `.npy` paths are rewritten to point at the same files.
 
+use super::fifos::Sizing;
 use super::Design;
 use crate::error::{Error, Result};
 use crate::ir::{Network, Op, RamStyle};
@@ -75,6 +77,7 @@ pub fn folded_toml(
     out: &Path,
     net: &Network,
     design: &Design,
+    sizing: Option<&Sizing>,
     header: &str,
 ) -> Result<String> {
     let mut doc: DocumentMut = text
@@ -100,6 +103,18 @@ pub fn folded_toml(
         ));
     }
     for (i, (table, layer)) in layers.iter_mut().zip(&net.layers).enumerate() {
+        // Depths sized for the old folding do not hold for the new one.
+        table.remove("fifo_depth");
+        table.remove("buffer_depth");
+        for b in sizing.iter().flat_map(|s| &s.buffers) {
+            if b.layer == i && b.chosen != b.rule {
+                table[b.field()] = toml_edit::value(b.chosen as i64);
+                if let Some(mut key) = table.key_mut(b.field()) {
+                    let comment = sizing.map(|s| s.comment(b)).unwrap_or_default();
+                    key.leaf_decor_mut().set_prefix(format!("# {comment}\n"));
+                }
+            }
+        }
         let Op::MatVec(mv) = &layer.op else {
             continue;
         };

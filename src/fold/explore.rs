@@ -199,6 +199,7 @@ pub fn write(
             &path,
             net,
             &design,
+            None,
             &format!("bnn-gen explore: Pareto point {k} of {}", points.len()),
         )?;
         std::fs::write(&path, body).map_err(|e| Error::io(&path, e))?;

@@ -7,11 +7,13 @@
 //! - [`setfolding`]: FINN's SetFolding, the baseline;
 //! - [`devices`]: the device presets;
 //! - [`emit`]: the folded `net.toml`;
+//! - [`fifos`]: FIFO and window-buffer sizing with the cycle simulator (`--size-fifos`);
 //! - [`explore`]: the Pareto sweep and its CSV, JSON and SVG.
 
 pub mod devices;
 pub mod emit;
 pub mod explore;
+pub mod fifos;
 pub mod model;
 mod plot;
 pub mod search;
@@ -119,14 +121,21 @@ pub struct Design {
     pub reasons: Vec<String>,
 }
 
-/// Sets the folding of every MVTU layer of `net` to `folds`.
+/// Sets the folding of every MVTU layer of `net` to `folds`. FIFO and window-buffer depths
+/// set for the old folding are dropped (back to the analytic rule): they were sized for other
+/// word widths and rates (`--size-fifos` sizes the new ones).
 pub fn apply(net: &mut Network, folds: &[LayerFold]) {
     for (layer, f) in net.layers.iter_mut().zip(folds) {
-        if let Op::MatVec(mv) = &mut layer.op {
-            mv.folding.pe = f.pe;
-            mv.folding.simd = f.simd;
-            mv.folding.ram_style = f.ram_style;
-            mv.folding.threshold_ram_style = f.threshold_ram_style;
+        match &mut layer.op {
+            Op::MatVec(mv) => {
+                mv.folding.pe = f.pe;
+                mv.folding.simd = f.simd;
+                mv.folding.ram_style = f.ram_style;
+                mv.folding.threshold_ram_style = f.threshold_ram_style;
+                mv.folding.fifo_depth = None;
+                mv.folding.buffer_depth = None;
+            }
+            Op::MaxPool(p) => p.buffer_depth = None,
         }
     }
 }
@@ -182,6 +191,28 @@ pub fn fold(net: &Network, req: &Request) -> Result<Design> {
         target,
         clock_mhz: clock,
         max_util: req.device.map(|_| req.max_util),
+        reasons,
+    })
+}
+
+/// The net's own folding as a [`Design`] (`fold --size-fifos` without a target or device:
+/// only the buffers are sized).
+pub fn keep(net: &Network) -> Result<Design> {
+    let problem = Problem::new(net)?;
+    let folds = problem.current();
+    let cost = problem.evaluate(&folds).map_err(Error::Unsupported)?;
+    let device = Device::by_name(devices::REFERENCE).expect("the reference preset");
+    let reasons = reasons_for(&problem, &folds, &cost, None, &device)
+        .into_iter()
+        .map(|r| r.replace("the cheapest fold that keeps up", "as in net.toml"))
+        .collect();
+    Ok(Design {
+        folds,
+        cost,
+        device,
+        target: None,
+        clock_mhz: None,
+        max_util: None,
         reasons,
     })
 }
@@ -411,7 +442,7 @@ impl Design {
         let goal = match (self.target, self.max_util) {
             (Some(t), _) => format!("target {t} cycles/frame"),
             (None, Some(u)) => format!("fastest within {u} % of {}", d.name),
-            (None, None) => String::new(),
+            (None, None) => "the folding of net.toml".to_string(),
         };
         format!(
             "{} cycles/frame{rate} ({goal}); est. {luts} {} ({:.1} % of {}), {blocks} {} \

@@ -374,6 +374,7 @@ impl<'a> Problem<'a> {
                     elems: lanes,
                     ebits: *ebits,
                     depth: self.depth(i, &geom, 1),
+                    rule_depth: self.depth(i, &geom, 1),
                     pad: Vec::new(),
                 };
                 let core = lout.pixels * kernel[0] * kernel[1] * geom.cw;
@@ -422,6 +423,7 @@ impl<'a> Problem<'a> {
                             elems: simd,
                             ebits: m.ebits,
                             depth: self.depth(i, &geom, mh_pad / pe),
+                            rule_depth: self.depth(i, &geom, mh_pad / pe),
                             pad: Vec::new(),
                         };
                         (Some(window), geom.window_words() * simd, lout.pixels)

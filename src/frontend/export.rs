@@ -188,6 +188,9 @@ impl Exporter {
                     self.line(format!("name = \"{}\"", layer.name));
                     self.line(format!("kernel = {}", pair(p.kernel)));
                     self.line(format!("stride = {}", pair(p.stride)));
+                    if let Some(d) = p.buffer_depth {
+                        self.line(format!("buffer_depth = {d}"));
+                    }
                 }
             }
         }
@@ -316,6 +319,12 @@ impl Exporter {
                 "threshold_ram_style = \"{}\"",
                 m.folding.threshold_ram_style.name()
             ));
+        }
+        if let Some(d) = m.folding.fifo_depth {
+            self.line(format!("fifo_depth = {d}"));
+        }
+        if let Some(d) = m.folding.buffer_depth {
+            self.line(format!("buffer_depth = {d}"));
         }
         self.line("");
         self.line("[layer.activation]");

@@ -389,6 +389,7 @@ impl Ctx {
         folding.ram_style = ram_style(at, "ram_style", d.ram_style.as_deref())?;
         folding.threshold_ram_style =
             ram_style(at, "threshold_ram_style", d.threshold_ram_style.as_deref())?;
+        folding.fifo_depth = depth(at, "fifo_depth", d.fifo_depth, 2)?;
         let mut mv = MatVec {
             conv: None,
             weights: w.mapv(|v| v as i32),
@@ -531,6 +532,7 @@ impl Ctx {
         folding.ram_style = ram_style(at, "ram_style", c.ram_style.as_deref())?;
         folding.threshold_ram_style =
             ram_style(at, "threshold_ram_style", c.threshold_ram_style.as_deref())?;
+        folding.buffer_depth = depth(at, "buffer_depth", c.buffer_depth, 1)?;
         if folding.simd > ifm {
             return Err(at.err(
                 "simd",
@@ -594,7 +596,15 @@ impl Ctx {
             shape: Shape::Image { h: oh, w: ow, c },
             dtype: input.dtype,
         };
-        Ok((Op::MaxPool(MaxPool { kernel, stride }), output))
+        let buffer_depth = depth(at, "buffer_depth", p.buffer_depth, 1)?;
+        Ok((
+            Op::MaxPool(MaxPool {
+                kernel,
+                stride,
+                buffer_depth,
+            }),
+            output,
+        ))
     }
 
     fn activation(&self, at: &At, mut table: toml::Table, mv: &MatVec) -> Result<Activation> {
@@ -871,6 +881,28 @@ fn folding(at: &At, pe: i64, simd: i64, mh: usize, mw: usize) -> Result<Folding>
         check("pe", pe, mh, "the output channels")?,
         check("simd", simd, mw, "the inputs per output")?,
     ))
+}
+
+/// Largest `fifo_depth` / `buffer_depth` (words): `bnn_swg` needs DEPTH < 2^28, and no layer
+/// of this tool's sizes needs more than a few frames.
+const MAX_DEPTH: i64 = 1 << 24;
+
+/// `fifo_depth` / `buffer_depth`: absent is the analytic rule; at least `min` words (the
+/// hardware's own minimum: 2 for `bnn_fifo`, 1 for `bnn_swg`). Whether the layer has such a
+/// buffer, and whether the depth lets the window generator progress, `passes::pad` checks (it
+/// knows the folding of the neighbours).
+fn depth(at: &At, field: &str, value: Option<i64>, min: i64) -> Result<Option<usize>> {
+    match value {
+        None => Ok(None),
+        Some(v) if (min..=MAX_DEPTH).contains(&v) => Ok(Some(v as usize)),
+        Some(v) => Err(at.err(
+            field,
+            format!(
+                "{v} words: expected {min} to {MAX_DEPTH}\nhelp: remove {field} to get the \
+                 analytic depth, or let `bnn-gen fold --size-fifos` choose it"
+            ),
+        )),
+    }
 }
 
 /// `ram_style` / `threshold_ram_style`: absent is `"auto"` (the size rule).

@@ -52,6 +52,8 @@ pub struct DenseSpec {
     /// `"auto"`, `"block"`, `"distributed"` or `"logic"`, checked in `load`.
     pub ram_style: Option<String>,
     pub threshold_ram_style: Option<String>,
+    /// Depth of the FIFO in front of the layer (words), checked in `load` and `passes::pad`.
+    pub fifo_depth: Option<i64>,
 }
 
 /// A `conv2d` layer, without its `kind` and `activation` (decoded separately).
@@ -74,6 +76,8 @@ pub struct ConvSpec {
     /// `"auto"`, `"block"`, `"distributed"` or `"logic"`, checked in `load`.
     pub ram_style: Option<String>,
     pub threshold_ram_style: Option<String>,
+    /// Words of the window generator's buffer, checked in `load` and `passes::pad`.
+    pub buffer_depth: Option<i64>,
 }
 
 /// A `maxpool` layer, without its `kind`.
@@ -85,6 +89,8 @@ pub struct PoolSpec {
     pub name: Option<String>,
     pub kernel: Pair,
     pub stride: Option<Pair>,
+    /// Words of the window generator's buffer, checked in `load` and `passes::pad`.
+    pub buffer_depth: Option<i64>,
 }
 
 /// `k` or `[kh, kw]`.

@@ -118,7 +118,11 @@ fn pool(name: &str, input: TensorType, kernel: [usize; 2], stride: [usize; 2]) -
             shape: Shape::Image { h: oh, w: ow, c },
             dtype: input.dtype,
         },
-        op: Op::MaxPool(MaxPool { kernel, stride }),
+        op: Op::MaxPool(MaxPool {
+            kernel,
+            stride,
+            buffer_depth: None,
+        }),
     }
 }
 

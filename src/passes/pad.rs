@@ -153,11 +153,13 @@ pub fn pad(net: &Network) -> Result<HwNetwork> {
                         let pad = (0..cs).map(|s| if s < c { pad_bits } else { 0 }).collect();
                         // The MVTU reads one window every NF·SF cycles.
                         let nf = lout.slots / mv.folding.pe;
+                        let rule_depth = geom.depth_for(nf);
                         let window = HwWindow {
                             geom,
                             elems: simd,
                             ebits: in_dtype.bits(),
-                            depth: geom.depth_for(nf),
+                            depth: buffer_depth(layer, &geom, mv.folding.buffer_depth, rule_depth)?,
+                            rule_depth,
                             pad,
                         };
                         let m = pad_mvtu(
@@ -193,12 +195,14 @@ pub fn pad(net: &Network) -> Result<HwNetwork> {
                     ph: 0,
                     pw: 0,
                 };
+                // The pool reads every cycle.
+                let rule_depth = geom.depth_for(1);
                 let window = HwWindow {
                     geom,
                     elems: lanes,
                     ebits: in_element.bits(),
-                    // The pool reads every cycle.
-                    depth: geom.depth_for(1),
+                    depth: buffer_depth(layer, &geom, p.buffer_depth, rule_depth)?,
+                    rule_depth,
                     pad: vec![0; lin.slots],
                 };
                 let pool = HwPool {
@@ -225,21 +229,30 @@ pub fn pad(net: &Network) -> Result<HwNetwork> {
         .map(|i| {
             let (a, b) = (&layers[i], &layers[i + 1]);
             debug_assert_eq!(a.out_element().bits(), b.in_ebits());
-            HwLink {
+            let rule = rule_fifo_depth(b);
+            Ok(HwLink {
                 from: i,
                 elements: layouts[i + 1].total_slots(),
                 in_bits: a.out_word_bits(),
                 out_bits: b.in_word_bits(),
-                // A dense consumer with NF > 1 reads its input only during the first neuron fold;
-                // a FIFO of one frame (SF words) lets the producer run a whole frame ahead. A
-                // window generator buffers its input itself.
-                fifo_depth: match (&b.window, &b.kind) {
-                    (None, HwKind::Mvtu(m)) if m.nf() > 1 => Some(m.sf().max(2)),
-                    _ => None,
+                fifo_depth: match (rule, fifo_depth_of(&net.layers[i + 1])) {
+                    (_, None) => rule,
+                    (Some(_), Some(d)) => Some(d),
+                    (None, Some(d)) => return Err(no_fifo_here(&net.layers[i + 1], b, d)),
                 },
-            }
+                rule_fifo_depth: rule,
+            })
         })
-        .collect();
+        .collect::<Result<Vec<_>>>()?;
+    if let Some(d) = fifo_depth_of(&net.layers[0]) {
+        return Err(Error::invalid(
+            format!("layer \"{}\" fifo_depth", net.layers[0].name),
+            format!(
+                "{d} words, but the first layer reads the input port directly and has no FIFO \
+                 in front\nhelp: remove fifo_depth from this layer"
+            ),
+        ));
+    }
 
     let head = match net.head {
         None => None,
@@ -277,6 +290,63 @@ pub fn pad(net: &Network) -> Result<HwNetwork> {
         head,
         notes,
     })
+}
+
+/// The analytic depth of the FIFO in front of layer `b`, if it gets one: a dense consumer with
+/// NF > 1 reads its input only during the first neuron fold, and a FIFO of one frame (SF words)
+/// lets the producer run a whole frame ahead. A consumer with NF = 1 reads every cycle, and a
+/// window generator buffers its input itself: no FIFO. `bnn-gen fold --size-fifos` measures how
+/// much of the frame is needed (`docs/folding.md`).
+pub fn rule_fifo_depth(b: &HwLayer) -> Option<usize> {
+    match (&b.window, &b.kind) {
+        (None, HwKind::Mvtu(m)) if m.nf() > 1 => Some(m.sf().max(2)),
+        _ => None,
+    }
+}
+
+/// `net.toml`'s `fifo_depth` of a layer.
+fn fifo_depth_of(layer: &Layer) -> Option<usize> {
+    match &layer.op {
+        Op::MatVec(mv) => mv.folding.fifo_depth,
+        Op::MaxPool(_) => None,
+    }
+}
+
+/// `fifo_depth` on a layer the rule gives no FIFO.
+fn no_fifo_here(layer: &Layer, b: &HwLayer, d: usize) -> Error {
+    let why = match (&b.window, b.mvtu()) {
+        (Some(_), _) => "its window generator buffers the input itself (see buffer_depth)".into(),
+        (None, Some(m)) => format!(
+            "it has NF = {} and reads its input every cycle, so it gets no FIFO",
+            m.nf()
+        ),
+        (None, None) => "it gets no FIFO".into(),
+    };
+    Error::invalid(
+        format!("layer \"{}\" fifo_depth", layer.name),
+        format!("{d} words, but {why}\nhelp: remove fifo_depth from this layer"),
+    )
+}
+
+/// The window generator's buffer depth: `net.toml`'s `buffer_depth` if given (at least
+/// [`Window::min_depth`], below which the generator deadlocks), else the analytic `rule`.
+fn buffer_depth(layer: &Layer, geom: &Window, given: Option<usize>, rule: usize) -> Result<usize> {
+    match given {
+        None => Ok(rule),
+        Some(d) if d >= geom.min_depth() => Ok(d),
+        Some(d) => Err(Error::invalid(
+            format!("layer \"{}\" buffer_depth", layer.name),
+            format!(
+                "{d} words is less than one window's span in this folding ({} words of {} \
+                 channel words per pixel): the window generator would deadlock\nhelp: use at \
+                 least {}, remove buffer_depth for the analytic depth ({rule}), or let `bnn-gen \
+                 fold --size-fifos` choose it",
+                geom.min_depth(),
+                geom.cw,
+                geom.min_depth()
+            ),
+        )),
+    }
 }
 
 /// The channel slots of every tensor (module docs, "Links") for the folding `fold(i)` = (PE,

@@ -121,6 +121,24 @@ impl Window {
 }
 
 impl Window {
+    /// The smallest buffer with which the generator always progresses: the largest span, over
+    /// the windows of a frame, from the oldest word the window holds (`hold`) to the last word it
+    /// reads. With fewer words the writer stops (the buffer is full of words the window still
+    /// holds) before the word the reader waits for: a deadlock. No lookahead at all: the
+    /// consumer may wait for every window's new words. The floor of `net.toml`'s
+    /// `buffer_depth` and of `bnn-gen fold --size-fifos`.
+    pub fn min_depth(&self) -> usize {
+        let mut depth = 1usize;
+        for oy in 0..self.oh() {
+            for ox in 0..self.ow() {
+                if let Some(r) = self.last_read(oy, ox) {
+                    depth = depth.max(r + 1 - self.hold(oy, ox));
+                }
+            }
+        }
+        depth
+    }
+
     /// The buffer depth the generator uses for a consumer that reads one window (SF =
     /// [`Window::window_words`] words) every `NF·SF` cycles: the smallest depth ≥
     /// [`Window::depth`] such that the writer, one word per cycle, has stored every word window

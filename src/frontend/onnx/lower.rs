@@ -1339,7 +1339,11 @@ impl Lowerer<'_> {
             ));
         }
         self.layers.push(Stage::Pool {
-            pool: MaxPool { kernel, stride },
+            pool: MaxPool {
+                kernel,
+                stride,
+                buffer_depth: None,
+            },
             in_shape: Shape::Image { h: ih, w: iw, c },
             out_shape: Shape::Image { h: oh, w: ow, c },
         });
