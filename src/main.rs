@@ -495,6 +495,9 @@ fn run_fold(
     sizing: Option<fold::fifos::SizingOptions>,
 ) -> Result<()> {
     let start = Instant::now();
+    if let Some(opts) = &sizing {
+        opts.check()?;
+    }
     let (mut network, _io) = frontend::float_io::load_any(net)?;
     passes::lower(&mut network)?;
     let target = match (target_fps, clock_mhz, target_cycles) {

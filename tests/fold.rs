@@ -2,10 +2,16 @@
 //! its target, and runs in the cycle simulator at exactly the cycles per frame it predicts; the
 //! folded net.toml loads and checks; bad requests give clear errors; explore's files are
 //! well-formed; bnn-gen is never more expensive than the SetFolding baseline by the same model.
+//! `--size-fifos`: the sized depths keep the cycles per frame, one word less does not, and the
+//! sized design verifies cycle-exactly in Verilator.
+
+mod common;
 
 use bnn_gen::cyclesim::{CycleSim, Stalls};
+use bnn_gen::fold::fifos::{self, BufferKind, BufferSize, Sizing, SizingOptions};
 use bnn_gen::fold::{self, Device, Problem, Request, Target};
 use bnn_gen::ir::Network;
+use bnn_gen::ir::Op;
 use bnn_gen::{frontend, passes, synth};
 use proptest::prelude::*;
 use std::path::PathBuf;
@@ -397,6 +403,319 @@ proptest! {
         let c = fold::compare(&net, target, xc7()).unwrap();
         if let Some((_, base)) = c.baseline.filter(|(_, b)| b.cycles <= target) {
             prop_assert!(design.cost.area(&xc7()) <= base.area(&xc7()) + 1e-9);
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// FIFO and window-buffer sizing (`fold --size-fifos`)
+// ---------------------------------------------------------------------------------------------
+
+/// `net` with every sized buffer at `depth(buffer)` (`None`: the analytic rule).
+fn with_depths(net: &Network, s: &Sizing, depth: impl Fn(&BufferSize) -> Option<usize>) -> Network {
+    let mut n = net.clone();
+    for b in &s.buffers {
+        let d = depth(b);
+        match (&mut n.layers[b.layer].op, b.kind) {
+            (Op::MatVec(mv), BufferKind::Fifo) => mv.folding.fifo_depth = d,
+            (Op::MatVec(mv), BufferKind::Window) => mv.folding.buffer_depth = d,
+            (Op::MaxPool(p), BufferKind::Window) => p.buffer_depth = d,
+            (Op::MaxPool(_), BufferKind::Fifo) => unreachable!("a FIFO feeds a dense layer"),
+        }
+    }
+    n
+}
+
+/// The sizing's stall patterns, written out here: none, then input gaps with seeds 1..=seeds and
+/// the output never stalled.
+fn sizing_patterns(o: &SizingOptions) -> Vec<Stalls> {
+    std::iter::once(Stalls::NONE)
+        .chain((1..=o.seeds as u32).map(|seed| Stalls {
+            seed,
+            p_in: o.stall,
+            p_out: 0.0,
+        }))
+        .collect()
+}
+
+/// Steady-state cycles per frame of `net` in the cycle simulator under `stalls` (infinite when
+/// it does not finish: a deadlocked window generator).
+fn cpf(net: &Network, frames: usize, stalls: Stalls) -> f64 {
+    let hw = passes::pad::pad(net).expect("pads");
+    let mut sim = CycleSim::new(&hw).unwrap();
+    let batch = synth::frames_for(net, frames, 1);
+    match sim.run_frames(batch.view(), stalls, None) {
+        Ok(r) => r.cycles_per_frame.expect("several frames"),
+        Err(_) => f64::INFINITY,
+    }
+}
+
+/// On the small examples, with the bisection: every buffer's proven depth keeps the analytic
+/// design's cycles per frame under every sizing pattern (the ideal without stalls), one word
+/// less (where the floor allows) is slower under some pattern, and the chosen depths (margin
+/// included) run at the ideal. Without the bisection, largest occupancy + 1 replays the
+/// analytic design's runs cycle for cycle.
+#[test]
+fn size_fifos_small_examples() {
+    let mut below_checked = 0;
+    for name in ["tiny", "digits-mlp", "digits-cnn"] {
+        let net = example(name);
+        let opts = SizingOptions {
+            search: true,
+            ..SizingOptions::default()
+        };
+        let s = fifos::size(&net, &opts, &|_, _, _| {}).unwrap_or_else(|e| panic!("{name}: {e}"));
+        eprint!("{name}:\n{}", s.table(&net));
+        assert!(s.confirmed, "{name}");
+        let ideal = passes::pad::pad(&net).unwrap().ideal_ii() as f64;
+        let pats = sizing_patterns(&opts);
+        let reference: Vec<f64> = pats.iter().map(|&p| cpf(&net, s.frames, p)).collect();
+        assert_eq!(
+            reference[0], ideal,
+            "{name}: the analytic design runs at the ideal"
+        );
+        for b in &s.buffers {
+            assert!(
+                b.floor <= b.minimum && b.minimum <= b.chosen && b.chosen <= b.rule,
+                "{name}: {b:?}"
+            );
+        }
+        let proven = with_depths(&net, &s, |b| Some(b.minimum));
+        for (p, &r) in pats.iter().zip(&reference) {
+            let c = cpf(&proven, s.frames, *p);
+            assert!(c <= r, "{name} at the proven depths, {p:?}: {c} > {r}");
+        }
+        let chosen = with_depths(&net, &s, |b| Some(b.chosen));
+        assert_eq!(
+            cpf(&chosen, 2 * s.frames, Stalls::NONE),
+            ideal,
+            "{name} chosen"
+        );
+        for k in 0..s.buffers.len() {
+            let b = &s.buffers[k];
+            if b.minimum == b.floor {
+                continue;
+            }
+            let less = with_depths(&net, &s, |x| {
+                Some(if x.block == b.block {
+                    b.minimum - 1
+                } else {
+                    x.minimum
+                })
+            });
+            let slower = pats
+                .iter()
+                .zip(&reference)
+                .any(|(p, &r)| cpf(&less, s.frames, *p) > r);
+            assert!(
+                slower,
+                "{name}: {} at {} keeps the cycles per frame",
+                b.block,
+                b.minimum - 1
+            );
+            below_checked += 1;
+        }
+
+        // Without the bisection: occupancy + 1 replays every reference run exactly.
+        let fast = fifos::size(&net, &SizingOptions::default(), &|_, _, _| {}).unwrap();
+        let replay = with_depths(&net, &fast, |b| Some(b.minimum));
+        for p in &pats {
+            let runs: Vec<Vec<u64>> = [&net, &replay]
+                .iter()
+                .map(|n| {
+                    let hw = passes::pad::pad(n).unwrap();
+                    let mut sim = CycleSim::new(&hw).unwrap();
+                    let batch = synth::frames_for(n, fast.frames, 1);
+                    let r = sim.run_frames(batch.view(), *p, None).unwrap().run;
+                    [r.in_cycles, r.out_cycles].concat()
+                })
+                .collect();
+            assert_eq!(runs[0], runs[1], "{name}: occupancy + 1 replays {p:?}");
+        }
+    }
+    assert!(
+        below_checked >= 2,
+        "{below_checked} buffers checked one word below"
+    );
+}
+
+/// `fold --size-fifos -o` writes the depths with their comment, the file loads and pads with
+/// them, and the build's report.json counts the bits saved; the sized design verifies in
+/// Verilator three ways, cycle-exactly, under back-pressure, at the ideal cycles per frame.
+#[test]
+fn sized_fifos_verify_cycle_exact() {
+    common::require_tool("verilator", "tests/fold.rs", "verilator");
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("sized.toml");
+    let src = root().join("examples/digits-cnn/net.toml");
+    let (code, stdout, stderr) = run(bnn_gen()
+        .arg("fold")
+        .arg(&src)
+        .arg("--size-fifos")
+        .arg("-o")
+        .arg(&out));
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stdout.contains("FIFO and window-buffer sizing"), "{stdout}");
+    assert!(stdout.contains("bits saved"), "{stdout}");
+    let text = std::fs::read_to_string(&out).unwrap();
+    assert!(text.contains("# bnn-gen fold --size-fifos: "), "{text}");
+    let net = lowered(frontend::load(&out).expect("the sized net.toml loads"));
+    let hw = passes::pad::pad(&net).unwrap();
+    let sized: Vec<(usize, usize)> = hw
+        .layers
+        .iter()
+        .filter_map(|l| l.window.as_ref().map(|w| (w.depth, w.rule_depth)))
+        .chain(
+            hw.links
+                .iter()
+                .filter_map(|k| k.fifo_depth.zip(k.rule_fifo_depth)),
+        )
+        .collect();
+    assert!(
+        sized.iter().any(|&(d, r)| d < r),
+        "something is smaller: {sized:?}"
+    );
+    assert!(sized.iter().all(|&(d, r)| d <= r), "{sized:?}");
+
+    let vdir = common::target_dir()
+        .join("fold-tests")
+        .join("sized-digits-cnn");
+    let _ = std::fs::remove_dir_all(&vdir);
+    let opts = bnn_gen::verify::VerifyOptions {
+        frames: Some(24),
+        stall: 0.2,
+        dir: Some(vdir.clone()),
+        ..Default::default()
+    };
+    let report = bnn_gen::verify::run(&net, &opts).unwrap();
+    eprintln!("{report}");
+    assert!(report.failure.is_none(), "{report}");
+    assert!(report.runs.iter().all(|r| r.three_way), "{report}");
+    let t = report.timing.as_ref().expect("a stall-free run");
+    assert_eq!(t.cycles_per_frame, Some(report.ideal_ii as f64), "{report}");
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(vdir.join("report.json")).unwrap()).unwrap();
+    let saved = json["buffer_sizing"]["saved_bits"]
+        .as_i64()
+        .expect("buffer_sizing in report.json");
+    let want: i64 = sized.iter().map(|&(d, r)| r as i64 - d as i64).sum::<i64>();
+    assert!(saved > 0 && want > 0, "{saved} {want}");
+}
+
+/// Bad depths in net.toml and bad sizing options: clear errors with what to do.
+#[test]
+fn sizing_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    // A copy of an example in another directory, its .npy paths rebased by fold -o.
+    let copy = |name: &str| {
+        let out = dir.path().join(format!("{name}.toml"));
+        let src = root().join("examples").join(name).join("net.toml");
+        let (code, _, stderr) = run(bnn_gen()
+            .arg("fold")
+            .arg(&src)
+            .arg("--size-fifos")
+            .args(["--size-frames", "8", "-o"])
+            .arg(&out));
+        assert_eq!(code, 0, "{stderr}");
+        std::fs::read_to_string(&out).unwrap()
+    };
+    let with = |name: &str, text: String, layer: &str, key_value: &str| {
+        let at = format!("name = \"{layer}\"");
+        let i = text.find(&at).unwrap_or_else(|| panic!("{at} in {text}"));
+        let patched = format!("{}{at}\n{key_value}{}", &text[..i], &text[i + at.len()..]);
+        let path = dir.path().join(format!("{name}-bad.toml"));
+        std::fs::write(&path, patched).unwrap();
+        path
+    };
+    let mlp = copy("digits-mlp");
+    let cnn = copy("digits-cnn");
+    let cases = [
+        (
+            with(
+                "a",
+                mlp.replace("fifo_depth", "x_fifo_depth_unused"),
+                "fc2",
+                "fifo_depth = 1",
+            ),
+            vec!["fifo_depth", "expected 2 to"],
+        ),
+        (
+            with("b", mlp.clone(), "fc0", "fifo_depth = 8"),
+            vec!["fifo_depth", "first layer", "help: remove fifo_depth"],
+        ),
+        (
+            with(
+                "c",
+                cnn.replace("buffer_depth", "x_buffer_depth_unused"),
+                "conv0",
+                "buffer_depth = 2",
+            ),
+            vec!["buffer_depth", "deadlock", "help: use at least"],
+        ),
+        (
+            with("d", cnn.clone(), "conv1", "fifo_depth = 8"),
+            vec!["fifo_depth"],
+        ),
+    ];
+    for (path, needles) in cases {
+        let text = std::fs::read_to_string(&path).unwrap();
+        // A renamed key is an unknown key: strip those lines so each case has one error.
+        let clean: String = text
+            .lines()
+            .filter(|l| !l.contains("_unused"))
+            .map(|l| format!("{l}\n"))
+            .collect();
+        std::fs::write(&path, clean).unwrap();
+        let (code, _, stderr) = run(bnn_gen()
+            .arg("build")
+            .arg(&path)
+            .args(["--target", "verilog", "-o"])
+            .arg(dir.path().join("build")));
+        assert_eq!(code, 1, "{}: {stderr}", path.display());
+        for n in needles {
+            assert!(stderr.contains(n), "{n:?} not in {stderr}");
+        }
+    }
+    // A depth below the window's span, through the library: pad names the bound.
+    let mut net = example("digits-cnn");
+    if let Op::MatVec(mv) = &mut net.layers[1].op {
+        mv.folding.buffer_depth = Some(3);
+    }
+    let err = passes::pad::pad(&net).unwrap_err().to_string();
+    assert!(
+        err.contains("conv1") && err.contains("would deadlock"),
+        "{err}"
+    );
+
+    let small = root().join("examples/tiny/net.toml");
+    let cli: Vec<(Vec<&str>, i32, Vec<&str>)> = vec![
+        (
+            vec!["--size-fifos", "--size-stall", "1.5"],
+            1,
+            vec!["--size-stall", "[0, 1)"],
+        ),
+        (
+            vec!["--size-fifos", "--size-seeds", "0"],
+            1,
+            vec!["--size-seeds", "1 to 64"],
+        ),
+        (
+            vec!["--size-fifos", "--size-frames", "2"],
+            1,
+            vec!["--size-frames", "help:"],
+        ),
+        (
+            vec!["--target-cycles", "12", "--size-stall", "0.1"],
+            2,
+            vec!["--size-fifos"],
+        ),
+    ];
+    for (args, want, needles) in cli {
+        let (code, _, stderr) = run(bnn_gen().arg("fold").arg(&small).args(&args));
+        assert_eq!(code, want, "{args:?}: {stderr}");
+        assert!(stderr.starts_with("error: "), "{args:?}: {stderr}");
+        for n in needles {
+            assert!(stderr.contains(n), "{args:?}: {n:?} not in {stderr}");
         }
     }
 }

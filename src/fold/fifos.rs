@@ -72,6 +72,39 @@ impl Default for SizingOptions {
     }
 }
 
+impl SizingOptions {
+    /// The option errors (`--size-stall`, `--size-seeds`, `--size-frames`), before any work.
+    pub fn check(&self) -> Result<()> {
+        if !(self.stall.is_finite() && (0.0..1.0).contains(&self.stall)) {
+            return Err(Error::invalid(
+                "--size-stall",
+                format!(
+                    "expected a probability in [0, 1), found {}\nhelp: 0.2 is what the verify \
+                     tests use",
+                    self.stall
+                ),
+            ));
+        }
+        if self.seeds == 0 || self.seeds > 64 {
+            return Err(Error::invalid(
+                "--size-seeds",
+                format!("expected 1 to 64 stall seeds, found {}", self.seeds),
+            ));
+        }
+        if matches!(self.frames, Some(f) if !(4..=100_000).contains(&f)) {
+            return Err(Error::invalid(
+                "--size-frames",
+                format!(
+                    "expected 4 to 100000 frames, found {}\nhelp: leave it out for enough frames \
+                     to fill the pipeline twice",
+                    self.frames.unwrap_or(0)
+                ),
+            ));
+        }
+        Ok(())
+    }
+}
+
 /// What a buffer is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum BufferKind {
@@ -259,32 +292,7 @@ pub fn size(
     progress: &dyn Fn(usize, usize, usize),
 ) -> Result<Sizing> {
     let start = Instant::now();
-    if !(opts.stall.is_finite() && (0.0..1.0).contains(&opts.stall)) {
-        return Err(Error::invalid(
-            "--size-stall",
-            format!(
-                "expected a probability in [0, 1), found {}\nhelp: 0.2 is what the verify \
-                 tests use",
-                opts.stall
-            ),
-        ));
-    }
-    if opts.seeds == 0 || opts.seeds > 64 {
-        return Err(Error::invalid(
-            "--size-seeds",
-            format!("expected 1 to 64 stall seeds, found {}", opts.seeds),
-        ));
-    }
-    if matches!(opts.frames, Some(f) if !(4..=100_000).contains(&f)) {
-        return Err(Error::invalid(
-            "--size-frames",
-            format!(
-                "expected 4 to 100000 frames, found {}\nhelp: leave it out for enough frames \
-                 to fill the pipeline twice",
-                opts.frames.unwrap_or(0)
-            ),
-        ));
-    }
+    opts.check()?;
     let mut net = net.clone();
     for layer in &mut net.layers {
         match &mut layer.op {
@@ -634,7 +642,9 @@ impl Sizing {
                 "largest occupancy + 1, which replays those runs cycle for cycle \
                  (--size-search bisects below it)"
             },
-            if self.confirmed {
+            if self.buffers.iter().all(|b| b.chosen == b.rule) && self.confirmed {
+                "every buffer keeps its analytic depth (nothing smaller to confirm)".to_string()
+            } else if self.confirmed {
                 format!(
                     "confirmed on {} frames with seeds {}..{}",
                     self.confirm_frames,
@@ -664,5 +674,65 @@ fn fmt_cpf(c: f64) -> String {
         format!("{c:.0}")
     } else {
         format!("{c:.1}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::cyclesim::{Block, Pipeline, RunConfig, Stalls, Swg, SwgParams, Words};
+    use crate::passes::window::Window;
+
+    /// `Window::min_depth` is the deadlock bound of the window generator: at that depth a
+    /// lone generator (input always valid, output always ready) streams two frames; one word
+    /// less and it stops (random geometries: strides above the kernel, padding, several words
+    /// per pixel).
+    #[test]
+    fn min_depth_is_the_deadlock_bound() {
+        let mut seed = 11u64;
+        let mut next = |n: usize| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            (seed % n as u64) as usize
+        };
+        let mut deadlocks = 0;
+        for _ in 0..150 {
+            let (ih, iw) = (1 + next(6), 1 + next(6));
+            let (kh, kw) = (1 + next(ih.min(3)), 1 + next(iw.min(3)));
+            let w = Window {
+                ih,
+                iw,
+                cw: 1 + next(2),
+                kh,
+                kw,
+                sh: 1 + next(3),
+                sw: 1 + next(3),
+                ph: next(kh),
+                pw: next(kw),
+            };
+            let runs = |depth: usize| {
+                let p = SwgParams {
+                    window: w,
+                    wbits: 4,
+                    depth,
+                    pad: vec![0],
+                };
+                let mut pipe = Pipeline::single(Block::Swg(Box::new(Swg::new(&p).unwrap())), 4, 4);
+                let mut input = Words::new(4);
+                for i in 0..2 * w.frame_words() {
+                    input.push_u64(i as u64 & 15);
+                }
+                let expect = 2 * w.out_words();
+                let cfg = RunConfig::new(Stalls::NONE, (20 * (expect + input.len()) + 100) as u64);
+                !pipe.run(&input, expect, &cfg).timed_out
+            };
+            let d = w.min_depth();
+            assert!(runs(d), "{w:?} at min_depth {d}");
+            if d > 1 {
+                assert!(!runs(d - 1), "{w:?} at {}", d - 1);
+                deadlocks += 1;
+            }
+        }
+        assert!(deadlocks > 50, "{deadlocks}");
     }
 }

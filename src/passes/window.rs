@@ -121,19 +121,27 @@ impl Window {
 }
 
 impl Window {
-    /// The smallest buffer with which the generator always progresses: the largest span, over
-    /// the windows of a frame, from the oldest word the window holds (`hold`) to the last word it
-    /// reads. With fewer words the writer stops (the buffer is full of words the window still
-    /// holds) before the word the reader waits for: a deadlock. No lookahead at all: the
+    /// The smallest buffer with which the generator always progresses: the largest, over the
+    /// windows `j` of a frame, of the words from the oldest one `j` holds (`hold(j)`) to the
+    /// last it reads, and to the last its final beat releases (`hold(j + 1)`, the frame's end
+    /// for the last window: the beat waits until those words are written, so skipped rows and
+    /// columns count). With fewer words the writer stops, the buffer full of words the window
+    /// still holds, before the word the reader waits for: a deadlock. No lookahead at all: the
     /// consumer may wait for every window's new words. The floor of `net.toml`'s
     /// `buffer_depth` and of `bnn-gen fold --size-fifos`.
     pub fn min_depth(&self) -> usize {
+        let (oh, ow) = (self.oh(), self.ow());
         let mut depth = 1usize;
-        for oy in 0..self.oh() {
-            for ox in 0..self.ow() {
-                if let Some(r) = self.last_read(oy, ox) {
-                    depth = depth.max(r + 1 - self.hold(oy, ox));
-                }
+        for oy in 0..oh {
+            for ox in 0..ow {
+                let held = self.hold(oy, ox);
+                let release = match (oy + 1 == oh, ox + 1 == ow) {
+                    (true, true) => self.frame_words(),
+                    (false, true) => self.hold(oy + 1, 0),
+                    (_, false) => self.hold(oy, ox + 1),
+                };
+                let read = self.last_read(oy, ox).map_or(0, |r| r + 1);
+                depth = depth.max(read.max(release) - held);
             }
         }
         depth
