@@ -203,6 +203,151 @@ pub struct HwMemory {
     /// Whether `net.toml` forced the kind (`ram_style` / `threshold_ram_style`), rather than the
     /// size rule.
     pub forced: bool,
+    /// How a deep block ROM is split into RAMs (`bnn_rom`'s tiled mode); `None` for one memory
+    /// that the synthesis tool maps itself.
+    pub tiling: Option<BlockTiling>,
+}
+
+/// A block ROM split by the generator into 18-Kbit RAMs that each hold one slice of one bank
+/// (`hw/bnn_rom.v`, tiled mode). Left to itself, yosys stacks the RAMs of a deep ROM in depth
+/// (18432 × 32 as 18 × 2 RAMs of 1024 × 18) behind a wide LUT multiplexer that sits between the
+/// RAMs' unregistered outputs and the ROM's output register: CNV's conv5 placed at 92 MHz on the
+/// ECP5 (80.9 MHz for that ROM alone, 121.1 MHz tiled). Tiled, every RAM holds a whole bank's
+/// depth of a few bits (16384 × 1, 2048 × 9, ...), so the only logic after a RAM is the bank
+/// multiplexer, 2:1 up to 32768 words.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct BlockTiling {
+    /// Words per bank, a power of two; the last bank holds the rest.
+    pub bank_depth: usize,
+    pub banks: usize,
+    /// Bits per slice in the full banks (the last slice of a bank may be narrower).
+    pub tile_width: usize,
+    /// Bits per slice in the last bank.
+    pub last_tile_width: usize,
+    /// RAMs in all.
+    pub tiles: usize,
+}
+
+/// One RAM of a tiled ROM: words `first_word ..` of the bank, bits `lsb .. lsb + width`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Tile {
+    /// Its number: banks in order, slices LSB first (`bnn_rom`'s file `<stem>NNN.mem`).
+    pub index: usize,
+    pub first_word: usize,
+    pub depth: usize,
+    pub lsb: usize,
+    pub width: usize,
+}
+
+impl BlockTiling {
+    /// The tiling of a `words` × `bits` block ROM, or `None` where the tool's own mapping
+    /// stacks nothing (at most 512 words: one 512 × 36 RAM per 36 bits) or where one RAM holds
+    /// it all. Of the bank depths 512 … 16384 (the depths of the 18-Kbit configurations,
+    /// [`crate::codegen::cost::BLOCK18_CONFIGS`]), each bank sliced as wide as one RAM of the
+    /// bank's depth allows, it takes the fewest RAMs, then the fewest banks; and only if that is
+    /// no more RAMs than the cheapest untiled mapping (the cost model's
+    /// [`crate::codegen::cost::fewest_tiles`]), so tiling never costs block RAM by that count.
+    /// (yosys can beat that count by packing words across the parity bits: 18432 × 32 in 32
+    /// RAMs, against 36 tiled.)
+    pub fn for_rom(words: usize, bits: usize) -> Option<BlockTiling> {
+        use crate::codegen::cost::{fewest_tiles, BLOCK18_CONFIGS};
+        if words <= 512 || bits == 0 {
+            return None;
+        }
+        // The widest configuration that holds `depth` words.
+        let width_for = |depth: usize| {
+            BLOCK18_CONFIGS
+                .iter()
+                .filter(|&&(_, d)| d as usize >= depth)
+                .map(|&(w, _)| w as usize)
+                .max()
+        };
+        let best = BLOCK18_CONFIGS
+            .iter()
+            .filter_map(|&(_, d)| {
+                // One bank: the shallowest configuration that holds every word (all the
+                // deeper ones give the same tiles).
+                let bank_depth = (d as usize).min(words.next_power_of_two());
+                let banks = words.div_ceil(bank_depth);
+                let last = words - (banks - 1) * bank_depth;
+                let tile_width = width_for(bank_depth)?;
+                let last_tile_width = width_for(last)?;
+                let tiles =
+                    (banks - 1) * bits.div_ceil(tile_width) + bits.div_ceil(last_tile_width);
+                Some(BlockTiling {
+                    bank_depth,
+                    banks,
+                    tile_width,
+                    last_tile_width,
+                    tiles,
+                })
+            })
+            .min_by_key(|t| (t.tiles, t.banks))?;
+        let untiled = fewest_tiles(words as u64, bits as u64, &BLOCK18_CONFIGS) as usize;
+        (best.tiles > 1 && best.tiles <= untiled).then_some(best)
+    }
+
+    /// In words, e.g. "tiled into 36 RAMs: 1 bank of 16384 words in 1-bit slices, then 2048
+    /// words in 9-bit slices (2:1 bank multiplexer)".
+    pub fn describe(&self, words: usize, bits: usize) -> String {
+        let last = words - (self.banks - 1) * self.bank_depth;
+        let full = match self.banks {
+            1 => String::new(),
+            2 => format!(
+                "1 bank of {} words in {}-bit slices, then ",
+                self.bank_depth, self.tile_width
+            ),
+            n => format!(
+                "{} banks of {} words in {}-bit slices, then ",
+                n - 1,
+                self.bank_depth,
+                self.tile_width
+            ),
+        };
+        let mux = if self.banks > 1 {
+            format!(" ({}:1 bank multiplexer)", self.banks)
+        } else {
+            String::new()
+        };
+        let slices = bits.div_ceil(self.last_tile_width);
+        format!(
+            "tiled into {} RAMs: {full}{last} words in {} slice{} of {} bits{mux}",
+            self.tiles,
+            slices,
+            if slices == 1 { "" } else { "s" },
+            self.last_tile_width
+        )
+    }
+
+    /// The RAMs of a `words` × `bits` ROM with this tiling, in file order.
+    pub fn tiles(&self, words: usize, bits: usize) -> Vec<Tile> {
+        let mut out = Vec::with_capacity(self.tiles);
+        let per_full_bank = bits.div_ceil(self.tile_width);
+        for b in 0..self.banks {
+            let last = b + 1 == self.banks;
+            let tw = if last {
+                self.last_tile_width
+            } else {
+                self.tile_width
+            };
+            let first_word = b * self.bank_depth;
+            let depth = if last {
+                words - first_word
+            } else {
+                self.bank_depth
+            };
+            for s in 0..bits.div_ceil(tw) {
+                out.push(Tile {
+                    index: b * per_full_bank + s,
+                    first_word,
+                    depth,
+                    lsb: s * tw,
+                    width: tw.min(bits - s * tw),
+                });
+            }
+        }
+        out
+    }
 }
 
 impl HwMemory {
@@ -233,6 +378,15 @@ impl HwMemory {
         }
     }
 
+    /// [`HwMemory::reason`], and for a tiled ROM its tiling, for the generated comments.
+    pub fn describe(&self, field: &str, words: usize, bits: usize) -> String {
+        let reason = self.reason(field, words, bits);
+        match self.tiling {
+            None => reason,
+            Some(t) => format!("{reason}; {}", t.describe(words, bits)),
+        }
+    }
+
     /// The style of a ROM of `words` × `bits`: `style` if forced, else the size rule.
     pub fn choose(style: crate::ir::RamStyle, words: usize, bits: usize) -> HwMemory {
         use crate::ir::RamStyle;
@@ -245,6 +399,10 @@ impl HwMemory {
         HwMemory {
             kind,
             forced: style != RamStyle::Auto,
+            tiling: match kind {
+                MemKind::Block => BlockTiling::for_rom(words, bits),
+                _ => None,
+            },
         }
     }
 }
@@ -815,6 +973,80 @@ impl HwNetwork {
                 .map(|i| i as i64)
                 .collect(),
             None => values,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn t(bank_depth: usize, banks: usize, tw: usize, lw: usize, tiles: usize) -> BlockTiling {
+        BlockTiling {
+            bank_depth,
+            banks,
+            tile_width: tw,
+            last_tile_width: lw,
+            tiles,
+        }
+    }
+
+    #[test]
+    fn deep_rom_tilings() {
+        // CNV conv5: 16384 x 1 (32 RAMs) and 2048 x 9 (4 RAMs), a 2:1 bank multiplexer.
+        assert_eq!(BlockTiling::for_rom(18432, 32), Some(t(16384, 2, 1, 9, 36)));
+        // CNV conv4: 2048 x 9 (4) and 512 x 36 (1), where yosys stacks 5 RAMs of 512 x 36.
+        assert_eq!(BlockTiling::for_rom(2304, 32), Some(t(2048, 2, 9, 36, 5)));
+        // CNV fc1: 2 banks of 16384 x 1, 8 bits each.
+        assert_eq!(BlockTiling::for_rom(32768, 8), Some(t(16384, 2, 1, 1, 16)));
+        assert_eq!(BlockTiling::for_rom(4608, 32), Some(t(4096, 2, 4, 36, 9)));
+        // One bank, sliced: 1024 x 18 twice instead of two 512 x 36 stacked.
+        assert_eq!(BlockTiling::for_rom(1024, 32), Some(t(1024, 1, 18, 18, 2)));
+        // Nothing to stack or split.
+        assert_eq!(BlockTiling::for_rom(512, 64), None);
+        assert_eq!(BlockTiling::for_rom(1536, 1), None);
+        assert_eq!(BlockTiling::for_rom(16384, 1), None);
+    }
+
+    #[test]
+    fn tiling_never_needs_more_rams_than_the_untiled_estimate() {
+        use crate::codegen::cost::{fewest_tiles, BLOCK18_CONFIGS};
+        for words in (513..70_000).step_by(977) {
+            for bits in [1, 3, 8, 9, 17, 32, 36, 64, 100] {
+                if let Some(t) = BlockTiling::for_rom(words, bits) {
+                    let untiled = fewest_tiles(words as u64, bits as u64, &BLOCK18_CONFIGS);
+                    assert!(t.tiles as u64 <= untiled, "{words} x {bits}: {t:?}");
+                    assert!(t.bank_depth.is_power_of_two());
+                }
+            }
+        }
+    }
+
+    /// Every bit of every word is in exactly one tile, and every tile fits one 18-Kbit RAM.
+    #[test]
+    fn tiles_cover_the_rom_once() {
+        for (words, bits) in [
+            (18432, 32),
+            (2304, 32),
+            (32768, 8),
+            (4608, 32),
+            (1024, 32),
+            (5000, 7),
+        ] {
+            let tiling = BlockTiling::for_rom(words, bits).unwrap();
+            let tiles = tiling.tiles(words, bits);
+            assert_eq!(tiles.len(), tiling.tiles);
+            let mut seen = vec![0u8; words * bits];
+            for (i, tile) in tiles.iter().enumerate() {
+                assert_eq!(tile.index, i, "file order");
+                assert!(tile.depth * tile.width <= 18 * 1024 && tile.depth <= 16384);
+                for w in tile.first_word..tile.first_word + tile.depth {
+                    for b in tile.lsb..tile.lsb + tile.width {
+                        seen[w * bits + b] += 1;
+                    }
+                }
+            }
+            assert!(seen.iter().all(|&n| n == 1), "{words} x {bits}");
         }
     }
 }

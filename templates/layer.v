@@ -48,7 +48,7 @@ module {{ module }} #(
     // W[nf*{{ pe }}+pe][sf*{{ simd }}+lane], lane at bits [lane*{{ wbits }} +: {{ wbits }}].
     // RAM_STYLE "{{ wstyle }}": {{ wreason }}.
 {%- for r in wroms %}
-    bnn_rom #(.WIDTH({{ ww }}), .DEPTH({{ wdepth }}), .INIT_FILE({MEM_DIR, "/{{ r.file }}"}), .RAM_STYLE("{{ wstyle }}")) {{ r.inst }} (
+    bnn_rom #(.WIDTH({{ ww }}), .DEPTH({{ wdepth }}), {{ r.init }}, .RAM_STYLE("{{ wstyle }}")) {{ r.inst }} (
         .ap_clk(ap_clk), .en(wmem_en), .addr(wmem_addr[{{ r.ahi }}:{{ r.alo }}]), .rdata(wmem_rdata[{{ r.hi }}:{{ r.lo }}])
     );
 {%- endfor %}
@@ -63,7 +63,7 @@ module {{ module }} #(
     // as NSTEPS - #{acc >= T'}).
     // RAM_STYLE "{{ tstyle }}": {{ treason }}.
 {%- for r in troms %}
-    bnn_rom #(.WIDTH({{ tw }}), .DEPTH({{ tdepth }}), .INIT_FILE({MEM_DIR, "/{{ r.file }}"}), .RAM_STYLE("{{ tstyle }}")) {{ r.inst }} (
+    bnn_rom #(.WIDTH({{ tw }}), .DEPTH({{ tdepth }}), {{ r.init }}, .RAM_STYLE("{{ tstyle }}")) {{ r.inst }} (
         .ap_clk(ap_clk), .en(tmem_en), .addr(tmem_addr), .rdata(tmem_rdata[{{ r.hi }}:{{ r.lo }}])
     );
 {%- endfor %}

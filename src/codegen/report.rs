@@ -69,7 +69,8 @@ pub struct MemoryShape {
     pub roms: usize,
     pub width_bits: usize,
     pub depth_words: usize,
-    /// File name pattern in `mem/` (`PPP` = PE index, 3+ digits).
+    /// File name pattern in `mem/` (`PPP` = PE index, 3+ digits; `NNN` = tile index, 3 digits,
+    /// for a tiled ROM).
     pub files: String,
     /// What each ROM is built from, `bnn_rom`'s `RAM_STYLE`: `block` (block RAM),
     /// `distributed` (LUT ROM) or `logic` (LUT logic and flip-flops).
@@ -79,6 +80,23 @@ pub struct MemoryShape {
     pub chosen_by: &'static str,
     /// The rule's reasoning or the net.toml setting, in words.
     pub reason: String,
+    /// Present when the generator splits each ROM into block RAMs itself (deep block ROMs,
+    /// `hw/bnn_rom.v`'s tiled mode); `files` then names the tile files.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tiling: Option<TilingShape>,
+}
+
+/// A tiled block ROM (`hwir::BlockTiling`): banks of `bank_depth` words (the last holds the
+/// rest), each cut into slices `tile_width` bits wide (`last_tile_width` in the last bank), one
+/// 18-Kbit RAM per slice.
+#[derive(Clone, Debug, Serialize)]
+pub struct TilingShape {
+    pub bank_depth: usize,
+    pub banks: usize,
+    pub tile_width: usize,
+    pub last_tile_width: usize,
+    /// RAMs per ROM.
+    pub tiles_per_rom: usize,
 }
 
 impl MemoryShape {
@@ -94,10 +112,20 @@ impl MemoryShape {
             roms,
             width_bits,
             depth_words,
-            files,
+            files: match mem.tiling {
+                Some(_) => files.replace(".mem", "_tNNN.mem"),
+                None => files,
+            },
             style: mem.kind.name(),
             chosen_by: if mem.forced { "net.toml" } else { "rule" },
-            reason: mem.reason(field, depth_words, width_bits),
+            reason: mem.describe(field, depth_words, width_bits),
+            tiling: mem.tiling.map(|t| TilingShape {
+                bank_depth: t.bank_depth,
+                banks: t.banks,
+                tile_width: t.tile_width,
+                last_tile_width: t.last_tile_width,
+                tiles_per_rom: t.tiles,
+            }),
         }
     }
 }
@@ -287,6 +315,17 @@ pub struct Totals {
 /// The file name of weight (`'w'`) or threshold (`'t'`) ROM `pe` of `layer`, in `mem/`.
 pub fn mem_file(layer: &HwLayer, kind: char, pe: usize) -> String {
     format!("{}_{kind}{pe:03}.mem", layer.ident)
+}
+
+/// The stem of a tiled ROM's tile files (`bnn_rom`'s `TILE_FILES`): tile n is
+/// `<stem>NNN.mem`, [`tile_file`].
+pub fn tile_stem(layer: &HwLayer, kind: char, pe: usize) -> String {
+    format!("{}_{kind}{pe:03}_t", layer.ident)
+}
+
+/// The file of tile `n` of a tiled ROM with `stem` (three digits, as `bnn_rom` builds it).
+pub fn tile_file(stem: &str, n: usize) -> String {
+    format!("{stem}{n:03}.mem")
 }
 
 /// Latency estimate (see `docs/hardware.md`): the time from the first input word of a frame to

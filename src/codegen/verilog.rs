@@ -2,12 +2,13 @@
 //! precomputed numbers, names and wiring; the ROM contents are formatted here.
 
 use super::bits::Bits;
-use super::report::{self, mem_file};
+use super::report::{self, mem_file, tile_file, tile_stem};
 use super::{hwlib, Design, GeneratedFile};
 use crate::datatype::DataType;
 use crate::error::{Error, Result};
 use crate::hwir::{
-    type_code, HwActivation, HwElement, HwKind, HwLayer, HwMvtu, HwNetwork, HwWindow, StreamFormat,
+    type_code, BlockTiling, HwActivation, HwElement, HwKind, HwLayer, HwMvtu, HwNetwork, HwWindow,
+    StreamFormat,
 };
 use askama::Template;
 use std::collections::BTreeSet;
@@ -59,7 +60,8 @@ fn clog2_or_1(n: usize) -> usize {
 
 struct Rom {
     inst: String,
-    file: String,
+    /// `bnn_rom`'s contents parameters: `INIT_FILE`, or the tiled mode's `TILE_*` parameters.
+    init: String,
     hi: usize,
     lo: usize,
     /// The slice of `wmem_addr` this ROM reads (its PE group's address replica); weight ROMs only.
@@ -346,10 +348,66 @@ fn layer_modules(hw: &HwNetwork, top: &str) -> Vec<String> {
         .collect()
 }
 
-fn weight_mem(layer: &HwMvtu, p: usize) -> Vec<u8> {
+/// `bnn_rom`'s contents parameters for ROM `p` of kind `kind` (`'w'`/`'t'`) of `layer`: its
+/// `.mem` file, or, tiled, the tiling and the stem of its tile files.
+fn rom_init(layer: &HwLayer, kind: char, p: usize, tiling: Option<BlockTiling>) -> String {
+    match tiling {
+        None => format!(".INIT_FILE({{MEM_DIR, \"/{}\"}})", mem_file(layer, kind, p)),
+        Some(t) => format!(
+            ".INIT_FILE(\"\"), .TILE_DEPTH({}), .TILE_WIDTH({}), .LAST_TILE_WIDTH({}), \
+             .TILE_FILES({{MEM_DIR, \"/{}\"}})",
+            t.bank_depth,
+            t.tile_width,
+            t.last_tile_width,
+            tile_stem(layer, kind, p)
+        ),
+    }
+}
+
+/// The `.mem` files of one ROM: `name` with its words, one hexadecimal word per line; or, tiled,
+/// one file per tile with that tile's slice of its bank's words.
+fn rom_files(
+    name: &str,
+    stem: &str,
+    words: &[Bits],
+    tiling: Option<BlockTiling>,
+) -> Vec<GeneratedFile> {
+    let hex = |words: &mut dyn Iterator<Item = Bits>| {
+        let mut out = String::new();
+        for w in words {
+            out.push_str(&w.to_hex());
+            out.push('\n');
+        }
+        out.into_bytes()
+    };
+    let Some(tiling) = tiling else {
+        return vec![GeneratedFile {
+            path: format!("mem/{name}"),
+            contents: hex(&mut words.iter().cloned()),
+        }];
+    };
+    let bits = words.first().map_or(0, Bits::width);
+    tiling
+        .tiles(words.len(), bits)
+        .into_iter()
+        .map(|t| GeneratedFile {
+            path: format!("mem/{}", tile_file(stem, t.index)),
+            contents: hex(
+                &mut words[t.first_word..t.first_word + t.depth].iter().map(|w| {
+                    let mut s = Bits::zero(t.width);
+                    s.set(0, t.width, w.get(t.lsb, t.width));
+                    s
+                }),
+            ),
+        })
+        .collect()
+}
+
+/// The words of weight ROM `p`: word nf·SF + sf holds the SIMD weights of fold (nf, sf).
+fn weight_words(layer: &HwMvtu, p: usize) -> Vec<Bits> {
     let wbits = layer.wbits() as usize;
     let ww = layer.simd * wbits;
-    let mut out = String::with_capacity(layer.nf() * layer.sf() * (ww.div_ceil(4) + 1));
+    let mut out = Vec::with_capacity(layer.nf() * layer.sf());
     for nf in 0..layer.nf() {
         let row = layer.weights.row(nf * layer.pe + p);
         for sf in 0..layer.sf() {
@@ -358,19 +416,20 @@ fn weight_mem(layer: &HwMvtu, p: usize) -> Vec<u8> {
                 let w = row[sf * layer.simd + lane];
                 word.set(lane * wbits, wbits, layer.weight_dtype.encode(i64::from(w)));
             }
-            out.push_str(&word.to_hex());
-            out.push('\n');
+            out.push(word);
         }
     }
-    out.into_bytes()
+    out
 }
 
-fn threshold_mem(layer: &HwMvtu, p: usize) -> Vec<u8> {
+/// The words of threshold ROM `p`: word nf holds {dir, T'[NSTEPS-1], ..., T'[0]} of channel
+/// nf·PE + p.
+fn threshold_words(layer: &HwMvtu, p: usize) -> Vec<Bits> {
     let HwActivation::Thresholds(t) = &layer.activation else {
         return Vec::new();
     };
     let tb = t.tbits as usize;
-    let mut out = String::new();
+    let mut out = Vec::with_capacity(layer.nf());
     for nf in 0..layer.nf() {
         let c = nf * layer.pe + p;
         let mut word = Bits::zero(layer.tmem_width());
@@ -380,10 +439,9 @@ fn threshold_mem(layer: &HwMvtu, p: usize) -> Vec<u8> {
             word.set(j * tb, tb, t.rom_value(c, j) as u64);
         }
         word.set(t.nsteps() * tb, 1, u64::from(t.le[c]));
-        out.push_str(&word.to_hex());
-        out.push('\n');
+        out.push(word);
     }
-    out.into_bytes()
+    out
 }
 
 fn layer_header(hw: &HwNetwork, layer: &HwLayer, l: &HwMvtu) -> Vec<String> {
@@ -497,7 +555,7 @@ fn layer_file(hw: &HwNetwork, layer: &HwLayer, l: &HwMvtu, module: &str) -> Resu
     let wroms = (0..l.pe)
         .map(|p| Rom {
             inst: format!("u_wrom_{}", digits(p)),
-            file: mem_file(layer, 'w', p),
+            init: rom_init(layer, 'w', p, l.weight_mem.tiling),
             hi: (p + 1) * ww - 1,
             lo: p * ww,
             ahi: (p / MVTU_PE_GROUP + 1) * waw - 1,
@@ -508,7 +566,7 @@ fn layer_file(hw: &HwNetwork, layer: &HwLayer, l: &HwMvtu, module: &str) -> Resu
         (0..l.pe)
             .map(|p| Rom {
                 inst: format!("u_trom_{}", digits(p)),
-                file: mem_file(layer, 't', p),
+                init: rom_init(layer, 't', p, l.threshold_mem.and_then(|m| m.tiling)),
                 hi: (p + 1) * tw - 1,
                 lo: p * tw,
                 ahi: 0,
@@ -562,10 +620,10 @@ fn layer_file(hw: &HwNetwork, layer: &HwLayer, l: &HwMvtu, module: &str) -> Resu
         wroms,
         troms,
         wstyle: l.weight_mem.kind.name(),
-        wreason: l.weight_mem.reason("ram_style", l.nf() * l.sf(), ww),
+        wreason: l.weight_mem.describe("ram_style", l.nf() * l.sf(), ww),
         tstyle: l.threshold_mem.map_or("", |m| m.kind.name()),
         treason: l.threshold_mem.map_or(String::new(), |m| {
-            m.reason("threshold_ram_style", l.nf(), tw)
+            m.describe("threshold_ram_style", l.nf(), tw)
         }),
     };
     render(&t, module)
@@ -970,17 +1028,21 @@ pub(super) fn generate(hw: HwNetwork) -> Result<Design> {
     for l in &hw.layers {
         let Some(m) = l.mvtu() else { continue };
         for p in 0..m.pe {
-            files.push(GeneratedFile {
-                path: format!("mem/{}", mem_file(l, 'w', p)),
-                contents: weight_mem(m, p),
-            });
+            files.extend(rom_files(
+                &mem_file(l, 'w', p),
+                &tile_stem(l, 'w', p),
+                &weight_words(m, p),
+                m.weight_mem.tiling,
+            ));
         }
-        if m.nsteps() > 0 {
+        if let Some(tmem) = m.threshold_mem.filter(|_| m.nsteps() > 0) {
             for p in 0..m.pe {
-                files.push(GeneratedFile {
-                    path: format!("mem/{}", mem_file(l, 't', p)),
-                    contents: threshold_mem(m, p),
-                });
+                files.extend(rom_files(
+                    &mem_file(l, 't', p),
+                    &tile_stem(l, 't', p),
+                    &threshold_words(m, p),
+                    tmem.tiling,
+                ));
             }
         }
     }
