@@ -120,6 +120,11 @@ enum Command {
         /// Skip the cycle-accurate simulator (two-way check: golden vs RTL only).
         #[arg(long)]
         no_cyclesim: bool,
+        /// Also synthesize with yosys (the `build --synth` flow), write the gate-level netlist and
+        /// simulate it with the family's cell models in Verilator: golden == netlist on every
+        /// output word, RTL == netlist on every handshake cycle (needs scripts/setup-tools).
+        #[arg(long, value_parser = ["xc7", "ecp5"])]
+        netlist: Option<String>,
     },
     /// Import a QONNX model (Brevitas export, raw or cleaned; FINN MultiThreshold) of dense, conv
     /// and max-pool layers into net.toml + .npy files (see docs/import.md).
@@ -376,6 +381,7 @@ fn run(command: Command) -> Result<()> {
             input,
             out,
             no_cyclesim,
+            netlist,
         } => {
             let (mut network, io) = frontend::float_io::load_any(&net)?;
             passes::lower(&mut network)?;
@@ -396,6 +402,7 @@ fn run(command: Command) -> Result<()> {
                 dir: out,
                 cycle_sim: !no_cyclesim,
                 progress: true,
+                netlist: netlist.as_deref().and_then(codegen::synthesis::Fpga::parse),
                 ..verify::VerifyOptions::default()
             };
             let report = verify::run(&network, &options).map_err(|e| match (&input_path, &e) {

@@ -26,12 +26,15 @@
 //! verification could not be carried out: a missing tool, a compile error, a bad input file).
 
 mod monitor;
+mod netlist;
 mod sim;
 
 pub use monitor::{MonitorLog, ProtocolViolation, Rule, When};
+pub use netlist::NetlistSummary;
 pub use sim::{build_verilator_runtime, SimRun, Simulator};
 
 use crate::codegen::bits::Bits;
+use crate::codegen::synthesis::Fpga;
 use crate::codegen::{self, stream, BuildOptions, Design};
 use crate::cyclesim::{CycleSim, RunConfig, Stalls, Words};
 use crate::error::{Error, Result};
@@ -73,6 +76,11 @@ pub struct VerifyOptions {
     /// Show a progress bar (frames through the RTL simulator) on standard error when it is a
     /// terminal and the runs take longer than a second ([`crate::progress`]).
     pub progress: bool,
+    /// Also synthesize the design for this family with yosys (the `build --synth` flow), write
+    /// the gate-level netlist and simulate it with the family's cell models in Verilator, in the
+    /// same harness: golden == netlist on every output word, RTL == netlist on every handshake
+    /// cycle ([`netlist`]).
+    pub netlist: Option<Fpga>,
 }
 
 impl Default for VerifyOptions {
@@ -88,6 +96,7 @@ impl Default for VerifyOptions {
             timing_run: true,
             verilator_runtime: None,
             progress: false,
+            netlist: None,
         }
     }
 }
@@ -105,6 +114,8 @@ pub enum Model {
     Golden,
     CycleSim,
     Rtl(Simulator),
+    /// The gate-level netlist yosys wrote for this family, in Verilator.
+    Netlist(Fpga),
 }
 
 impl fmt::Display for Model {
@@ -113,6 +124,7 @@ impl fmt::Display for Model {
             Model::Golden => f.write_str("golden model"),
             Model::CycleSim => f.write_str("cycle simulator"),
             Model::Rtl(s) => write!(f, "{s}"),
+            Model::Netlist(fpga) => write!(f, "the {} netlist (verilator)", fpga.name()),
         }
     }
 }
@@ -128,7 +140,8 @@ pub enum FailureKind {
     ExtraOutput,
     /// Not every input word was accepted although every output word arrived.
     InputNotAccepted,
-    /// The cycle simulator and the RTL disagree on a word, a handshake cycle or the run length.
+    /// The cycle simulator and the RTL (or, with `--netlist`, the RTL and the netlist) disagree
+    /// on a word, a handshake cycle or the run length.
     ModelsDiverge,
     /// An AXI-Stream protocol monitor of the RTL (`hw/bnn_axis_monitor.v`) saw a link break a
     /// rule; the failure names the link and the cycle.
@@ -225,6 +238,8 @@ pub struct VerifyReport {
     pub failure: Option<Failure>,
     /// The number of streams the RTL's AXI-Stream protocol monitors watched (ports and links).
     pub monitored_links: usize,
+    /// `--netlist`: the netlist simulated beside the RTL on every run.
+    pub netlist: Option<NetlistSummary>,
     /// The Verilator build was reused (same RTL as the last build in this directory).
     pub cached_build: bool,
     pub build_seconds: f64,
@@ -301,6 +316,35 @@ impl fmt::Display for VerifyReport {
                 }
             )?;
         }
+        if let Some(n) = &self.netlist {
+            let verdict = if self.failure.is_none() {
+                format!(
+                    "== golden on every output word, == {} on the handshake cycle of every input and output word",
+                    self.simulator
+                )
+            } else {
+                "see FAIL above".to_string()
+            };
+            writeln!(
+                f,
+                "  netlist:    {} {verdict} ({}, {}: {} cells, {} of them block or LUT RAM; synthesis {}, build {})",
+                n.fpga.name(),
+                n.path.display(),
+                n.yosys,
+                n.cells,
+                n.memory_cells,
+                if n.synth_cached {
+                    "cached".to_string()
+                } else {
+                    format!("{:.1} s", n.synth_seconds)
+                },
+                if n.build_cached {
+                    "cached".to_string()
+                } else {
+                    format!("{:.1} s", n.build_seconds)
+                },
+            )?;
+        }
         let layers = self
             .layers
             .iter()
@@ -356,6 +400,8 @@ pub struct Bench {
     design: Design,
     golden: GoldenModel,
     compiled: sim::Compiled,
+    /// `--netlist`: the synthesized netlist and its simulator.
+    netlist: Option<netlist::NetlistBench>,
     build_seconds: f64,
 }
 
@@ -383,10 +429,21 @@ impl Bench {
             &design,
             options.verilator_runtime.as_deref(),
         )?;
+        let netlist = match options.netlist {
+            Some(fpga) => Some(netlist::NetlistBench::new(
+                &compiled.dir,
+                fpga,
+                design.hw.input_stream().tdata_bits,
+                design.hw.output_stream().tdata_bits,
+                options.verilator_runtime.as_deref(),
+            )?),
+            None => None,
+        };
         Ok(Bench {
             design,
             golden,
             compiled,
+            netlist,
             build_seconds: start.elapsed().as_secs_f64(),
         })
     }
@@ -402,6 +459,23 @@ impl Bench {
 
     pub fn hw(&self) -> &HwNetwork {
         &self.design.hw
+    }
+
+    /// `--netlist`: the netlist file the bench simulates.
+    pub fn netlist_path(&self) -> Option<&Path> {
+        self.netlist.as_ref().map(|n| n.netlist.path.as_path())
+    }
+
+    /// `--netlist`: compiles the netlist's simulator again from the netlist file as it is on
+    /// disk now (after an edit: `tests/netlist.rs` zeroes a ROM this way); no new synthesis.
+    /// Writing the design again (a new [`Bench`]) would replace the edited netlist.
+    pub fn reload_netlist(&mut self, options: &VerifyOptions) -> Result<()> {
+        match &mut self.netlist {
+            Some(n) => n.reload(options.verilator_runtime.as_deref()),
+            None => Err(Error::Unsupported(
+                "this bench has no netlist (VerifyOptions::netlist was None)".into(),
+            )),
+        }
     }
 
     /// Runs `frames` (`[N, *input shape]`) through the design as `options` says (stall, seed,
@@ -543,6 +617,24 @@ impl Bench {
                 failure = Some(fail);
                 break;
             }
+            // The netlist after the RTL passed: its failures are then synthesis's alone.
+            if let Some(nb) = &self.netlist {
+                let nl = nb.compiled.run(&hex, &spec)?;
+                let model = Model::Netlist(nb.netlist.fpga);
+                let fail = ctx
+                    .against_golden(model, stall, n_in, expect, &nl, Some((ctx.rtl(), &rtl)))
+                    .or_else(|| ctx.diverge(stall, (ctx.rtl(), &rtl), (model, &nl)));
+                if let Some(mut fail) = fail {
+                    fail.message.push_str(&format!(
+                        "\nhelp: the RTL passed, so synthesis changed the design: the netlist is {} \
+                         ({}; ROM contents are the INIT/INITVAL parameters of its memory cells)",
+                        nb.netlist.path.display(),
+                        nb.netlist.synth_command
+                    ));
+                    failure = Some(fail);
+                    break;
+                }
+            }
             let t = measure(&rtl, n, ctx.wpi, ctx.wpo);
             runs.push(RunSummary {
                 stall,
@@ -598,6 +690,7 @@ impl Bench {
             outputs,
             failure,
             monitored_links: self.design.monitored_links.len(),
+            netlist: self.netlist.as_ref().map(|n| n.summary()),
             cached_build: self.compiled.cached,
             build_seconds: self.build_seconds,
             sim_seconds: start.elapsed().as_secs_f64(),
@@ -754,13 +847,31 @@ impl Ctx<'_> {
         cyc: Option<&SimRun>,
     ) -> Option<Failure> {
         self.protocol(stall, rtl)
-            .or_else(|| self.against_golden(self.rtl(), stall, n_in, expect, rtl, cyc))
+            .or_else(|| {
+                self.against_golden(
+                    self.rtl(),
+                    stall,
+                    n_in,
+                    expect,
+                    rtl,
+                    cyc.map(|c| (Model::CycleSim, c)),
+                )
+            })
             .or_else(|| {
                 cyc.and_then(|c| {
-                    self.against_golden(Model::CycleSim, stall, n_in, expect, c, Some(rtl))
+                    self.against_golden(
+                        Model::CycleSim,
+                        stall,
+                        n_in,
+                        expect,
+                        c,
+                        Some((self.rtl(), rtl)),
+                    )
                 })
             })
-            .or_else(|| cyc.and_then(|c| self.models_diverge(stall, rtl, c)))
+            .or_else(|| {
+                cyc.and_then(|c| self.diverge(stall, (Model::CycleSim, c), (self.rtl(), rtl)))
+            })
     }
 
     /// The earliest protocol violation the RTL's monitors printed: checked first, because a
@@ -808,7 +919,7 @@ impl Ctx<'_> {
         n_in: usize,
         expect: usize,
         run: &SimRun,
-        other: Option<&SimRun>,
+        other: Option<(Model, &SimRun)>,
     ) -> Option<Failure> {
         let fail = |kind, frame, word, cycle, message| Failure {
             kind,
@@ -834,8 +945,7 @@ impl Ctx<'_> {
                     f,
                     w,
                     text,
-                    model,
-                    other.and_then(|o| o.outputs.get(i).map(|t| (t, o.out_cycles[i]))),
+                    other.and_then(|(m, o)| o.outputs.get(i).map(|t| (m, t, o.out_cycles[i]))),
                 ));
                 return Some(fail(
                     FailureKind::WrongOutput,
@@ -898,8 +1008,7 @@ impl Ctx<'_> {
         f: usize,
         w: usize,
         text: &str,
-        model: Model,
-        other: Option<(&String, u64)>,
+        other: Option<(Model, &String, u64)>,
     ) -> String {
         let hw = &self.bench.design.hw;
         let fmt = self.fout;
@@ -934,12 +1043,7 @@ impl Ctx<'_> {
         } else {
             s.push_str(" [not a clean hex word]");
         }
-        if let Some((t, c)) = other {
-            let other_model = if model == Model::CycleSim {
-                self.rtl()
-            } else {
-                Model::CycleSim
-            };
+        if let Some((other_model, t, c)) = other {
             let agrees = parse_word(t, fmt.tdata_bits)
                 .is_some_and(|a| matches(&self.want[f * self.wpo + w], &a));
             s.push_str(&format!(
@@ -972,10 +1076,15 @@ impl Ctx<'_> {
         s
     }
 
-    /// Cycle simulator vs RTL: the earliest differing output word (data or cycle) or input
-    /// handshake, then the run length.
-    fn models_diverge(&self, stall: f64, rtl: &SimRun, cyc: &SimRun) -> Option<Failure> {
-        let sim = self.rtl();
+    /// Two cycle-level models (the reference `a`: the cycle simulator against the RTL, or the
+    /// RTL against the netlist), the failure charged to `b`: the earliest differing output word
+    /// (data or cycle) or input handshake, then the run length.
+    fn diverge(
+        &self,
+        stall: f64,
+        (a_model, cyc): (Model, &SimRun),
+        (sim, rtl): (Model, &SimRun),
+    ) -> Option<Failure> {
         let out = (0..rtl.outputs.len().max(cyc.outputs.len())).find(|&i| {
             rtl.outputs.get(i) != cyc.outputs.get(i)
                 || rtl.out_cycles.get(i) != cyc.out_cycles.get(i)
@@ -1009,8 +1118,8 @@ impl Ctx<'_> {
                     w,
                     Some(ot),
                     format!(
-                        "cycle simulator and {sim} diverge at frame {f}, output word {w} (word {i} of the run): \
-                         cycle simulator {}, {sim} {}",
+                        "{a_model} and {sim} diverge at frame {f}, output word {w} (word {i} of the run): \
+                         {a_model} {}, {sim} {}",
                         show(cyc.outputs.get(i), cyc.out_cycles.get(i)),
                         show(rtl.outputs.get(i), rtl.out_cycles.get(i))
                     ),
@@ -1023,8 +1132,8 @@ impl Ctx<'_> {
                     w,
                     it,
                     format!(
-                        "cycle simulator and {sim} diverge at frame {f}, input word {w} (word {i} of the run): \
-                         accepted {} by the cycle simulator, {} by {sim}",
+                        "{a_model} and {sim} diverge at frame {f}, input word {w} (word {i} of the run): \
+                         accepted {} by the {a_model}, {} by {sim}",
                         showc(cyc.in_cycles.get(i)),
                         showc(rtl.in_cycles.get(i))
                     ),
@@ -1038,7 +1147,7 @@ impl Ctx<'_> {
                 word: None,
                 cycle: None,
                 message: format!(
-                    "cycle simulator and {sim} agree on every word and handshake but ran {} vs {} cycles",
+                    "{a_model} and {sim} agree on every word and handshake but ran {} vs {} cycles",
                     cyc.cycles, rtl.cycles
                 ),
             }),

@@ -177,70 +177,128 @@ pub(crate) fn compile(
             run_cmd("iverilog", Command::new("iverilog").arg("-V"), &[1])?;
         }
         Simulator::Verilator => {
-            let tb = dir.join(SIM_DIR).join("axis_tb.cpp");
-            write(&tb, AXIS_TB)?;
-            let obj = dir.join(OBJ_DIR);
-            // The stamp leaves out the prebuilt runtime: linking it or compiling the same
-            // sources gives the same model.
-            let opt_flags = "OPT_FAST=-O1 OPT_SLOW=-O0 OPT_GLOBAL=-O1";
-            let mut makeflags = String::from(opt_flags);
-            if let Some(lib) = runtime {
-                makeflags.push_str(&format!(
-                    " VM_GLOBAL_FAST= VM_GLOBAL_SLOW= LDLIBS={}",
-                    lib.display()
-                ));
-            }
-            let defines = [
-                format!("-DIN_BITS={in_bits}"),
-                format!("-DOUT_BITS={out_bits}"),
-            ];
-            let version = run_cmd("verilator", Command::new("verilator").arg("--version"), &[])?;
-            let x_flags = X_FLAGS.join(" ");
-            let mut parts: Vec<&[u8]> = vec![
-                AXIS_TB.as_bytes(),
-                opt_flags.as_bytes(),
-                defines[0].as_bytes(),
-                defines[1].as_bytes(),
-                x_flags.as_bytes(),
-                design.top.as_bytes(),
-                version.as_bytes(),
-            ];
+            let mut parts: Vec<&[u8]> = Vec::new();
             for f in &design.files {
                 if f.path.starts_with("rtl/") || f.path == SIM_FILE_LIST {
                     parts.push(f.path.as_bytes());
                     parts.push(&f.contents);
                 }
             }
-            let stamp = fingerprint(parts);
-            let exe = obj.join("Vtop");
-            let stamp_path = dir.join(STAMP);
-            if exe.is_file() && fs::read_to_string(&stamp_path).is_ok_and(|s| s == stamp) {
-                compiled.cached = true;
-                return Ok(compiled);
-            }
-            let _ = fs::remove_file(&stamp_path);
-            let mut cmd = Command::new("verilator");
-            cmd.args(["--cc", "--exe", "--build", "-Wno-fatal", "--prefix", "Vtop"])
-                .args(["-j", &build_jobs().to_string()])
-                .args(["--top-module", &design.top])
-                .arg("-Mdir")
-                .arg(&obj)
-                .args(["-MAKEFLAGS", &makeflags])
-                .args(["-CFLAGS", &defines[0], "-CFLAGS", &defines[1]])
-                .args(X_FLAGS)
-                .args(["-f", SIM_FILE_LIST])
-                .arg(&tb)
-                .current_dir(&dir);
-            run_cmd("verilator", &mut cmd, &[])?;
-            if !exe.is_file() {
-                return Err(Error::Unsupported(format!(
-                    "verilator did not produce {}",
-                    exe.display()
-                )));
-            }
-            write(&stamp_path, &stamp)?;
+            let sources = ["-f", SIM_FILE_LIST].map(std::ffi::OsString::from).to_vec();
+            compiled.cached = verilator_build(&compiled, runtime, &[], &sources, parts)?;
         }
     }
+    Ok(compiled)
+}
+
+/// Builds the Verilator model of `c.top` with the harness in `c.dir/sim/obj/Vtop`, from
+/// `sources` (command-line arguments naming the Verilog), with `flags` added; skipped (returns
+/// `true`) when the harness, the flags, the Verilator version and `inputs` (the contents the
+/// model is a function of) are those of the previous build in this directory.
+fn verilator_build(
+    c: &Compiled,
+    runtime: Option<&Path>,
+    flags: &[&str],
+    sources: &[std::ffi::OsString],
+    inputs: Vec<&[u8]>,
+) -> Result<bool> {
+    let dir = &c.dir;
+    let tb = dir.join(SIM_DIR).join("axis_tb.cpp");
+    write(&tb, AXIS_TB)?;
+    let obj = dir.join(OBJ_DIR);
+    // The stamp leaves out the prebuilt runtime: linking it or compiling the same
+    // sources gives the same model.
+    let opt_flags = "OPT_FAST=-O1 OPT_SLOW=-O0 OPT_GLOBAL=-O1";
+    let mut makeflags = String::from(opt_flags);
+    if let Some(lib) = runtime {
+        makeflags.push_str(&format!(
+            " VM_GLOBAL_FAST= VM_GLOBAL_SLOW= LDLIBS={}",
+            lib.display()
+        ));
+    }
+    let defines = [
+        format!("-DIN_BITS={}", c.in_bits),
+        format!("-DOUT_BITS={}", c.out_bits),
+    ];
+    let version = run_cmd("verilator", Command::new("verilator").arg("--version"), &[])?;
+    let x_flags = X_FLAGS.join(" ");
+    let extra = flags.join(" ");
+    let mut parts: Vec<&[u8]> = vec![
+        AXIS_TB.as_bytes(),
+        opt_flags.as_bytes(),
+        defines[0].as_bytes(),
+        defines[1].as_bytes(),
+        x_flags.as_bytes(),
+        extra.as_bytes(),
+        c.top.as_bytes(),
+        version.as_bytes(),
+    ];
+    parts.extend(inputs);
+    let stamp = fingerprint(parts);
+    let exe = obj.join("Vtop");
+    let stamp_path = dir.join(STAMP);
+    if exe.is_file() && fs::read_to_string(&stamp_path).is_ok_and(|s| s == stamp) {
+        return Ok(true);
+    }
+    let _ = fs::remove_file(&stamp_path);
+    let mut cmd = Command::new("verilator");
+    cmd.args(["--cc", "--exe", "--build", "-Wno-fatal", "--prefix", "Vtop"])
+        .args(["-j", &build_jobs().to_string()])
+        .args(["--top-module", &c.top])
+        .arg("-Mdir")
+        .arg(&obj)
+        .args(["-MAKEFLAGS", &makeflags])
+        .args(["-CFLAGS", &defines[0], "-CFLAGS", &defines[1]])
+        .args(X_FLAGS)
+        .args(flags)
+        .args(sources)
+        .arg(&tb)
+        .current_dir(dir);
+    run_cmd("verilator", &mut cmd, &[])?;
+    if !exe.is_file() {
+        return Err(Error::Unsupported(format!(
+            "verilator did not produce {}",
+            exe.display()
+        )));
+    }
+    write(&stamp_path, &stamp)?;
+    Ok(false)
+}
+
+/// Compiles the Verilator harness for the gate-level netlist `netlist` (written by
+/// [`crate::codegen::synthesis::netlist::synthesize`]) with the family's cell models, in the
+/// netlist's directory. The netlist reads no ROM file: its contents are cell parameters.
+pub(crate) fn compile_netlist(
+    netlist: &crate::codegen::synthesis::netlist::Netlist,
+    in_bits: usize,
+    out_bits: usize,
+    runtime: Option<&Path>,
+) -> Result<Compiled> {
+    let (models, include) =
+        crate::codegen::synthesis::netlist::cell_models(netlist.fpga, &netlist.yosys)?;
+    let mut compiled = Compiled {
+        simulator: Simulator::Verilator,
+        dir: netlist.dir.clone(),
+        top: netlist.top.clone(),
+        in_bits,
+        out_bits,
+        cached: false,
+    };
+    let text = fs::read(&netlist.path).map_err(|e| Error::io(&netlist.path, e))?;
+    let model_text = fs::read(&models).map_err(|e| Error::io(&models, e))?;
+    let mut inc = std::ffi::OsString::from("-I");
+    inc.push(&include);
+    let sources = vec![inc, netlist.path.clone().into(), models.clone().into()];
+    // The vendor models are not lint-clean (yosys's ECP5 models include cells_ff.vh twice):
+    // only errors matter here.
+    let flags = ["-Wno-lint", "-Wno-style", "-Wno-MODDUP", "-Wno-UNOPTFLAT"];
+    compiled.cached = verilator_build(
+        &compiled,
+        runtime,
+        &flags,
+        &sources,
+        vec![&text, &model_text],
+    )?;
     Ok(compiled)
 }
 

@@ -15,6 +15,7 @@
 //! into `report.json` (`"synthesis"`, keyed by target), the generated README (a section at its end)
 //! and [`summary_table`].
 
+pub mod netlist;
 pub mod nextpnr;
 pub mod stat;
 pub mod tools;
