@@ -37,8 +37,8 @@ enum Path {
         k_c: i64,
     },
     Mac {
-        /// `[addr][pe][simd]` decoded weights
-        w: Vec<i32>,
+        /// `[addr][pe][simd]` decoded weights (at most 8 bits: i16 holds every value)
+        w: Vec<i16>,
     },
 }
 
@@ -56,7 +56,27 @@ pub struct DotUnit {
     popcnt: bool,
     /// Scratch: input planes `[ibits][sl]` or decoded input lanes.
     xp: Vec<u64>,
-    xdec: Vec<i32>,
+    xdec: Vec<i16>,
+    /// For input planes of IB = 2, 4 or 8 bits: byte → its 8/IB lanes split into planes (plane
+    /// `j` at bits `8j..`), so a beat's input planes take one lookup per byte.
+    byte_planes: Option<Vec<u64>>,
+}
+
+/// The byte → planes table of [`DotUnit::byte_planes`] for `ib` ∈ {2, 4, 8}.
+fn byte_planes_table(ib: usize) -> Vec<u64> {
+    let lanes = 8 / ib;
+    (0..256u64)
+        .map(|b| {
+            let mut t = 0u64;
+            for l in 0..lanes {
+                let raw = (b >> (l * ib)) & ((1 << ib) - 1);
+                for j in 0..ib {
+                    t |= ((raw >> j) & 1) << (8 * j + l);
+                }
+            }
+            t
+        })
+        .collect()
 }
 
 /// (α, β, plane coefficients) of a type code (0 bipolar, 1 unsigned, 2 signed) of `n` bits.
@@ -114,6 +134,35 @@ fn xnor_body(w: &[u64], x: &[u64], sl: usize, simd: i64, out: &mut [i64]) {
     }
 }
 
+/// One limb of SIMD lanes (SIMD ≤ 64) with `WB` weight planes and `IB` input planes, unrolled:
+/// the common narrow-type case (W2A2 does four AND-popcounts per PE and nothing else).
+#[inline(always)]
+fn planes_one_limb<const WB: usize, const IB: usize>(
+    w: &[u64],
+    wsum: &[i64],
+    xp: &[u64],
+    coef: &[i64],
+    k_w: i64,
+    base: i64,
+    out: &mut [i64],
+) {
+    let mut x = [0u64; IB];
+    x.copy_from_slice(&xp[..IB]);
+    let mut c = [[0i64; IB]; WB];
+    for (i, row) in c.iter_mut().enumerate() {
+        row.copy_from_slice(&coef[i * IB..(i + 1) * IB]);
+    }
+    for ((o, wp), &s) in out.iter_mut().zip(w.chunks_exact(WB)).zip(wsum) {
+        let mut acc = k_w * s + base;
+        for i in 0..WB {
+            for j in 0..IB {
+                acc += c[i][j] * i64::from((wp[i] & x[j]).count_ones());
+            }
+        }
+        *o = acc;
+    }
+}
+
 #[allow(clippy::too_many_arguments)]
 #[inline(always)]
 fn planes_body(
@@ -129,12 +178,17 @@ fn planes_body(
     out: &mut [i64],
 ) {
     let per = wb * sl;
-    if wb == 1 && ib == 1 && sl == 1 {
-        let (x, c) = (xp[0], coef[0]);
-        for ((o, &wv), &s) in out.iter_mut().zip(w).zip(wsum) {
-            *o = c * i64::from((wv & x).count_ones()) + k_w * s + base;
+    if sl == 1 {
+        macro_rules! one {
+            ($($w:literal, $i:literal);*) => {
+                match (wb, ib) {
+                    $(($w, $i) => return planes_one_limb::<$w, $i>(w, wsum, xp, coef, k_w, base, out),)*
+                    _ => {}
+                }
+            };
         }
-        return;
+        one!(1, 1; 1, 2; 1, 3; 1, 4; 2, 1; 2, 2; 2, 3; 2, 4; 3, 1; 3, 2; 3, 3; 3, 4;
+             4, 1; 4, 2; 4, 3; 4, 4);
     }
     for ((o, wp), &s) in out.iter_mut().zip(w.chunks_exact(per)).zip(wsum) {
         let mut acc = 0i64;
@@ -240,7 +294,7 @@ impl DotUnit {
             for addr in 0..depth {
                 for p in 0..pe {
                     for l in 0..simd {
-                        w.push(decode(lane(p, addr, l), wtype, wbits));
+                        w.push(decode(lane(p, addr, l), wtype, wbits) as i16);
                     }
                 }
             }
@@ -257,6 +311,7 @@ impl DotUnit {
             popcnt: has_popcnt(),
             xp: vec![0; ib * sl],
             xdec: vec![0; simd],
+            byte_planes: matches!(ib, 2 | 4 | 8).then(|| byte_planes_table(ib)),
         }
     }
 
@@ -297,6 +352,23 @@ impl DotUnit {
                 // input bit planes and Σ_l X_l
                 if ib == 1 {
                     self.xp[..sl].copy_from_slice(&x[..sl]);
+                } else if let Some(table) = &self.byte_planes {
+                    // IB = 2, 4 or 8: a byte holds 8/IB whole lanes; the table splits it
+                    self.xp.iter_mut().for_each(|v| *v = 0);
+                    let lanes = 8 / ib;
+                    let lmask = (1u64 << lanes) - 1;
+                    let nbytes = (simd * ib).div_ceil(8);
+                    for k in 0..nbytes {
+                        let byte = (x[k / 8] >> ((k % 8) * 8)) & 0xff;
+                        if byte == 0 {
+                            continue;
+                        }
+                        let t = table[byte as usize];
+                        let pos = k * lanes;
+                        for j in 0..ib {
+                            self.xp[j * sl + pos / 64] |= ((t >> (8 * j)) & lmask) << (pos % 64);
+                        }
+                    }
                 } else {
                     self.xp.iter_mut().for_each(|v| *v = 0);
                     for l in 0..simd {
@@ -335,15 +407,28 @@ impl DotUnit {
             Path::Mac { w } => {
                 let ib = self.ib;
                 for l in 0..simd {
-                    self.xdec[l] = decode(bits::get(x, l * ib, ib), self.itype, ib as u32);
+                    self.xdec[l] = decode(bits::get(x, l * ib, ib), self.itype, ib as u32) as i16;
                 }
                 let w = &w[addr * pe * simd..(addr + 1) * pe * simd];
-                for (o, wp) in out.iter_mut().zip(w.chunks_exact(simd)) {
-                    *o = wp
-                        .iter()
-                        .zip(&self.xdec)
-                        .map(|(&a, &b)| i64::from(a * b))
-                        .sum();
+                // |w·x| <= 128·255 per lane (at most 8-bit operands), so an i32 sum is exact
+                // up to 65,536 lanes; i16 × i16 → i32 is one vector instruction (pmaddwd)
+                if simd <= 65_536 {
+                    for (o, wp) in out.iter_mut().zip(w.chunks_exact(simd)) {
+                        let d: i32 = wp
+                            .iter()
+                            .zip(&self.xdec)
+                            .map(|(&a, &b)| i32::from(a) * i32::from(b))
+                            .sum();
+                        *o = i64::from(d);
+                    }
+                } else {
+                    for (o, wp) in out.iter_mut().zip(w.chunks_exact(simd)) {
+                        *o = wp
+                            .iter()
+                            .zip(&self.xdec)
+                            .map(|(&a, &b)| i64::from(a) * i64::from(b))
+                            .sum();
+                    }
                 }
             }
         }

@@ -157,6 +157,16 @@ impl Dwc {
         }
     }
 
+    /// An edge without a handshake would change no register (only the down-sizer moves a word
+    /// by itself: from `in_data` into the empty shift register).
+    #[inline]
+    pub fn idle_edge(&self) -> bool {
+        match &self.kind {
+            Kind::Down { r, in_valid, .. } => !(*r == 0 && *in_valid),
+            Kind::Up { .. } | Kind::Gen { .. } => true,
+        }
+    }
+
     #[inline]
     pub fn m_data(&self) -> &[u64] {
         match &self.kind {

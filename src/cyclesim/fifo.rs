@@ -82,6 +82,13 @@ impl Fifo {
         &self.o_data
     }
 
+    /// An edge without a handshake would change no register: the output register is full, or
+    /// the memory is empty (else it loads the output register).
+    #[inline]
+    pub fn idle_edge(&self) -> bool {
+        self.o_valid || self.mcnt == 0
+    }
+
     fn store(dst: &mut [u64], w: &[u64], width: usize) {
         let n = w.len().min(dst.len());
         dst[..n].copy_from_slice(&w[..n]);

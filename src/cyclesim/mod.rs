@@ -21,7 +21,11 @@
 //! - [`Pipeline`]: a chain of blocks between the input port and the output port. Each cycle it
 //!   computes every link's `tvalid` front to back (registers only), every `tready` back to front
 //!   (through top-k's combinational path), samples the handshakes, then commits the blocks back
-//!   to front so that every consumer sees its producer's pre-edge data.
+//!   to front so that every consumer sees its producer's pre-edge data. Each block's `tvalid`
+//!   and registered `tready` are cached at its tick (they depend on its registers only), and a
+//!   block whose `idle_edge()` says an edge without a handshake would change nothing is not
+//!   ticked in a cycle without a handshake on its ports (a FIFO or pool between two busy
+//!   layers, an MVTU waiting for its next input word with nothing in flight).
 //! - [`CycleSim`]: a pipeline built from the hardware IR ([`HwNetwork`], the struct the Verilog
 //!   generator renders, so both see identical padded weights and thresholds), with frame packing
 //!   and per-frame results.
@@ -32,10 +36,12 @@
 //! AND-popcount for narrow multi-bit types, one `i32` per lane otherwise; see `dot.rs`), the
 //! popcount loops use the `popcnt` instruction when the CPU has it, a beat's dot products are
 //! computed once, when it is issued, and only for issued beats (the MVTU's free-running pipeline
-//! is a delay line of output words); nothing is allocated per cycle. On LFC (4 layers, 512
-//! cycles per frame) it runs about 5 M cycles/s, ~45× the Verilated generated top
-//! (`tests/cyclesim_net.rs::lfc_speed`); on CNV (11 layers, 20 blocks) about 2 M cycles/s. The
-//! window generator keeps incremental counters and a precomputed `hold` table.
+//! is a delay line of output words); nothing is allocated per cycle. Narrow multi-bit types
+//! with up to 64 lanes per beat use unrolled bit-plane kernels (W2A2: four AND-popcounts per
+//! PE) and a byte table to split the input word into planes; MAC lanes are `i16` products
+//! summed in `i32`. The window generator keeps incremental counters and a precomputed `hold`
+//! table. `scripts/bench-sim` (`tests/sim_speed.rs`) measures it against Verilator -O3 on
+//! LFC-W1A1, a W2A2 MLP, CNV and a W4A4 conv net (figures in `docs/performance.md`).
 
 pub mod batch;
 mod bits;
@@ -186,18 +192,6 @@ impl Block {
     }
 
     #[inline]
-    fn m_valid(&self) -> bool {
-        match self {
-            Block::Mvtu(b) => b.m_valid(),
-            Block::Fifo(b) => b.m_valid(),
-            Block::Dwc(b) => b.m_valid(),
-            Block::TopK(b) => b.m_valid(),
-            Block::Swg(b) => b.m_valid(),
-            Block::Pool(b) => b.m_valid(),
-        }
-    }
-
-    #[inline]
     fn m_data(&self) -> &[u64] {
         match self {
             Block::Mvtu(b) => b.m_data(),
@@ -209,15 +203,56 @@ impl Block {
         }
     }
 
+    /// After an edge: what the pipeline caches of this block until its next tick (all three
+    /// depend on registers only).
     #[inline]
-    fn tick(&mut self, push: Option<&[u64]>, pop: bool) {
+    fn flags(&self) -> Flags {
         match self {
-            Block::Mvtu(b) => b.tick(push, pop),
-            Block::Fifo(b) => b.tick(push, pop),
-            Block::Dwc(b) => b.tick(push, pop),
-            Block::TopK(b) => b.tick(push, pop),
-            Block::Swg(b) => b.tick(push, pop),
-            Block::Pool(b) => b.tick(push, pop),
+            Block::Mvtu(b) => Flags::new(b.s_ready(), b.m_valid(), b.idle_edge()),
+            Block::Fifo(b) => Flags::new(b.s_ready(), b.m_valid(), b.idle_edge()),
+            Block::Dwc(b) => Flags::new(b.s_ready(), b.m_valid(), b.idle_edge()),
+            Block::TopK(b) => Flags {
+                s_ready: SReady::Ask,
+                m_valid: b.m_valid(),
+                idle: b.idle_edge(),
+            },
+            Block::Swg(b) => Flags::new(b.s_ready(), b.m_valid(), b.idle_edge()),
+            Block::Pool(b) => Flags::new(b.s_ready(), b.m_valid(), b.idle_edge()),
+        }
+    }
+
+    /// The block's `tick`, then [`Block::flags`], in one dispatch.
+    #[inline]
+    fn tick_flags(&mut self, push: Option<&[u64]>, pop: bool) -> Flags {
+        match self {
+            Block::Mvtu(b) => {
+                b.tick(push, pop);
+                Flags::new(b.s_ready(), b.m_valid(), b.idle_edge())
+            }
+            Block::Fifo(b) => {
+                b.tick(push, pop);
+                Flags::new(b.s_ready(), b.m_valid(), b.idle_edge())
+            }
+            Block::Dwc(b) => {
+                b.tick(push, pop);
+                Flags::new(b.s_ready(), b.m_valid(), b.idle_edge())
+            }
+            Block::TopK(b) => {
+                b.tick(push, pop);
+                Flags {
+                    s_ready: SReady::Ask,
+                    m_valid: b.m_valid(),
+                    idle: b.idle_edge(),
+                }
+            }
+            Block::Swg(b) => {
+                b.tick(push, pop);
+                Flags::new(b.s_ready(), b.m_valid(), b.idle_edge())
+            }
+            Block::Pool(b) => {
+                b.tick(push, pop);
+                Flags::new(b.s_ready(), b.m_valid(), b.idle_edge())
+            }
         }
     }
 
@@ -241,6 +276,36 @@ impl Block {
             Block::TopK(_) => "topk".into(),
             Block::Swg(_) => "swg".into(),
             Block::Pool(_) => "pool".into(),
+        }
+    }
+}
+
+/// A block's `s_axis_tready` as the pipeline caches it between its ticks.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum SReady {
+    No,
+    Yes,
+    /// Depends on this cycle's `m_axis_tready` (top-k): ask the block.
+    Ask,
+}
+
+/// What the pipeline keeps of a block between two of its ticks.
+#[derive(Clone, Copy, Debug)]
+struct Flags {
+    s_ready: SReady,
+    m_valid: bool,
+    /// An edge without a handshake would leave every register unchanged, so the pipeline skips
+    /// the block's tick in such cycles (each module's `idle_edge`).
+    idle: bool,
+}
+
+impl Flags {
+    #[inline]
+    fn new(s_ready: bool, m_valid: bool, idle: bool) -> Self {
+        Flags {
+            s_ready: if s_ready { SReady::Yes } else { SReady::No },
+            m_valid,
+            idle,
         }
     }
 }
@@ -324,6 +389,11 @@ pub struct Pipeline {
     out_bits: usize,
     valid: Vec<bool>,
     ready: Vec<bool>,
+    /// Per block, its flags since its last tick (see [`Flags`]).
+    flags: Vec<Flags>,
+    /// Skip the ticks of idle blocks (the default; off only to check that skipping changes
+    /// nothing).
+    skip_idle: bool,
 }
 
 impl Pipeline {
@@ -338,6 +408,8 @@ impl Pipeline {
             out_bits,
             valid: vec![false],
             ready: vec![false],
+            flags: Vec::new(),
+            skip_idle: true,
         }
     }
 
@@ -350,6 +422,7 @@ impl Pipeline {
 
     /// Appends a block at the output end.
     pub fn push(&mut self, name: impl Into<String>, block: Block) {
+        self.flags.push(block.flags());
         self.blocks.push(block);
         self.names.push(name.into());
         self.valid.push(false);
@@ -372,9 +445,20 @@ impl Pipeline {
         self.out_bits
     }
 
+    /// Whether blocks with nothing to do are skipped in cycles without a handshake on their
+    /// ports (default on). The results are the same either way; the switch exists so that
+    /// tests can prove it.
+    pub fn set_skip_idle(&mut self, on: bool) {
+        self.skip_idle = on;
+    }
+
     /// Synchronous reset of every block (as the harness's 4 reset cycles).
     pub fn reset(&mut self) {
         self.blocks.iter_mut().for_each(Block::reset);
+        for (j, b) in self.blocks.iter().enumerate() {
+            self.flags[j] = b.flags();
+            self.valid[j + 1] = self.flags[j].m_valid;
+        }
     }
 
     /// Resets, then drives the pipeline exactly as `sim/axis_tb.cpp` drives a Verilated top:
@@ -415,13 +499,15 @@ impl Pipeline {
                 &empty
             };
             // tvalid front to back (registers only), tready back to front
+            // (the blocks' tvalid and registered tready are cached in `flags` at their ticks)
             self.valid[0] = in_valid;
-            for j in 0..nb {
-                self.valid[j + 1] = self.blocks[j].m_valid();
-            }
             self.ready[nb] = out_ready;
             for j in (0..nb).rev() {
-                self.ready[j] = self.blocks[j].s_ready(self.ready[j + 1]);
+                self.ready[j] = match self.flags[j].s_ready {
+                    SReady::No => false,
+                    SReady::Yes => true,
+                    SReady::Ask => self.blocks[j].s_ready(self.ready[j + 1]),
+                };
             }
             let in_hs = self.valid[0] && self.ready[0];
             let out_hs = self.valid[nb] && self.ready[nb];
@@ -435,9 +521,15 @@ impl Pipeline {
                 out_cycles.push(cycle);
             }
             // rising edge, back to front: every consumer reads its producer's pre-edge data
+            // A block whose flags say idle is skipped in a cycle without a handshake on its
+            // ports: its edge would change nothing. `valid[j + 1]` is block j's own tvalid, read
+            // by block j + 1 (already ticked) and block j (now), so it may be updated here.
             for j in (0..nb).rev() {
                 let push = self.valid[j] && self.ready[j];
                 let pop = self.valid[j + 1] && self.ready[j + 1];
+                if !push && !pop && self.flags[j].idle && self.skip_idle {
+                    continue;
+                }
                 let (head, tail) = self.blocks.split_at_mut(j);
                 let data: Option<&[u64]> = if !push {
                     None
@@ -446,7 +538,9 @@ impl Pipeline {
                 } else {
                     Some(head[j - 1].m_data())
                 };
-                tail[0].tick(data, pop);
+                let f = tail[0].tick_flags(data, pop);
+                self.flags[j] = f;
+                self.valid[j + 1] = f.m_valid;
             }
             if in_hs {
                 in_cycles.push(cycle);

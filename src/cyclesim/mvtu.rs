@@ -222,6 +222,8 @@ pub struct Mvtu {
     line: Vec<u64>,
     line_valid: Vec<bool>,
     line_pos: usize,
+    /// Valid slots of `line` (words in flight).
+    line_n: usize,
 
     /// Beats issued (statistics).
     pub beats: u64,
@@ -299,6 +301,7 @@ impl Mvtu {
             line: vec![0; lat * ol],
             line_valid: vec![false; lat],
             line_pos: 0,
+            line_n: 0,
             beats: 0,
             stall_cycles: 0,
             p: p.clone(),
@@ -321,6 +324,7 @@ impl Mvtu {
         self.q_count = 0;
         self.line_valid.iter_mut().for_each(|v| *v = false);
         self.line_pos = 0;
+        self.line_n = 0;
         self.beats = 0;
         self.stall_cycles = 0;
     }
@@ -360,7 +364,15 @@ impl Mvtu {
 
     /// Output words in the pipeline (reserved, not yet pushed).
     pub fn in_flight(&self) -> usize {
-        self.line_valid.iter().filter(|&&v| v).count()
+        self.line_n
+    }
+
+    /// An edge without a handshake would change no register that is read later: no beat can
+    /// issue (stage A waits for an input word and would not stall on a credit) and no word is
+    /// in flight (the delay line's position then does not matter: every slot is empty).
+    #[inline]
+    pub fn idle_edge(&self) -> bool {
+        self.a_nf == 0 && self.line_n == 0 && self.can_issue()
     }
 
     /// Whether nothing is in flight: every credit free (no queued or reserved word), at a
@@ -451,6 +463,7 @@ impl Mvtu {
                 .copy_from_slice(&self.line[slot * ol..(slot + 1) * ol]);
             self.q_count += 1;
             self.line_valid[slot] = false;
+            self.line_n -= 1;
         }
 
         if issue {
@@ -481,6 +494,7 @@ impl Mvtu {
                 self.result_into(self.a_nf, &mut line[slot * ol..(slot + 1) * ol]);
                 self.line = line;
                 self.line_valid[slot] = true;
+                self.line_n += 1;
                 self.credits -= 1;
             }
             // stage A counters: sf inner, nf outer, address nf·SF + sf

@@ -124,6 +124,12 @@ impl Pool {
         &self.q_head
     }
 
+    /// An edge without a handshake changes no register: the pool only acts on its handshakes.
+    #[inline]
+    pub fn idle_edge(&self) -> bool {
+        true
+    }
+
     /// `m = lanemax(acc, m)` in place (`m` holds the input word).
     #[inline]
     fn lanemax(&self, acc: &[u64], m: &mut [u64]) {

@@ -57,6 +57,17 @@ impl SwgParams {
     }
 }
 
+/// The reader's view of the beat at the odometer (see [`Swg::tick`]).
+struct Beat {
+    issue: bool,
+    pad: bool,
+    wlast: bool,
+    /// Words from `rel_ptr` to the beat's word.
+    off: usize,
+    /// Words the beat releases (its window's last beat).
+    rel: usize,
+}
+
 /// One `bnn_swg`.
 #[derive(Clone, Debug)]
 pub struct Swg {
@@ -272,22 +283,13 @@ impl Swg {
         // reader: the beat at the odometer, issued if its data is available
         let mut released = 0;
         if adv {
-            let iy = self.ybase + self.ky as i64;
-            let ix = self.xbase + self.kx as i64;
-            let pad = iy < 0 || iy >= self.ih || ix < 0 || ix >= self.iw;
-            let wlast =
-                self.cw + 1 == self.cw_n && self.kx + 1 == self.kw && self.ky + 1 == self.kh;
-            let off = if pad {
-                0
-            } else {
-                ((iy * self.iw + ix) as usize) * self.cw_n + self.cw - self.held
-            };
-            let rel = if wlast {
-                self.next_rel[self.win] - self.held
-            } else {
-                0
-            };
-            let issue = (pad || off < self.occ) && rel <= self.occ;
+            let Beat {
+                issue,
+                pad,
+                wlast,
+                off,
+                rel,
+            } = self.beat();
             self.r_valid = issue;
             self.r_pad = pad;
             self.r_cw = self.cw;
@@ -326,6 +328,45 @@ impl Swg {
             if self.occ > self.max_occupancy {
                 self.max_occupancy = self.occ;
             }
+        }
+    }
+
+    /// The beat at the odometer and whether its data is available (`issue`).
+    #[inline]
+    fn beat(&self) -> Beat {
+        let iy = self.ybase + self.ky as i64;
+        let ix = self.xbase + self.kx as i64;
+        let pad = iy < 0 || iy >= self.ih || ix < 0 || ix >= self.iw;
+        let wlast = self.cw + 1 == self.cw_n && self.kx + 1 == self.kw && self.ky + 1 == self.kh;
+        let off = if pad {
+            0
+        } else {
+            ((iy * self.iw + ix) as usize) * self.cw_n + self.cw - self.held
+        };
+        let rel = if wlast {
+            self.next_rel[self.win] - self.held
+        } else {
+            0
+        };
+        Beat {
+            issue: (pad || off < self.occ) && rel <= self.occ,
+            pad,
+            wlast,
+            off,
+            rel,
+        }
+    }
+
+    /// An edge without a handshake would change no register that is read later: stage R is
+    /// stuck behind a full queue, or it is empty and the beat at the odometer cannot issue (its
+    /// `r_pad`/`r_cw` would be rewritten, but they are only read behind `r_valid`, and set
+    /// again at the next issue).
+    #[inline]
+    pub fn idle_edge(&self) -> bool {
+        if self.r_valid {
+            self.q_cnt == 2
+        } else {
+            !self.beat().issue
         }
     }
 

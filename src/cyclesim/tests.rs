@@ -654,3 +654,52 @@ fn falling_thresholds_through_the_rom_encoding() {
         );
     }
 }
+
+/// Skipping the ticks of idle blocks (`idle_edge`) changes nothing: random conv nets (window
+/// generators, pools, width converters, FIFOs, heads) and dense nets give the same words, the
+/// same handshake cycles, the same FIFO occupancies and the same MVTU statistics with and
+/// without it, with and without random stalls.
+#[test]
+fn skipping_idle_blocks_changes_nothing() {
+    let limits = synth::RandomLimits {
+        max_layers: 4,
+        max_features: 40,
+        max_image: 9,
+        max_bits: 4,
+        ..synth::RandomLimits::default()
+    };
+    for seed in 0..24u64 {
+        let spec = if seed % 3 == 0 {
+            synth::random_mlp_spec(seed, &limits).to_net_spec()
+        } else {
+            synth::random_cnn_spec(seed, &limits)
+        };
+        let mut net = synth::network(&spec, seed);
+        crate::passes::lower(&mut net).unwrap();
+        let hw = pad::pad(&net).unwrap();
+        let mut sim = CycleSim::new(&hw).unwrap();
+        let frames = synth::frames_for(&net, 4, seed);
+        let mut words = Words::new(sim.input_format().tdata_bits);
+        let len = net.input.shape.len();
+        let data = frames.as_slice().unwrap();
+        for f in 0..4 {
+            sim.pack_frame_into(&data[f * len..(f + 1) * len], &mut words)
+                .unwrap();
+        }
+        let expect = 4 * sim.output_format().words_per_frame;
+        for st in [Stalls::NONE, Stalls::both(0.4, seed as u32 + 1)] {
+            let cfg = RunConfig::new(st, sim.default_timeout(4, &st));
+            let p = sim.pipeline_mut();
+            p.set_skip_idle(true);
+            let fast = p.run(&words, expect, &cfg);
+            p.set_skip_idle(false);
+            let every = p.run(&words, expect, &cfg);
+            p.set_skip_idle(true);
+            assert!(
+                !every.timed_out && every.outputs.len() == expect,
+                "seed {seed}"
+            );
+            assert_eq!(fast, every, "seed {seed} {st:?}: {spec:?}");
+        }
+    }
+}

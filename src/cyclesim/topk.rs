@@ -25,9 +25,11 @@ pub struct TopkParams {
     pub idx_bits: usize,
 }
 
-/// A word in flight between the input and the merge stage.
+/// A stage between the input and the merge stage: the word it holds if `present` (the buffer
+/// is reused, so accepting a word allocates nothing).
 #[derive(Clone, Debug)]
 struct StagedWord {
+    present: bool,
     data: Vec<u64>,
     base: u64,
     first: bool,
@@ -45,7 +47,7 @@ pub struct TopK {
     base: u64,
     /// stage l (0 = the input register, l = 1..L the tournament levels): the word it holds, if
     /// any; the word in the last one is at the merge stage
-    stages: Vec<Option<StagedWord>>,
+    stages: Vec<StagedWord>,
     lv: Vec<i64>,
     li: Vec<u64>,
     lok: Vec<bool>,
@@ -81,7 +83,16 @@ impl TopK {
         let nw = p.n.div_ceil(p.elems);
         let levels = clog2(p.elems) as usize;
         Ok(TopK {
-            stages: vec![None; levels + 1],
+            stages: vec![
+                StagedWord {
+                    present: false,
+                    data: Vec::new(),
+                    base: 0,
+                    first: false,
+                    last: false,
+                };
+                levels + 1
+            ],
             iw_mask,
             last_base: (((nw - 1) * p.elems) as u64) & iw_mask,
             base_inc: (p.elems as u64) & iw_mask,
@@ -104,7 +115,7 @@ impl TopK {
 
     pub fn reset(&mut self) {
         self.base = 0;
-        self.stages.iter_mut().for_each(|s| *s = None);
+        self.stages.iter_mut().for_each(|s| s.present = false);
         self.out_cnt = 0;
     }
 
@@ -117,9 +128,7 @@ impl TopK {
     /// only if the output register is free.
     #[inline]
     fn merge_last(&self) -> bool {
-        self.stages
-            .last()
-            .is_some_and(|s| s.as_ref().is_some_and(|w| w.last))
+        self.stages.last().is_some_and(|w| w.present && w.last)
     }
 
     #[inline]
@@ -135,6 +144,13 @@ impl TopK {
     #[inline]
     pub fn m_valid(&self) -> bool {
         self.out_cnt != 0
+    }
+
+    /// An edge without a handshake (no push, no pop) would change no register: the pipeline
+    /// holds, or holds no word.
+    #[inline]
+    pub fn idle_edge(&self) -> bool {
+        !self.advance(false) || self.stages.iter().all(|w| !w.present)
     }
 
     #[inline]
@@ -186,12 +202,7 @@ impl TopK {
         let adv = self.advance(pop);
         let mut changed = false;
         if adv {
-            let incoming = push.map(|w| StagedWord {
-                data: w.to_vec(),
-                base: self.base,
-                first: self.base == 0,
-                last: self.last(),
-            });
+            let (base, first, last) = (self.base, self.base == 0, self.last());
             if push.is_some() {
                 self.base = if self.last() {
                     0
@@ -199,20 +210,35 @@ impl TopK {
                     (self.base + self.base_inc) & self.iw_mask
                 };
             }
-            // the word at the merge stage leaves; the others move one stage on
+            // the word at the merge stage leaves; the others move one stage on (its slot
+            // becomes stage 0, which takes the incoming word)
             self.stages.rotate_right(1);
-            let at_merge = std::mem::replace(&mut self.stages[0], incoming);
-            if let Some(w) = at_merge {
-                if w.first {
+            if self.stages[0].present {
+                let data = std::mem::take(&mut self.stages[0].data);
+                let (wbase, wfirst, wlast) = {
+                    let w = &self.stages[0];
+                    (w.base, w.first, w.last)
+                };
+                if wfirst {
                     self.lok.iter_mut().for_each(|o| *o = false);
                 }
-                self.insert_word(&w.data, w.base, w.last);
-                if w.last {
+                self.insert_word(&data, wbase, wlast);
+                self.stages[0].data = data;
+                if wlast {
                     self.out_q.copy_from_slice(&self.li);
                     self.out_head = 0;
                     self.out_cnt = self.p.k;
                     changed = true;
                 }
+            }
+            let st = &mut self.stages[0];
+            st.present = push.is_some();
+            if let Some(w) = push {
+                st.data.clear();
+                st.data.extend_from_slice(w);
+                st.base = base;
+                st.first = first;
+                st.last = last;
             }
         }
         if !changed && pop {
