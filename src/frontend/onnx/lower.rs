@@ -463,9 +463,16 @@ impl Lowerer<'_> {
                     } else {
                         y.clamp(lo32, hi32)
                     };
-                    *q = rounding.apply_f64(y as f64) as i64 - zp as i64;
+                    *q = (rounding.apply_f64(y as f64) as i64).saturating_sub(zp as i64);
                 }
-                let (wlo, whi) = (lo - zp as i64, hi - zp as i64);
+                // A zero point past the i64 range (1e30 saturates) would overflow `lo - zp` (found
+                // by fuzzing: fuzz/corpus/onnx/crash-143e8c865a4aa5a568040309df9e6cc68cd055ae).
+                let (Some(wlo), Some(whi)) = (lo.checked_sub(zp as i64), hi.checked_sub(zp as i64))
+                else {
+                    return Err(node.err(format!(
+                        "zero point {zp} is out of range for a {bits}-bit quantizer: not supported"
+                    )));
+                };
                 let dtype = weight_dtype(wlo, whi).ok_or_else(|| {
                     node.err(format!(
                         "weights in {wlo}..={whi} (zero point {zp}) fit no bnn-gen weight datatype"
