@@ -5,6 +5,7 @@
 //! `<hex> <cycle>` per output word and one cycle per accepted input word.
 
 use super::monitor::MonitorLog;
+use crate::codegen::synthesis::netlist::fingerprint;
 use crate::codegen::SIM_FILE_LIST;
 use crate::error::{Error, Result};
 use askama::Template;
@@ -119,22 +120,6 @@ fn write(path: &Path, text: &str) -> Result<()> {
     fs::write(path, text).map_err(|e| Error::io(path, e))
 }
 
-/// FNV-1a over a sequence of byte strings (each length-prefixed): the Verilator build stamp.
-fn fingerprint<'a>(parts: impl IntoIterator<Item = &'a [u8]>) -> String {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    let mut eat = |bytes: &[u8]| {
-        for &b in bytes {
-            h ^= u64::from(b);
-            h = h.wrapping_mul(0x0000_0100_0000_01b3);
-        }
-    };
-    for p in parts {
-        eat(&(p.len() as u64).to_le_bytes());
-        eat(p);
-    }
-    format!("{h:016x}\n")
-}
-
 /// Verilator is two-state: it cannot hold X. Instead every `x` it would assign and every
 /// register's power-up value become a pseudo-random value chosen at run time
 /// (`+verilator+rand+reset+2`, seeded per run), so a handshake that depends on an unreset register
@@ -234,7 +219,7 @@ fn verilator_build(
         version.as_bytes(),
     ];
     parts.extend(inputs);
-    let stamp = fingerprint(parts);
+    let stamp = fingerprint(&parts);
     let exe = obj.join("Vtop");
     let stamp_path = dir.join(STAMP);
     if exe.is_file() && fs::read_to_string(&stamp_path).is_ok_and(|s| s == stamp) {

@@ -74,8 +74,9 @@ fn is_memory_cell(t: &str) -> bool {
         || t.starts_with("ROM")
 }
 
-/// FNV-1a over length-prefixed parts: the netlist stamp.
-fn fingerprint(parts: &[&[u8]]) -> String {
+/// FNV-1a over length-prefixed parts: the stamp of a cached build (this netlist, and the
+/// Verilator builds of `verify`), which is rebuilt when the stamp changes.
+pub(crate) fn fingerprint(parts: &[&[u8]]) -> String {
     let mut h: u64 = 0xcbf2_9ce4_8422_2325;
     let mut eat = |bytes: &[u8]| {
         for &b in bytes {
