@@ -152,7 +152,13 @@
 // RESOURCES
 // ============================================================================
 // mem: DEPTH x WBITS bits, one write port and one synchronous read port with
-// enable (block RAM or LUTRAM; mem_q is the RAM's output register);
+// enable (mem_q is the RAM's output register), built from the primitive
+// RAM_STYLE names: "block" (RAMB18/36, DP16KD, SB_RAM40_4K), "distributed"
+// (LUT RAM: RAM64M/RAM32M on xc7, TRELLIS_DPR16X4 on ECP5; the read port is
+// the LUT RAM's asynchronous read of the registered raddr into mem_q) or
+// "auto" (the synthesis tool's choice). The generator picks block RAM when
+// the buffer fills at least half of its 18-Kbit RAMs (docs/hardware.md, the
+// size rule); the behaviour is the same for every style;
 // registers: mem_q + 3*WBITS (r/q data), the writer pointer and occ, the
 // odometer and its flags, and the lookahead registers above (about
 // 6*DW + 4*clog2(FW+1) + clog2(DEPTH) bits). Logic: DW-bit adders with a
@@ -176,6 +182,7 @@ module bnn_swg #(
     parameter integer PH    = 1,   // padding rows at the top and at the bottom (>= 0)
     parameter integer PW    = 1,   // padding columns left and right (>= 0)
     parameter integer DEPTH = 36,  // buffer words (>= 1; Window::depth() or more)
+    parameter [87:0]  RAM_STYLE = "auto", // buffer primitive: "block", "distributed" or "auto" (RESOURCES)
     parameter [CW*WBITS-1:0] PAD = {(CW*WBITS){1'b0}}  // pad word of channel word cw at [cw*WBITS +: WBITS]
 ) (
     input  wire             ap_clk,         // clock
@@ -214,6 +221,9 @@ module bnn_swg #(
     localparam integer KYW = (KH > 1) ? $clog2(KH) : 1;
     localparam integer KXW = (KW > 1) ? $clog2(KW) : 1;
     localparam integer CCW = (CW > 1) ? $clog2(CW) : 1;
+    localparam [87:0] S_BLOCK = "block";        // RAM_STYLE values
+    localparam [87:0] S_DIST  = "distributed";
+    localparam [87:0] S_AUTO  = "auto";
 
     generate
         if (IH < 1 || IW < 1 || CW < 1 || WBITS < 1) begin : g_err_dims
@@ -230,6 +240,9 @@ module bnn_swg #(
         end
         if (DEPTH < 1) begin : g_err_depth
             ERROR_bnn_swg_DEPTH_must_be_at_least_1 u_err ();
+        end
+        if (RAM_STYLE != S_BLOCK && RAM_STYLE != S_DIST && RAM_STYLE != S_AUTO) begin : g_err_style
+            ERROR_bnn_swg_RAM_STYLE_must_be_block_distributed_or_auto u_err ();
         end
         if (GA >= 32768 || GB >= 32768 || CW >= LIM || DEPTH >= LIM
             || GA * GB > LIM / CW) begin : g_err_size
@@ -475,7 +488,6 @@ module bnn_swg #(
     reg  [WBITS-1:0] mem_q;
     reg  [1:0]       q_cnt;
     reg  [WBITS-1:0] q_head, q_tail;
-    reg  [WBITS-1:0] mem [0:DEPTH-1];
 
     // ------------------------------------------------------------------
     // issue decision (registers only, a few LUTs deep)
@@ -554,14 +566,31 @@ module bnn_swg #(
     // ------------------------------------------------------------------
     // buffer: one write port, one synchronous read port into mem_q
     // ------------------------------------------------------------------
-    always @(posedge ap_clk) begin
-        if (wr) begin
-            mem[wr_ptr] <= s_axis_tdata;
+    // Attributes cannot take parameter values in yosys, hence one generate
+    // branch per style with the same behaviour (as in bnn_rom.v).
+    generate
+        if (RAM_STYLE == S_BLOCK) begin : g_block
+            (* ram_style = "block" *)
+            reg [WBITS-1:0] mem [0:DEPTH-1];
+            always @(posedge ap_clk) begin
+                if (wr) mem[wr_ptr] <= s_axis_tdata;
+                if (issue && !pad) mem_q <= mem[raddr];
+            end
+        end else if (RAM_STYLE == S_DIST) begin : g_dist
+            (* ram_style = "distributed" *)
+            reg [WBITS-1:0] mem [0:DEPTH-1];
+            always @(posedge ap_clk) begin
+                if (wr) mem[wr_ptr] <= s_axis_tdata;
+                if (issue && !pad) mem_q <= mem[raddr];
+            end
+        end else begin : g_auto
+            reg [WBITS-1:0] mem [0:DEPTH-1];
+            always @(posedge ap_clk) begin
+                if (wr) mem[wr_ptr] <= s_axis_tdata;
+                if (issue && !pad) mem_q <= mem[raddr];
+            end
         end
-        if (issue && !pad) begin
-            mem_q <= mem[raddr];
-        end
-    end
+    endgenerate
 
     // ------------------------------------------------------------------
     // control

@@ -104,6 +104,13 @@ impl HwWindow {
     pub fn word_bits(&self) -> usize {
         self.elems * self.ebits as usize
     }
+
+    /// What the line buffer is built from (`bnn_swg`'s `RAM_STYLE`): block RAM when the buffer
+    /// fills at least half of its 18-Kbit RAMs, LUT RAM otherwise ([`MemKind::ram_by_rule`]).
+    /// CNV's eight buffers (104–252 words of 16–32 bits, 12–44 % of a RAMB18) are LUT RAM.
+    pub fn buffer_kind(&self) -> MemKind {
+        MemKind::ram_by_rule(self.depth, self.word_bits())
+    }
 }
 
 /// A `bnn_pool` instance: max over `kk` window positions of `cw` words of `lanes` elements.
@@ -164,27 +171,58 @@ pub enum MemKind {
 }
 
 impl MemKind {
-    /// The size rule of `docs/hardware.md` for a ROM of `words` × `bits`, measured with yosys
-    /// on xc7, ECP5 and iCE40: up to [`MemKind::LOGIC_MAX_WORDS`] words every data bit is one
-    /// LUT4 of the address (logic); from [`MemKind::BLOCK_MIN_WORDS`] words and
-    /// [`MemKind::BLOCK_MIN_BITS`] bits on, block RAM (a LUT ROM would need a multiplexer tree
-    /// per bit); distributed (LUT ROM) in between.
+    /// The size rule of `docs/hardware.md` for a ROM of `words` × `bits`: up to
+    /// [`MemKind::LOGIC_MAX_WORDS`] words every data bit is one LUT4 of the address (logic);
+    /// otherwise block RAM when the ROM fills at least half of the 18-Kbit RAMs it needs
+    /// ([`MemKind::block_fill`] ≥ [`MemKind::BLOCK_MIN_FILL`]) or is deeper than
+    /// [`MemKind::DISTRIBUTED_MAX_WORDS`], LUTs (distributed) when not.
+    ///
+    /// Why the fill, not the size: a block RAM is spent whole. CNV's conv1 has 32 ROMs of 36 × 32
+    /// bits, 6 % of a RAMB18 each: 32 RAMB18 as block RAM, about 1,000 LUT6 as LUT ROMs. At half
+    /// fill the two cost about the same share of an xc7z020 (1 RAMB18 of 280 ≈ 190 of its 53,200
+    /// LUTs; a LUT6 ROM holds 64 bits, so 9,216 bits take ~150 LUTs and their multiplexers).
     pub fn by_rule(words: usize, bits: usize) -> MemKind {
         if words <= Self::LOGIC_MAX_WORDS {
             MemKind::Logic
-        } else if words >= Self::BLOCK_MIN_WORDS && words * bits >= Self::BLOCK_MIN_BITS {
+        } else {
+            Self::ram_by_rule(words, bits)
+        }
+    }
+
+    /// The fill rule alone, for RAMs that cannot be logic (the window generator's buffer): block
+    /// RAM from half fill on or past [`MemKind::DISTRIBUTED_MAX_WORDS`] words, else LUT RAM.
+    pub fn ram_by_rule(words: usize, bits: usize) -> MemKind {
+        if words > Self::DISTRIBUTED_MAX_WORDS
+            || Self::block_fill(words, bits) >= Self::BLOCK_MIN_FILL
+        {
             MemKind::Block
         } else {
             MemKind::Distributed
         }
     }
 
+    /// The share of its 18-Kbit block RAMs a `words` × `bits` memory fills: its bits over those
+    /// of the fewest RAMB18 / DP16KD configurations that hold it
+    /// ([`crate::codegen::cost::fewest_tiles`]). 36 × 32 → 0.06; 288 × 32 → 0.5; 416 × 64 → 0.72.
+    pub fn block_fill(words: usize, bits: usize) -> f64 {
+        use crate::codegen::cost::{fewest_tiles, BLOCK18_CONFIGS};
+        let rams = fewest_tiles(words as u64, bits as u64, &BLOCK18_CONFIGS);
+        if rams == 0 {
+            return 0.0;
+        }
+        (words * bits) as f64 / (rams as f64 * Self::BLOCK18_BITS as f64)
+    }
+
     /// Deepest ROM built as logic: 16 words, one LUT4 per data bit.
     pub const LOGIC_MAX_WORDS: usize = 16;
-    /// Shallowest ROM in block RAM.
-    pub const BLOCK_MIN_WORDS: usize = 32;
-    /// Smallest ROM (words × bits) in block RAM.
-    pub const BLOCK_MIN_BITS: usize = 1024;
+    /// Deepest memory built from LUTs: past 2048 words (the 9-bit configuration's depth) the
+    /// read multiplexer behind the LUTs grows too deep for 100 MHz on a LUT4 fabric, whatever
+    /// the fill (CNV's fc2 ROMs, 1536 × 1, are the deepest LUT ROMs of the examples).
+    pub const DISTRIBUTED_MAX_WORDS: usize = 2048;
+    /// Least fill of its block RAMs for a memory to go to block RAM.
+    pub const BLOCK_MIN_FILL: f64 = 0.5;
+    /// Bits of one 18-Kbit block RAM (RAMB18E1, DP16KD; data and parity bits).
+    pub const BLOCK18_BITS: usize = 18 * 1024;
 
     /// `bnn_rom`'s `RAM_STYLE` value, and `report.json`'s name.
     pub fn name(self) -> &'static str {
@@ -357,23 +395,24 @@ impl HwMemory {
         if self.forced {
             return format!("net.toml {field} = \"{}\"", self.kind.name());
         }
-        let total = words * bits;
+        let fill = MemKind::block_fill(words, bits) * 100.0;
+        let min_fill = MemKind::BLOCK_MIN_FILL * 100.0;
         match MemKind::by_rule(words, bits) {
             MemKind::Logic => format!(
                 "size rule: {words} words <= {}, one LUT4 per bit",
                 MemKind::LOGIC_MAX_WORDS
             ),
+            MemKind::Block if words > MemKind::DISTRIBUTED_MAX_WORDS => format!(
+                "size rule: {words} words > {}, too deep for LUTs",
+                MemKind::DISTRIBUTED_MAX_WORDS
+            ),
             MemKind::Block => format!(
-                "size rule: {words} words >= {} and {total} bits >= {}",
-                MemKind::BLOCK_MIN_WORDS,
-                MemKind::BLOCK_MIN_BITS
+                "size rule: {words} x {bits} bits fill {fill:.0} % of their block RAMs (>= \
+                 {min_fill:.0} %)"
             ),
             MemKind::Distributed => format!(
-                "size rule: {words} words, {total} bits: between logic (<= {} words) and block \
-                 RAM (>= {} words and >= {} bits)",
-                MemKind::LOGIC_MAX_WORDS,
-                MemKind::BLOCK_MIN_WORDS,
-                MemKind::BLOCK_MIN_BITS
+                "size rule: {words} x {bits} bits would fill {fill:.0} % of their block RAMs \
+                 (< {min_fill:.0} %), LUTs instead"
             ),
         }
     }

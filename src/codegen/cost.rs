@@ -571,23 +571,36 @@ pub fn rom_blocks(depth: u64, width: u64) -> (u64, u64) {
     }
 }
 
-/// The window generator's buffer in block RAM when it is deeper than 64 words (shallower
-/// buffers go to LUTRAM, as yosys and Vivado map them).
+/// The window generator's buffer: its block RAMs when [`HwWindow::buffer_kind`] puts it in block
+/// RAM (at least half full), else none (LUT RAM, counted by [`swg_luts`]).
 pub fn swg_bram18(w: &HwWindow) -> u64 {
-    if w.depth <= 64 {
-        0
-    } else {
-        let (b18, b36) = rom_blocks(w.depth as u64, w.word_bits() as u64);
-        b18 + 2 * b36
+    match w.buffer_kind() {
+        MemKind::Block => {
+            let (b18, b36) = rom_blocks(w.depth as u64, w.word_bits() as u64);
+            b18 + 2 * b36
+        }
+        _ => 0,
     }
 }
 
 /// LUTs of a window generator: about 150 for the counters, address arithmetic and control, the
 /// pad/data multiplexer and output queue (3 word-wide registers behind a 2:1 mux: ~1.5 LUT per
-/// bit), plus LUTRAM for a buffer of at most 64 words (one 64x1 LUT RAM per word bit).
+/// bit), plus the LUT RAM of a buffer that is not in block RAM: one 64 × 1 LUT RAM per word bit
+/// and 64 words, and the read multiplexer over the 64-word blocks.
 pub fn swg_luts(w: &HwWindow) -> u64 {
     let bits = w.word_bits() as u64;
-    let lutram = if w.depth <= 64 { bits } else { 0 };
+    let lutram = match w.buffer_kind() {
+        MemKind::Block => 0,
+        _ => {
+            let blocks = (w.depth as u64).div_ceil(64);
+            bits * blocks
+                + if blocks > 1 {
+                    bits * (blocks - 1).div_ceil(3)
+                } else {
+                    0
+                }
+        }
+    };
     150 + bits * 3 / 2 + lutram
 }
 

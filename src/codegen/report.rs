@@ -163,6 +163,10 @@ pub struct WindowReport {
     /// Line buffer depth in words (see `docs/hardware.md`), and in bits.
     pub buffer_depth_words: usize,
     pub buffer_bits: u64,
+    /// What the buffer is built from, `bnn_swg`'s `RAM_STYLE`: `block` or `distributed` (LUT
+    /// RAM), by the fill rule of `docs/hardware.md`; and why.
+    pub buffer_style: &'static str,
+    pub buffer_style_reason: String,
     /// The analytic depth, present when `net.toml`'s `buffer_depth` differs from it.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub buffer_depth_rule_words: Option<usize>,
@@ -446,6 +450,18 @@ pub fn build_report(hw: &HwNetwork, top: &str, modules: &[String]) -> BuildRepor
                     word_bits: w.word_bits(),
                     buffer_depth_words: w.depth,
                     buffer_bits: (w.depth * w.word_bits()) as u64,
+                    buffer_style: w.buffer_kind().name(),
+                    buffer_style_reason: format!(
+                        "fill rule: {} x {} bits {} {:.0} % of their block RAMs",
+                        w.depth,
+                        w.word_bits(),
+                        if w.buffer_kind() == crate::hwir::MemKind::Block {
+                            "fill"
+                        } else {
+                            "would fill"
+                        },
+                        crate::hwir::MemKind::block_fill(w.depth, w.word_bits()) * 100.0
+                    ),
                     buffer_depth_rule_words: (w.depth != w.rule_depth).then_some(w.rule_depth),
                     window_words: g.window_words(),
                     words_per_frame: g.out_words(),

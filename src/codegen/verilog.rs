@@ -650,6 +650,7 @@ fn swg_params(w: &HwWindow) -> Vec<Param> {
         param("PH", g.ph),
         param("PW", g.pw),
         param("DEPTH", w.depth),
+        param("RAM_STYLE", format!("\"{}\"", w.buffer_kind().name())),
         param("PAD", format!("{bits}'h{}", pad.to_hex())),
     ]
 }
