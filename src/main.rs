@@ -125,6 +125,10 @@ enum Command {
         /// output word, RTL == netlist on every handshake cycle (needs scripts/setup-tools).
         #[arg(long, value_parser = ["xc7", "ecp5"])]
         netlist: Option<String>,
+        /// Build the Verilator model with -O3 (C++ -O2): about a minute more to compile, several
+        /// times faster to run; for long runs such as scripts/soak.
+        #[arg(long)]
+        optimize: bool,
     },
     /// Import a QONNX model (Brevitas export, raw or cleaned; FINN MultiThreshold) of dense, conv
     /// and max-pool layers into net.toml + .npy files (see docs/import.md).
@@ -382,6 +386,7 @@ fn run(command: Command) -> Result<()> {
             out,
             no_cyclesim,
             netlist,
+            optimize,
         } => {
             let (mut network, io) = frontend::float_io::load_any(&net)?;
             passes::lower(&mut network)?;
@@ -403,6 +408,7 @@ fn run(command: Command) -> Result<()> {
                 cycle_sim: !no_cyclesim,
                 progress: true,
                 netlist: netlist.as_deref().and_then(codegen::synthesis::Fpga::parse),
+                optimize,
                 ..verify::VerifyOptions::default()
             };
             let report = verify::run(&network, &options).map_err(|e| match (&input_path, &e) {

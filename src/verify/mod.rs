@@ -81,6 +81,10 @@ pub struct VerifyOptions {
     /// same harness: golden == netlist on every output word, RTL == netlist on every handshake
     /// cycle ([`netlist`]).
     pub netlist: Option<Fpga>,
+    /// Build the Verilator model optimized (`-O3`, C++ at `-O2`): about a minute more to
+    /// compile, several times faster to run; for long runs (`scripts/soak`). Default: `-O1`
+    /// C++, which compiles fastest and suits the tests' short runs.
+    pub optimize: bool,
 }
 
 impl Default for VerifyOptions {
@@ -97,6 +101,7 @@ impl Default for VerifyOptions {
             verilator_runtime: None,
             progress: false,
             netlist: None,
+            optimize: false,
         }
     }
 }
@@ -428,6 +433,7 @@ impl Bench {
             &dir,
             &design,
             options.verilator_runtime.as_deref(),
+            options.optimize,
         )?;
         let netlist = match options.netlist {
             Some(fpga) => Some(netlist::NetlistBench::new(

@@ -145,6 +145,7 @@ pub(crate) fn compile(
     dir: &Path,
     design: &crate::codegen::Design,
     runtime: Option<&Path>,
+    optimize: bool,
 ) -> Result<Compiled> {
     let in_bits = design.hw.input_stream().tdata_bits;
     let out_bits = design.hw.output_stream().tdata_bits;
@@ -170,10 +171,21 @@ pub(crate) fn compile(
                 }
             }
             let sources = ["-f", SIM_FILE_LIST].map(std::ffi::OsString::from).to_vec();
-            compiled.cached = verilator_build(&compiled, runtime, &[], &sources, parts)?;
+            let opt = if optimize { Opt::Fast } else { Opt::Quick };
+            compiled.cached = verilator_build(&compiled, runtime, opt, &[], &sources, parts)?;
         }
     }
     Ok(compiled)
+}
+
+/// How hard Verilator and the C++ compiler optimize the model.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Opt {
+    /// Verilator's default optimization, C++ `-O1`/`-O0`: the quickest build, for the tests'
+    /// short runs.
+    Quick,
+    /// Verilator `-O3`, C++ `-O2`/`-O1` (the flags of `scripts/bench-sim`): for long runs.
+    Fast,
 }
 
 /// Builds the Verilator model of `c.top` with the harness in `c.dir/sim/obj/Vtop`, from
@@ -183,6 +195,7 @@ pub(crate) fn compile(
 fn verilator_build(
     c: &Compiled,
     runtime: Option<&Path>,
+    opt: Opt,
     flags: &[&str],
     sources: &[std::ffi::OsString],
     inputs: Vec<&[u8]>,
@@ -193,7 +206,11 @@ fn verilator_build(
     let obj = dir.join(OBJ_DIR);
     // The stamp leaves out the prebuilt runtime: linking it or compiling the same
     // sources gives the same model.
-    let opt_flags = "OPT_FAST=-O1 OPT_SLOW=-O0 OPT_GLOBAL=-O1";
+    let (opt_flags, verilator_opt) = match opt {
+        Opt::Quick => ("OPT_FAST=-O1 OPT_SLOW=-O0 OPT_GLOBAL=-O1", &[][..]),
+        Opt::Fast => ("OPT_FAST=-O2 OPT_SLOW=-O1 OPT_GLOBAL=-O2", &["-O3"][..]),
+    };
+    let opt_stamp = verilator_opt.concat();
     let mut makeflags = String::from(opt_flags);
     if let Some(lib) = runtime {
         makeflags.push_str(&format!(
@@ -211,6 +228,7 @@ fn verilator_build(
     let mut parts: Vec<&[u8]> = vec![
         AXIS_TB.as_bytes(),
         opt_flags.as_bytes(),
+        opt_stamp.as_bytes(),
         defines[0].as_bytes(),
         defines[1].as_bytes(),
         x_flags.as_bytes(),
@@ -228,6 +246,7 @@ fn verilator_build(
     let _ = fs::remove_file(&stamp_path);
     let mut cmd = Command::new("verilator");
     cmd.args(["--cc", "--exe", "--build", "-Wno-fatal", "--prefix", "Vtop"])
+        .args(verilator_opt)
         .args(["-j", &build_jobs().to_string()])
         .args(["--top-module", &c.top])
         .arg("-Mdir")
@@ -280,6 +299,7 @@ pub(crate) fn compile_netlist(
     compiled.cached = verilator_build(
         &compiled,
         runtime,
+        Opt::Quick,
         &flags,
         &sources,
         vec![&text, &model_text],
