@@ -9,6 +9,8 @@
 //!   Verilator) on 20 of the frames with 20 % stalls;
 //! - a hand-built graph with per-channel scales, Gemm transB=1, MultiThreshold, BatchNormalization
 //!   with a negative γ and an activation zero point of 1, against its qonnx reference;
+//! - a hand-built graph with accumulators planted a few float32 ulps from rounding boundaries
+//!   (float32 exactness of the threshold search), against its qonnx reference;
 //! - every refused construct and malformed file: exit status 1, `error: ` naming the file and node.
 
 mod common;
@@ -354,6 +356,15 @@ fn handmade_conv_graph_matches_qonnx() {
 #[test]
 fn handmade_multithreshold_input_matches_qonnx() {
     check_handmade("mt_input.onnx", "mt_input_x.npy", "mt_input_ref.npy");
+}
+
+/// float32 exactness (issue 14): beta planted so that accumulators the frames reach land within a
+/// few float32 ulps of a rounding boundary of the activation quantizer, where the graph's float32
+/// BatchNormalization and the exact f64 formula round to different levels (rising and falling
+/// channels, float32 above and below f64). The import must take the graph's side on every frame.
+#[test]
+fn handmade_float32_boundary_matches_qonnx() {
+    check_handmade("boundary.onnx", "boundary_x.npy", "boundary_ref.npy");
 }
 
 /// Each refused construct: exit 1, the file and the node named, and why.
