@@ -28,9 +28,15 @@ Hand-built graphs (tests/models/handmade/, made with onnx.helper, reference from
                [out, 1], bias) -> MultiThreshold (3 steps) -> Mul -> MatMul (int3 narrow weights,
                per-channel scale [1, out]) -> BatchNormalization -> Quant int3 with zero point 1
                -> MatMul -> Add -> output; x.npy / ref.npy.
+  boundary.onnx : the float32 planted-boundary graph (see `boundary()`): Quant uint4 -> MatMul
+               (power-of-two weight scales) -> BatchNormalization -> Relu -> Quant uint4, with beta
+               set in four channels so that a reached accumulator rounds differently in float32
+               and in f64; boundary_x.npy / boundary_ref.npy (the script asserts that the reference
+               takes the float32 side on the planted frames).
   err_*.onnx : one refused construct each (see tests/import.rs).
 
-Usage: python3 scripts/export_brevitas.py [--epochs N] [--only handmade|tfc] [--models tfc-w1a1,tfc-w2a2]
+Usage: python3 scripts/export_brevitas.py [--epochs N] [--only handmade|tfc|boundary]
+       [--models tfc-w1a1,tfc-w2a2]
 """
 
 import os
@@ -390,6 +396,105 @@ def mt_input():
     return model_of(nodes, inits, [1, 8], [1, 4])
 
 
+def boundary():
+    """The float32 planted-boundary graph: x -> Quant uint4 (scale 1/16) -> MatMul (int3 narrow
+    weights, per-channel power-of-two scales, so the graph's float32 dot product is exact) ->
+    BatchNormalization -> Relu -> Quant uint4 (scale 0.1, ROUND) -> output.
+
+    In four channels, beta is set so that an accumulator value that frames reach lands within a few
+    float32 ulps of a rounding boundary (k + 1/2 after x / 0.1), where onnxruntime's float32
+    BatchNormalization (x * (gamma / sqrt(var + eps)) + (beta - mean * that), in that order, all
+    float32) and the exact f64 formula round to different levels: channels 0 and 2 rise (gamma
+    > 0), 1 and 3 fall (gamma < 0); in 0 and 1 float32 gives the higher level, in 2 and 3 the lower.
+    Returns (model, frames, planted [(channel, acc, level_f32, level_f64)])."""
+    f = np.float32
+    rng = np.random.default_rng(7)
+    cin, cout, s_in, s_a, eps = 8, 6, f(1 / 16), f(0.1), f(1e-5)
+    s_w = np.array([0.5, 0.25, 0.5, 0.125, 0.25, 0.5], f)
+    w = rng.integers(-3, 4, size=(cin, cout)).astype(f)
+    frames = rng.integers(0, 16, size=(4000, cin)).astype(f)
+    acc = frames @ w  # exact: small integers
+    gamma = rng.uniform(0.5, 2.0, cout).astype(f)
+    gamma[[1, 3, 5]] *= -1
+    mean = rng.normal(size=cout).astype(f)
+    var = rng.uniform(0.5, 2.0, cout).astype(f)
+    beta = rng.normal(size=cout).astype(f)
+
+    def level32(x, c, b):
+        inv = f(1) / np.sqrt(var[c] + eps)
+        ns = inv * gamma[c]
+        nb = f(b) - mean[c] * ns
+        y = np.maximum(f(x) * ns + nb, f(0))
+        return np.round(np.clip(y / s_a, f(0), f(15)))
+
+    def level64(x, c, b):
+        d = np.float64
+        y = (d(x) - d(mean[c])) / np.sqrt(d(var[c]) + d(eps)) * d(gamma[c]) + d(b)
+        return np.round(np.clip(max(y, 0.0) / d(s_a), 0.0, 15.0))
+
+    planted = []
+    for c, want_higher in ((0, True), (1, True), (2, False), (3, False)):
+        values, counts = np.unique(acc[:, c], return_counts=True)
+        order = np.argsort(-counts)
+        found = None
+        for a in values[order][:8]:
+            x = f(a) * f(s_in * s_w[c])  # the exact dot value
+            for k in range(3, 13):
+                # real beta that puts x exactly on the boundary k + 1/2, then its float32 neighbours
+                b0 = (k + 0.5) * float(s_a) - (float(x) - float(mean[c])) / np.sqrt(float(var[c]) + float(eps)) * float(gamma[c])
+                up, down = [f(b0)], [f(b0)]
+                for _ in range(64):
+                    up.append(np.nextafter(up[-1], f(np.inf)))
+                    down.append(np.nextafter(down[-1], f(-np.inf)))
+                for cand in up + down[1:]:
+                    l32, l64 = level32(x, c, cand), level64(x, c, cand)
+                    if l32 != l64 and (l32 > l64) == want_higher:
+                        found = (int(a), float(cand), int(l32), int(l64))
+                        break
+                if found:
+                    break
+            if found:
+                break
+        assert found, f"no boundary case found for channel {c}"
+        a, beta[c], l32, l64 = found
+        planted.append((c, a, l32, l64))
+    # frames: for each planted channel, 6 that reach its accumulator; then 40 others
+    picked = []
+    for c, a, _, _ in planted:
+        picked += list(np.nonzero(acc[:, c] == a)[0][:6])
+    rest = [i for i in range(len(frames)) if i not in picked][:40]
+    x = frames[picked + rest] * s_in  # float inputs that the uint4 quantizer maps back exactly
+
+    inits, nodes = [], []
+    nodes.append(quant("x", "xq", s_in, 0, 4, False, False, inits, "qin"))
+    inits.append(init("w", w * s_w[None, :]))
+    nodes.append(quant("w", "wq", s_w[None, :], 0, 3, True, True, inits, "qw"))
+    nodes.append(helper.make_node("MatMul", ["xq", "wq"], ["h"], name="mm"))
+    for n, v in (("g", gamma), ("be", beta), ("mu", mean), ("va", var)):
+        inits.append(init(n, v))
+    nodes.append(helper.make_node("BatchNormalization", ["h", "g", "be", "mu", "va"], ["hn"],
+                                  name="bn", epsilon=float(eps)))
+    nodes.append(helper.make_node("Relu", ["hn"], ["hr"], name="relu"))
+    nodes.append(quant("hr", "y", s_a, 0, 4, False, False, inits, "qa"))
+    return model_of(nodes, inits, [1, cin], [1, cout]), x.astype(f), planted
+
+
+def write_boundary():
+    d = os.path.join(OUT, "handmade")
+    m, x, planted = boundary()
+    path = os.path.join(d, "boundary.onnx")
+    onnx.save(m, path)
+    ref = qonnx_run(path, x)
+    np.save(os.path.join(d, "boundary_x.npy"), x)
+    np.save(os.path.join(d, "boundary_ref.npy"), ref)
+    # the reference takes the float32 side on every planted frame
+    for i, (c, a, l32, l64) in enumerate(planted):
+        got = np.round(ref[6 * i:6 * i + 6, c] / np.float32(0.1))
+        assert (got == l32).all(), (c, a, l32, l64, got)
+        print(f"boundary: channel {c}, accumulator {a}: float32 level {l32}, f64 level {l64}")
+    print("boundary graph written to", d)
+
+
 def error_models():
     """Each refused construct, as the smallest graph that reaches it."""
     out = {}
@@ -504,11 +609,15 @@ def handmade():
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--epochs", type=int, default=4)
-    ap.add_argument("--only", choices=["handmade", "tfc"])
+    ap.add_argument("--only", choices=["handmade", "tfc", "boundary"])
     ap.add_argument("--models", default="tfc-w1a1,tfc-w2a2", help="comma-separated TFC models to make")
     args = ap.parse_args()
+    if args.only == "boundary":
+        write_boundary()
+        return
     if args.only != "tfc":
         handmade()
+        write_boundary()
     if args.only != "handmade":
         for name in args.models.split(","):
             train_tfc(name, args.epochs)

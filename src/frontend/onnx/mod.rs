@@ -4,9 +4,11 @@
 //!
 //! - [`proto`]: the ONNX protobuf types (prost, from the vendored `proto/onnx.proto`);
 //! - [`graph`]: decoding, the opset check, initializers, attributes;
-//! - [`lower`]: the graph → [`Network`] + [`FloatIo`] by symbolic evaluation, exact threshold
-//!   folding.
+//! - [`lower`]: the graph → [`Network`] + [`FloatIo`] by symbolic evaluation;
+//! - [`chain`]: a layer's float32 ops up to its quantizer, and the threshold search on them that
+//!   reproduces the graph's float32 rounding.
 
+mod chain;
 pub mod graph;
 mod lower;
 pub mod proto;
