@@ -309,7 +309,12 @@ fn run(command: Command) -> Result<()> {
                 seconds,
                 n as f64 / seconds.max(1e-9)
             );
-            let floats = io.output.as_ref().map(|o| o.apply(&result));
+            // A final global pool's outputs are H·W times the float model's.
+            let divisor = network.output_divisor();
+            let floats = io
+                .output
+                .as_ref()
+                .map(|o| o.divided(divisor).apply(&result));
             if let Some(path) = &output {
                 match &floats {
                     Some(y) => ndarray_npy::write_npy(path, y),

@@ -126,6 +126,15 @@ pub fn summarize(net: &Network) -> Vec<LayerSummary> {
                 // One input pixel (all channels) per cycle.
                 cycles_per_frame: layer.input.shape.pixels() as u64,
             },
+            Op::GlobalAvgPool(_) => LayerSummary {
+                name: layer.name.clone(),
+                kind: "globalavgpool",
+                input: layer.input,
+                output: layer.output,
+                matvec: None,
+                // As a max-pool: one input pixel per cycle at full width.
+                cycles_per_frame: layer.input.shape.pixels() as u64,
+            },
         })
         .collect()
 }

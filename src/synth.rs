@@ -234,6 +234,9 @@ pub enum LayerSpec {
     Dense(DenseSpec),
     Conv(ConvSpec),
     MaxPool(PoolSpec),
+    /// Global average pool over the whole image (the sum; `passes::thresholds` folds the
+    /// division into the next layer).
+    GlobalAvgPool,
 }
 
 /// A whole network: input, layers in order, optional top-k head.
@@ -417,6 +420,24 @@ pub fn network(spec: &NetSpec, seed: u64) -> Network {
                         stride: p.stride,
                         buffer_depth: None,
                     }),
+                }
+            }
+            LayerSpec::GlobalAvgPool => {
+                let name = format!("gap{n_pool}");
+                n_pool += 1;
+                let (Shape::Image { h, w, c }, ValueType::Data(in_dt)) = (ty.shape, ty.dtype)
+                else {
+                    panic!("layer {name}: globalavgpool needs an image of a declared datatype");
+                };
+                let g = crate::ir::GlobalAvgPool { h, w };
+                Layer {
+                    name,
+                    input: ty,
+                    output: TensorType {
+                        shape: Shape::Flat(c),
+                        dtype: ValueType::Data(g.sum_dtype(in_dt)),
+                    },
+                    op: Op::GlobalAvgPool(g),
                 }
             }
         };

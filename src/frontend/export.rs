@@ -192,6 +192,10 @@ impl Exporter {
                         self.line(format!("buffer_depth = {d}"));
                     }
                 }
+                Op::GlobalAvgPool(_) => {
+                    self.line("kind = \"globalavgpool\"");
+                    self.line(format!("name = \"{}\"", layer.name));
+                }
             }
         }
         if let Some(head) = net.head {
