@@ -1303,6 +1303,15 @@ mod tests {
                     assert_eq!(Some(oh), window_out(h, p.kernel[0], p.stride[0], 0));
                     assert_eq!(Some(ow), window_out(w, p.kernel[1], p.stride[1], 0));
                 }
+                Op::GlobalAvgPool(g) => {
+                    let in_dt = layer.input.dtype.as_data().expect("data input");
+                    assert_eq!(layer.input.shape.pixels(), g.pixels());
+                    assert_eq!(
+                        layer.output.shape,
+                        Shape::Flat(layer.input.shape.channels())
+                    );
+                    assert_eq!(layer.output.dtype, ValueType::Data(g.sum_dtype(in_dt)));
+                }
             }
             ty = layer.output;
         }
@@ -1366,7 +1375,7 @@ mod tests {
             .iter()
             .filter_map(|l| match &l.op {
                 Op::MatVec(m) => Some((m.folding.pe, m.folding.simd)),
-                Op::MaxPool(_) => None,
+                Op::MaxPool(_) | Op::GlobalAvgPool(_) => None,
             })
             .collect();
         assert_eq!(

@@ -224,7 +224,7 @@ mod tests {
         out
     }
 
-    fn random_params(rng: &mut Rng, g: u64) -> GapParams {
+    fn random_params(rng: &mut Rng, g: u32) -> GapParams {
         let itype = (g % 3) as u8;
         let ibits = if itype == 0 { 1 } else { rng.range_usize(1, 9) };
         let (cw, lanes) = (rng.range_usize(1, 4), rng.range_usize(1, 7));
@@ -232,7 +232,7 @@ mod tests {
             cw,
             lanes,
             pixels: rng.range_usize(1, 16),
-            channels: rng.range_usize(1, cw * lanes + 1),
+            channels: rng.range_usize(1, cw * lanes),
             itype,
             ibits,
             abits: rng.range_usize(ibits + 4, ibits + 6),
@@ -242,7 +242,7 @@ mod tests {
     #[test]
     fn gap_sums_every_channel_under_stalls() {
         let mut rng = Rng::new(41);
-        for g in 0..90 {
+        for g in 0..90u32 {
             let p = random_params(&mut rng, g);
             let frames = rng.range_usize(1, 4);
             let mut inputs = Words::new(p.in_bits());
