@@ -2285,8 +2285,13 @@ fn gap_run(k: usize, c: GapCfg, exe: &Path, ib: usize, ob: usize) -> Result<(), 
         }
         for cw in 0..c.cw {
             let mut b = Bits::new(ob);
-            for l in 0..c.lanes {
-                let sum: i64 = (0..c.pixels).map(|p| decode(raws[p * c.cw + cw][l])).sum();
+            let mut sums = vec![0i64; c.lanes];
+            for p in 0..c.pixels {
+                for (s, &raw) in sums.iter_mut().zip(&raws[p * c.cw + cw]) {
+                    *s += decode(raw);
+                }
+            }
+            for (l, sum) in sums.into_iter().enumerate() {
                 let v = if cw * c.lanes + l < c.channels {
                     sum
                 } else {
