@@ -35,7 +35,8 @@ enum Command {
         #[arg(long)]
         input: PathBuf,
         /// Where to write the outputs (int64 npy): [N, k] class indices with a head, else
-        /// [N, *output shape]; for an imported model (output affine), the float32 output.
+        /// [N, *output shape]; for an imported model (output affine), the float32 output (after a
+        /// final global average pool, the affine's scale is divided by H·W).
         #[arg(long)]
         output: Option<PathBuf>,
         /// Which model runs the network.

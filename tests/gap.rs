@@ -413,3 +413,59 @@ fn front_end_loads_globalavgpool_and_explains_errors() {
     .to_string();
     assert!(typo.contains("kernel"), "{typo}");
 }
+
+/// A global pool as the last layer: the integer outputs are the sums, and `run` divides the
+/// `[output]` scale by H·W, so the float output is the float model's, `scale · mean + bias`.
+#[test]
+fn run_divides_the_output_scale_of_a_final_global_pool() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = "name = \"g\"\n[input]\nshape = [3, 5, 2]\ndtype = \"uint2\"\n\
+                [[layer]]\nkind = \"globalavgpool\"\n\
+                [output]\nscale = [0.5, -2.0]\nbias = [0.25]\n";
+    std::fs::write(dir.path().join("net.toml"), text).unwrap();
+    let mut rng = Rng::new(9);
+    let x = ndarray::Array4::<i64>::from_shape_fn((4, 3, 5, 2), |_| rng.range(0, 3));
+    ndarray_npy::write_npy(dir.path().join("x.npy"), &x).unwrap();
+    let status = std::process::Command::new(env!("CARGO_BIN_EXE_bnn-gen"))
+        .arg("run")
+        .arg(dir.path().join("net.toml"))
+        .arg("--input")
+        .arg(dir.path().join("x.npy"))
+        .arg("--output")
+        .arg(dir.path().join("y.npy"))
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let y: ndarray::ArrayD<f32> = ndarray_npy::read_npy(dir.path().join("y.npy")).unwrap();
+    assert_eq!(y.shape(), &[4, 2]);
+    for n in 0..4 {
+        for c in 0..2 {
+            let mean = (0..15).map(|p| x[[n, p / 5, p % 5, c]]).sum::<i64>() as f64 / 15.0;
+            let want = [0.5, -2.0][c] * mean + 0.25;
+            assert!(
+                (f64::from(y[[n, c]]) - want).abs() < 1e-6,
+                "frame {n} channel {c}: {} vs {want}",
+                y[[n, c]]
+            );
+        }
+    }
+}
+
+/// The auto-folding's cost model counts a global pool (one word per cycle, no memories, a few
+/// adders) and agrees with the hardware IR on its cycles.
+#[test]
+fn the_fold_cost_model_counts_a_global_pool() {
+    for net in gap_nets() {
+        let problem = bnn_gen::fold::model::Problem::new(&net).unwrap();
+        let cost = problem.evaluate(&problem.current()).unwrap();
+        let hw = bnn_gen::passes::pad::pad(&net).unwrap();
+        for (i, l) in hw.layers.iter().enumerate() {
+            assert_eq!(cost.layers[i].cycles, l.cycles(), "{} {}", net.name, l.name);
+            if matches!(l.kind, bnn_gen::hwir::HwKind::Gap(_)) {
+                let c = &cost.layers[i];
+                assert!(c.luts > 0 && c.ffs > 0 && c.bram18 == 0, "{c:?}");
+            }
+        }
+        assert_eq!(cost.cycles, hw.ideal_ii(), "{}", net.name);
+    }
+}
