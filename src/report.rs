@@ -272,6 +272,26 @@ pub fn check_table(net: &Network) -> String {
             writeln!(out, "padding: {}: {note}", s.name).unwrap();
         }
     }
+    for (i, l) in net.layers.iter().enumerate() {
+        if let Op::GlobalAvgPool(g) = &l.op {
+            let n = g.pixels();
+            let sink = match net.layers.get(i + 1).map(|x| (&x.op, &x.name)) {
+                Some((Op::MatVec(m), name)) if !matches!(m.activation, Activation::Identity) => {
+                    format!("into the thresholds of {name}")
+                }
+                _ => format!(
+                    "nowhere: the outputs are {n} x the float model's ([output] scale is divided \
+                     by {n})"
+                ),
+            };
+            writeln!(
+                out,
+                "global pool: {}: sums over {} pixels ({}); the division by {n} is folded {sink}",
+                l.name, n, l.output.dtype
+            )
+            .unwrap();
+        }
+    }
     if let Some(hw) = &hw {
         for n in &hw.notes {
             writeln!(out, "note: {n}").unwrap();

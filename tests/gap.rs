@@ -387,6 +387,13 @@ fn front_end_loads_globalavgpool_and_explains_errors() {
         bnn_gen::ir::ValueType::Data(DataType::UInt(6))
     );
     assert_eq!(net.output_divisor(), 15, "raw accumulators after the pool");
+    let table = bnn_gen::report::check_table(&net);
+    assert!(
+        table.contains(
+            "global pool: gap: sums over 15 pixels (uint6); the division by 15 is folded nowhere"
+        ),
+        "{table}"
+    );
 
     let flat = load_toml(&format!("{gap}{DENSE}"), "shape = [3]\ndtype = \"uint2\"")
         .unwrap_err()
