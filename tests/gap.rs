@@ -6,7 +6,7 @@
 //! 2. the cycle simulator equals the golden model, with and without random stalls, and runs at
 //!    the ideal rate (GAP first, in the middle and last; padded bipolar channel slots);
 //! 3. three-way in Verilator (golden == cycle simulator == RTL, cycle counts included) with
-//!    stalls, on two small designs;
+//!    stalls, on the four small designs (8–12 s of Verilator build each);
 //! 4. the front end: a loaded `globalavgpool` layer and its errors.
 //!
 //! (3) requires verilator.
@@ -335,12 +335,13 @@ fn assert_pass_at_port_bound(report: &VerifyReport) {
 }
 
 /// Golden == cycle simulator == Verilator (outputs word for word, cycle counts) with 30 %
-/// stalls, on GAP in the middle (bipolar, padded slots masked) and GAP last.
+/// stalls, on GAP in the middle (bipolar, padded slots masked), last, first (the host's pixels,
+/// an argmax head) and after a max-pool.
 #[test]
 fn three_way_with_stalls() {
     require_tool("verilator", "tests/gap.rs", "verilator");
     let runtime = verify::build_verilator_runtime(&target_dir().join("gap-tests/_runtime")).ok();
-    for net in gap_nets().into_iter().take(2) {
+    for net in gap_nets() {
         let opts = VerifyOptions {
             stall: 0.3,
             frames: Some(40),
