@@ -81,6 +81,7 @@ pub struct HwLayer {
 pub enum HwKind {
     Mvtu(Box<HwMvtu>),
     Pool(HwPool),
+    Gap(HwGap),
 }
 
 /// A `bnn_swg` instance.
@@ -122,6 +123,33 @@ pub struct HwPool {
     pub element: HwElement,
     /// Output pixels per frame.
     pub pixels: usize,
+}
+
+/// A `bnn_gap` instance: per channel, the sum over `pixels` input pixels of `cw` words of
+/// `lanes` elements each (global average pooling without the division, which the next layer's
+/// thresholds or the output affine absorb).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct HwGap {
+    pub lanes: usize,
+    pub cw: usize,
+    /// H·W: pixels summed per frame.
+    pub pixels: usize,
+    /// True channels: slots `channels..cw·lanes` emit 0 (a padded bipolar slot carries −1).
+    pub channels: usize,
+    pub in_element: HwElement,
+    /// The sum's type ([`crate::ir::GlobalAvgPool::sum_dtype`]): the accumulator width.
+    pub out_dtype: DataType,
+}
+
+impl HwGap {
+    /// The output element of slot `s` for the `pixels` input elements `v(p)` of that slot.
+    pub fn sum_slot(&self, s: usize, v: impl Fn(usize) -> u64) -> u64 {
+        if s >= self.channels {
+            return 0;
+        }
+        let sum: i64 = (0..self.pixels).map(|p| self.in_element.decode(v(p))).sum();
+        self.out_dtype.encode(sum)
+    }
 }
 
 /// One matrix-vector-threshold unit (a `bnn_mvtu` with its ROMs).
@@ -789,7 +817,7 @@ impl HwLayer {
     pub fn mvtu(&self) -> Option<&HwMvtu> {
         match &self.kind {
             HwKind::Mvtu(m) => Some(m),
-            HwKind::Pool(_) => None,
+            HwKind::Pool(_) | HwKind::Gap(_) => None,
         }
     }
 
@@ -799,6 +827,7 @@ impl HwLayer {
             (Some(w), _) => w.elems,
             (None, HwKind::Mvtu(m)) => m.simd,
             (None, HwKind::Pool(p)) => p.lanes,
+            (None, HwKind::Gap(g)) => g.lanes,
         }
     }
 
@@ -808,6 +837,7 @@ impl HwLayer {
             (Some(w), _) => w.ebits,
             (None, HwKind::Mvtu(m)) => m.ibits(),
             (None, HwKind::Pool(p)) => p.element.bits(),
+            (None, HwKind::Gap(g)) => g.in_element.bits(),
         }
     }
 
@@ -820,6 +850,7 @@ impl HwLayer {
         match &self.kind {
             HwKind::Mvtu(m) => m.pe,
             HwKind::Pool(p) => p.lanes,
+            HwKind::Gap(g) => g.lanes,
         }
     }
 
@@ -827,6 +858,7 @@ impl HwLayer {
         match &self.kind {
             HwKind::Mvtu(m) => m.output,
             HwKind::Pool(p) => p.element,
+            HwKind::Gap(g) => HwElement::Data(g.out_dtype),
         }
     }
 
@@ -854,16 +886,19 @@ impl HwLayer {
         let core = match &self.kind {
             HwKind::Mvtu(m) => m.cycles(),
             HwKind::Pool(p) => p.pixels * p.kk * p.cw,
+            // One input word per cycle.
+            HwKind::Gap(g) => g.pixels * g.cw,
         };
         window.max(core).max(self.in_words())
     }
 
-    /// `dense`, `conv2d` or `maxpool`.
+    /// `dense`, `conv2d`, `maxpool` or `globalavgpool`.
     pub fn kind_name(&self) -> &'static str {
         match (&self.kind, &self.window) {
             (HwKind::Mvtu(_), None) => "dense",
             (HwKind::Mvtu(_), Some(_)) => "conv2d",
             (HwKind::Pool(_), _) => "maxpool",
+            (HwKind::Gap(_), _) => "globalavgpool",
         }
     }
 }
@@ -986,6 +1021,10 @@ impl HwNetwork {
                                 .expect("kk >= 1");
                             p.element.encode(best)
                         }));
+                    }
+                    HwKind::Gap(g) => {
+                        let cs = g.cw * g.lanes;
+                        out.extend((0..cs).map(|s| g.sum_slot(s, |p| v[p * cs + s])));
                     }
                 }
             }

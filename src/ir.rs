@@ -152,6 +152,9 @@ pub enum Op {
     /// Dense or convolution: a matrix-vector product per output pixel, then an activation.
     MatVec(MatVec),
     MaxPool(MaxPool),
+    /// Global average pooling, computed as the per-channel integer *sum* over H·W; the division
+    /// by H·W is folded into the next layer (`passes::thresholds`) or the output affine.
+    GlobalAvgPool(GlobalAvgPool),
 }
 
 /// A matrix-vector-activation layer (FINN's MVAU). Dense is the 1-pixel case of conv.
@@ -218,6 +221,45 @@ pub struct MaxPool {
     /// Words of the window generator's buffer (`net.toml` `buffer_depth`, chosen by `bnn-gen
     /// fold --size-fifos`); `None`: the analytic rule, [`crate::passes::window::Window::depth_for`].
     pub buffer_depth: Option<usize>,
+}
+
+/// Global average pooling over an `h`×`w` image: output `Flat(C)`, element `c` = the integer
+/// sum of channel `c` over all `h·w` pixels. Its output type is the smallest `uintN`/`intN`
+/// holding `h·w·min … h·w·max` of the input type ([`GlobalAvgPool::sum_dtype`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct GlobalAvgPool {
+    pub h: usize,
+    pub w: usize,
+}
+
+impl GlobalAvgPool {
+    /// The sum's widest allowed encoding: it is the next MVTU's input element, and `bnn_dot`
+    /// (and the cycle simulator's dot unit, `IBITS` 1..8) take at most 8 bits.
+    pub const MAX_SUM_BITS: u32 = 8;
+
+    /// H·W: the divisor folded into the next layer.
+    pub fn pixels(self) -> usize {
+        self.h * self.w
+    }
+
+    /// The exact range of the sum for inputs of type `input`.
+    pub fn sum_range(self, input: DataType) -> (i64, i64) {
+        let n = self.pixels() as i64;
+        (n * input.min(), n * input.max())
+    }
+
+    /// The datatype carrying the sum: `uintN` when it cannot be negative, else `intN`, with N
+    /// from [`DataType::width_for_range`] of [`GlobalAvgPool::sum_range`].
+    pub fn sum_dtype(self, input: DataType) -> DataType {
+        let (lo, hi) = self.sum_range(input);
+        let w = DataType::width_for_range(lo, hi);
+        let bits = w.bits.max(if w.signed { 2 } else { 1 }) as u8;
+        if w.signed {
+            DataType::Int(bits)
+        } else {
+            DataType::UInt(bits)
+        }
+    }
 }
 
 /// Output size of a window sweep along one dimension, or `None` when the window does not fit.
@@ -338,9 +380,16 @@ impl BatchNorm {
     /// The float reference for channel `c`: the quantized output value for accumulator `acc`.
     /// This is the definition the threshold form must reproduce exactly.
     pub fn reference(&self, c: usize, acc: i64) -> i64 {
+        self.reference_at(c, acc as f64)
+    }
+
+    /// [`BatchNorm::reference`] at a real accumulator value: after a global average pool the
+    /// float model's accumulator is `sum_acc / (H·W)`, which the threshold search evaluates here
+    /// as the correctly rounded f64 quotient (`passes::thresholds`).
+    pub fn reference_at(&self, c: usize, acc: f64) -> i64 {
         let alpha = self.alpha.as_ref().map_or(1.0, |a| a[c]);
         let bias = self.bias.as_ref().map_or(0.0, |b| b[c]);
-        let x = alpha * acc as f64 + bias;
+        let x = alpha * acc + bias;
         let y = (x - self.mean[c]) / (self.var[c] + self.eps).sqrt() * self.gamma[c] + self.beta[c];
         self.quantizer.quantize(y)
     }
@@ -480,11 +529,30 @@ impl Network {
         self.layers.last().map_or(self.input, |l| l.output)
     }
 
+    /// The factor by which the network's integer outputs exceed the float model's: H·W when they
+    /// are the sums of a final global average pool, or the raw accumulators of a layer right
+    /// after one (the division that thresholds absorb elsewhere, `passes::thresholds`); else 1.
+    /// `run` divides the `[output]` scale by it (`frontend::float_io::OutputAffine::divided`).
+    pub fn output_divisor(&self) -> usize {
+        let n = self.layers.len();
+        let gap = |i: usize| match self.layers.get(i).map(|l| &l.op) {
+            Some(Op::GlobalAvgPool(g)) => Some(g.pixels()),
+            _ => None,
+        };
+        match self.layers.last().map(|l| &l.op) {
+            Some(Op::GlobalAvgPool(g)) => g.pixels(),
+            Some(Op::MatVec(m)) if matches!(m.activation, Activation::Identity) && n >= 2 => {
+                gap(n - 2).unwrap_or(1)
+            }
+            _ => 1,
+        }
+    }
+
     /// Whether every activation is in its integer (lowered) form.
     pub fn is_lowered(&self) -> bool {
         self.layers.iter().all(|l| match &l.op {
             Op::MatVec(m) => !matches!(m.activation, Activation::BatchNorm(_)),
-            Op::MaxPool(_) => true,
+            Op::MaxPool(_) | Op::GlobalAvgPool(_) => true,
         })
     }
 }

@@ -35,7 +35,8 @@ enum Command {
         #[arg(long)]
         input: PathBuf,
         /// Where to write the outputs (int64 npy): [N, k] class indices with a head, else
-        /// [N, *output shape]; for an imported model (output affine), the float32 output.
+        /// [N, *output shape]; for an imported model (output affine), the float32 output (after a
+        /// final global average pool, the affine's scale is divided by H·W).
         #[arg(long)]
         output: Option<PathBuf>,
         /// Which model runs the network.
@@ -313,7 +314,12 @@ fn run(command: Command) -> Result<()> {
                 seconds,
                 n as f64 / seconds.max(1e-9)
             );
-            let floats = io.output.as_ref().map(|o| o.apply(&result));
+            // A final global pool's outputs are H·W times the float model's.
+            let divisor = network.output_divisor();
+            let floats = io
+                .output
+                .as_ref()
+                .map(|o| o.divided(divisor).apply(&result));
             if let Some(path) = &output {
                 match &floats {
                     Some(y) => ndarray_npy::write_npy(path, y),

@@ -126,6 +126,15 @@ pub fn summarize(net: &Network) -> Vec<LayerSummary> {
                 // One input pixel (all channels) per cycle.
                 cycles_per_frame: layer.input.shape.pixels() as u64,
             },
+            Op::GlobalAvgPool(_) => LayerSummary {
+                name: layer.name.clone(),
+                kind: "globalavgpool",
+                input: layer.input,
+                output: layer.output,
+                matvec: None,
+                // As a max-pool: one input pixel per cycle at full width.
+                cycles_per_frame: layer.input.shape.pixels() as u64,
+            },
         })
         .collect()
 }
@@ -261,6 +270,26 @@ pub fn check_table(net: &Network) -> String {
     for s in &rows {
         if let Some(note) = s.matvec.as_ref().and_then(MatVecSummary::padding) {
             writeln!(out, "padding: {}: {note}", s.name).unwrap();
+        }
+    }
+    for (i, l) in net.layers.iter().enumerate() {
+        if let Op::GlobalAvgPool(g) = &l.op {
+            let n = g.pixels();
+            let sink = match net.layers.get(i + 1).map(|x| (&x.op, &x.name)) {
+                Some((Op::MatVec(m), name)) if !matches!(m.activation, Activation::Identity) => {
+                    format!("into the thresholds of {name}")
+                }
+                _ => format!(
+                    "nowhere: the outputs are {n} x the float model's ([output] scale is divided \
+                     by {n})"
+                ),
+            };
+            writeln!(
+                out,
+                "global pool: {}: sums over {} pixels ({}); the division by {n} is folded {sink}",
+                l.name, n, l.output.dtype
+            )
+            .unwrap();
         }
     }
     if let Some(hw) = &hw {

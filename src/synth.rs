@@ -234,6 +234,9 @@ pub enum LayerSpec {
     Dense(DenseSpec),
     Conv(ConvSpec),
     MaxPool(PoolSpec),
+    /// Global average pool over the whole image (the sum; `passes::thresholds` folds the
+    /// division into the next layer).
+    GlobalAvgPool,
 }
 
 /// A whole network: input, layers in order, optional top-k head.
@@ -417,6 +420,24 @@ pub fn network(spec: &NetSpec, seed: u64) -> Network {
                         stride: p.stride,
                         buffer_depth: None,
                     }),
+                }
+            }
+            LayerSpec::GlobalAvgPool => {
+                let name = format!("gap{n_pool}");
+                n_pool += 1;
+                let (Shape::Image { h, w, c }, ValueType::Data(in_dt)) = (ty.shape, ty.dtype)
+                else {
+                    panic!("layer {name}: globalavgpool needs an image of a declared datatype");
+                };
+                let g = crate::ir::GlobalAvgPool { h, w };
+                Layer {
+                    name,
+                    input: ty,
+                    output: TensorType {
+                        shape: Shape::Flat(c),
+                        dtype: ValueType::Data(g.sum_dtype(in_dt)),
+                    },
+                    op: Op::GlobalAvgPool(g),
                 }
             }
         };
@@ -1282,6 +1303,15 @@ mod tests {
                     assert_eq!(Some(oh), window_out(h, p.kernel[0], p.stride[0], 0));
                     assert_eq!(Some(ow), window_out(w, p.kernel[1], p.stride[1], 0));
                 }
+                Op::GlobalAvgPool(g) => {
+                    let in_dt = layer.input.dtype.as_data().expect("data input");
+                    assert_eq!(layer.input.shape.pixels(), g.pixels());
+                    assert_eq!(
+                        layer.output.shape,
+                        Shape::Flat(layer.input.shape.channels())
+                    );
+                    assert_eq!(layer.output.dtype, ValueType::Data(g.sum_dtype(in_dt)));
+                }
             }
             ty = layer.output;
         }
@@ -1345,7 +1375,7 @@ mod tests {
             .iter()
             .filter_map(|l| match &l.op {
                 Op::MatVec(m) => Some((m.folding.pe, m.folding.simd)),
-                Op::MaxPool(_) => None,
+                Op::MaxPool(_) | Op::GlobalAvgPool(_) => None,
             })
             .collect();
         assert_eq!(

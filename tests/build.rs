@@ -196,6 +196,40 @@ fn snapshots_odd_folding() {
     insta::assert_snapshot!("odd_w2a2_report_json", text(&design, "report.json"));
 }
 
+/// A global average pool between a conv layer (5 bipolar channels at PE 3: padded slots, which
+/// `bnn_gap` masks) and a dense layer: the `bnn_gap` instance in the top and the report's
+/// `global_pool` section (where the division by H·W went).
+#[test]
+fn snapshots_global_pool() {
+    use bnn_gen::ir::Shape;
+    use bnn_gen::synth::{ConvSpec, LayerSpec, NetSpec};
+    let spec = NetSpec {
+        name: "gap-small".into(),
+        input_shape: Shape::Image { h: 3, w: 5, c: 2 },
+        input_dtype: DataType::Bipolar,
+        layers: vec![
+            LayerSpec::Conv(ConvSpec {
+                out_channels: 5,
+                kernel: [3, 3],
+                stride: [1, 1],
+                padding: [1, 1],
+                pad_value: Some(1),
+                weight_dtype: DataType::Bipolar,
+                activation: ActSpec::SIGN,
+                pe: 3,
+                simd: 2,
+            }),
+            LayerSpec::GlobalAvgPool,
+            LayerSpec::Dense(dense(4, DataType::Bipolar, ActSpec::SIGN, 2, 5)),
+            LayerSpec::Dense(dense(3, DataType::Ternary, ActSpec::None, 3, 2)),
+        ],
+        head: None,
+    };
+    let design = codegen::generate(&lowered(synth::network(&spec, 0x6A9))).unwrap();
+    insta::assert_snapshot!("gap_small_top_v", text(&design, "rtl/gap_small_top.v"));
+    insta::assert_snapshot!("gap_small_report_json", text(&design, "report.json"));
+}
+
 /// Every `.mem` file has exactly DEPTH words of the ROM's width in hex and a final newline (a
 /// tiled ROM: each tile file its bank's words of its slice's width, and together they hold
 /// every bit once), and the report parses as JSON with the promised fields.

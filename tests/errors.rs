@@ -626,7 +626,7 @@ fn layer_without_kind() {
             "net.toml",
             FC1,
             "field `kind`",
-            "\"dense\", \"conv2d\" or \"maxpool\"",
+            "\"dense\", \"conv2d\", \"maxpool\" or \"globalavgpool\"",
         ],
     );
 }
@@ -645,7 +645,7 @@ fn unknown_layer_kind() {
             FC1,
             "field `kind`",
             "unknown kind \"fully_connected\"",
-            "\"dense\", \"conv2d\" or \"maxpool\"",
+            "\"dense\", \"conv2d\", \"maxpool\" or \"globalavgpool\"",
         ],
     );
 }

@@ -421,6 +421,7 @@ fn with_depths(net: &Network, s: &Sizing, depth: impl Fn(&BufferSize) -> Option<
             (Op::MatVec(mv), BufferKind::Window) => mv.folding.buffer_depth = d,
             (Op::MaxPool(p), BufferKind::Window) => p.buffer_depth = d,
             (Op::MaxPool(_), BufferKind::Fifo) => unreachable!("a FIFO feeds a dense layer"),
+            (Op::GlobalAvgPool(_), _) => unreachable!("a global pool has no buffer"),
         }
     }
     n

@@ -2184,6 +2184,187 @@ fn pool_random_stalls() {
 }
 
 // ===========================================================================
+// global average pool (sum over the pixels of a frame)
+// ===========================================================================
+
+#[derive(Clone, Copy, Debug)]
+struct GapCfg {
+    cw: usize,
+    lanes: usize,
+    pixels: usize,
+    channels: usize,
+    itype: u32,
+    ibits: usize,
+    abits: usize,
+}
+
+const fn gap(
+    cw: usize,
+    lanes: usize,
+    pixels: usize,
+    channels: usize,
+    itype: u32,
+    ibits: usize,
+    abits: usize,
+) -> GapCfg {
+    GapCfg {
+        cw,
+        lanes,
+        pixels,
+        channels,
+        itype,
+        ibits,
+        abits,
+    }
+}
+
+impl GapCfg {
+    fn params(&self) -> Vec<(String, String)> {
+        vec![
+            param("CW", self.cw),
+            param("LANES", self.lanes),
+            param("PIXELS", self.pixels),
+            param("CHANNELS", self.channels),
+            param("ITYPE", self.itype),
+            param("IBITS", self.ibits),
+            param("ABITS", self.abits),
+        ]
+    }
+}
+
+/// (CW, LANES, PIXELS, CHANNELS, ITYPE, IBITS, ABITS): odd and non-power-of-two pixel counts
+/// (15 = 3x5, 7, 9, 25), one pixel, padded slots (CHANNELS < CW*LANES, for bipolar data too),
+/// sums that just fit ABITS at both ends of the range.
+const GAP_CFGS: [GapCfg; 9] = [
+    gap(1, 1, 1, 1, 1, 1, 2),
+    gap(2, 3, 15, 5, 0, 1, 5),
+    gap(3, 2, 7, 6, 0, 1, 4),
+    gap(1, 4, 15, 4, 1, 2, 6),
+    gap(2, 2, 9, 3, 2, 3, 7),
+    gap(3, 3, 25, 7, 2, 2, 7),
+    gap(1, 8, 3, 8, 1, 8, 10),
+    gap(4, 1, 5, 4, 2, 8, 11),
+    gap(2, 5, 16, 10, 1, 1, 5),
+];
+
+fn gap_run(k: usize, c: GapCfg, exe: &Path, ib: usize, ob: usize) -> Result<(), String> {
+    let name = format!("#{k} {c:?}");
+    let dir = work_dir("gap", &format!("c{k}"));
+    let mut rng = Rng::new(3000 + k as u32);
+    let frames = 6;
+    let decode = |raw: u64| -> i64 {
+        match c.itype {
+            0 => 2 * raw as i64 - 1,
+            2 if (raw >> (c.ibits - 1)) & 1 == 1 => raw as i64 - (1i64 << c.ibits),
+            _ => raw as i64,
+        }
+    };
+    let mut words = Vec::new();
+    let mut expected = Vec::new();
+    for f in 0..frames {
+        // frame 0: all minimum, frame 1: all maximum (the sum's extremes), then random
+        let raws: Vec<Vec<u64>> = (0..c.pixels * c.cw)
+            .map(|_| {
+                (0..c.lanes)
+                    .map(|_| match (f, c.itype) {
+                        (0, 2) => 1u64 << (c.ibits - 1),
+                        (0, _) => 0,
+                        (1, 2) => (1u64 << (c.ibits - 1)) - 1,
+                        (1, _) => (1u64 << c.ibits) - 1,
+                        _ => rng.bits(c.ibits),
+                    })
+                    .collect()
+            })
+            .collect();
+        for w in &raws {
+            words.push(
+                w.iter()
+                    .enumerate()
+                    .fold(0u64, |a, (l, &v)| a | (v << (l * c.ibits))),
+            );
+        }
+        for cw in 0..c.cw {
+            let mut b = Bits::new(ob);
+            let mut sums = vec![0i64; c.lanes];
+            for p in 0..c.pixels {
+                for (s, &raw) in sums.iter_mut().zip(&raws[p * c.cw + cw]) {
+                    *s += decode(raw);
+                }
+            }
+            for (l, sum) in sums.into_iter().enumerate() {
+                let v = if cw * c.lanes + l < c.channels {
+                    sum
+                } else {
+                    0
+                };
+                b.set(l * c.abits, c.abits, mask(v, c.abits));
+            }
+            expected.push(b);
+        }
+    }
+    let inputs = select_and(k, ib, &words);
+    for (s, pi, po) in WIN_STALLS {
+        let tag = format!("s{s}_{pi}_{po}");
+        let run = run_tb(
+            exe,
+            &dir,
+            &tag,
+            &inputs,
+            expected.len(),
+            s,
+            pi,
+            po,
+            (inputs.len() as u64 + 100) * 20,
+            64,
+        )?;
+        check_data(&format!("{name} {tag}"), &run, &expected)?;
+        if pi == 0.0 && po == 0.0 {
+            // one word per cycle in; the last pixel's word cw leaves the cycle after it
+            // (cycle 0 is the selection word)
+            for (i, &cy) in run.in_cycles.iter().enumerate() {
+                if cy != i as u64 {
+                    return Err(format!("{name}: input {i} at cycle {cy}, expected {i}"));
+                }
+            }
+            for (j, (_, cy)) in run.outs.iter().enumerate() {
+                let last_in = (j / c.cw) * c.pixels * c.cw + (c.pixels - 1) * c.cw + j % c.cw;
+                let want = last_in as u64 + 2;
+                if *cy != want {
+                    return Err(format!("{name}: output {j} at cycle {cy}, expected {want}"));
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+#[test]
+fn gap_random_stalls() {
+    require("verilator");
+    let insts: Vec<Inst> = GAP_CFGS
+        .iter()
+        .map(|c| Inst {
+            params: c.params(),
+            in_bits: c.lanes * c.ibits,
+            out_bits: c.lanes * c.abits,
+        })
+        .collect();
+    let (exe, ib, ob) = build_multi("gap", "bnn_gap", &[hw("bnn_gap.v")], &insts);
+    let jobs: Vec<(String, Job)> = GAP_CFGS
+        .iter()
+        .enumerate()
+        .map(|(k, &c)| {
+            let exe = exe.clone();
+            (
+                format!("gap #{k} {c:?}"),
+                Box::new(move || gap_run(k, c, &exe, ib, ob)) as Job,
+            )
+        })
+        .collect();
+    run_jobs("bnn_gap", jobs);
+}
+
+// ===========================================================================
 // lint, Icarus, yosys
 // ===========================================================================
 
@@ -2268,6 +2449,14 @@ fn lint_targets() -> Vec<LintTarget> {
                 param("KK", c.kk),
             ],
         ));
+    }
+    for c in [
+        gap(1, 1, 1, 1, 1, 1, 2),
+        gap(2, 3, 15, 5, 0, 1, 5),
+        gap(3, 2, 7, 1, 2, 3, 6),
+        gap(1, 8, 25, 8, 1, 8, 13),
+    ] {
+        t.push(("bnn_gap".into(), vec![hw("bnn_gap.v")], c.params()));
     }
     for (w, d) in [(1, 1), (8, 13), (100, 64)] {
         t.push((
@@ -2467,6 +2656,18 @@ fn parameter_checks_stop_elaboration() {
             vec![hw("bnn_pool.v")],
             vec![param("KK", 0)],
             "ERROR_bnn_pool_CW_LANES_EBITS_KK_must_be_positive",
+        ),
+        (
+            "bnn_gap",
+            vec![hw("bnn_gap.v")],
+            vec![param("CW", 1), param("LANES", 2), param("CHANNELS", 3)],
+            "ERROR_bnn_gap_CW_LANES_PIXELS_positive_and_CHANNELS_1_to_CW_times_LANES",
+        ),
+        (
+            "bnn_gap",
+            vec![hw("bnn_gap.v")],
+            vec![param("IBITS", 4), param("ABITS", 4)],
+            "ERROR_bnn_gap_ABITS_must_exceed_IBITS_and_be_2_to_63",
         ),
         (
             "bnn_axis_monitor",

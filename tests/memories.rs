@@ -138,7 +138,7 @@ fn rule_and_net_toml_reach_wrappers_report_and_readme() {
             .iter()
             .filter_map(|l| match &l.op {
                 Op::MatVec(m) => Some(m.folding),
-                Op::MaxPool(_) => None,
+                Op::MaxPool(_) | Op::GlobalAvgPool(_) => None,
             })
             .collect()
     };

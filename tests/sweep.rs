@@ -241,6 +241,7 @@ fn conv_summary(s: &synth::CnnSpec) -> String {
                 c.simd
             ),
             LayerSpec::MaxPool(p) => format!(" | pool k{:?} s{:?}", p.kernel, p.stride),
+            LayerSpec::GlobalAvgPool => " | globalavgpool".to_string(),
             LayerSpec::Dense(d) => format!(
                 " | dense {} W {:?} pe {} simd {}",
                 d.out_features, d.weight_dtype, d.pe, d.simd

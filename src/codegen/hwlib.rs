@@ -2,7 +2,7 @@
 //! any directory. `build` copies the modules a design needs into `DIR/rtl/`.
 
 /// Every library module: file name and text, leaves first (a valid compile order).
-pub const MODULES: [(&str, &str); 12] = [
+pub const MODULES: [(&str, &str); 13] = [
     ("bnn_resize.v", include_str!("../../hw/bnn_resize.v")),
     ("bnn_rom.v", include_str!("../../hw/bnn_rom.v")),
     ("bnn_addtree.v", include_str!("../../hw/bnn_addtree.v")),
@@ -18,6 +18,7 @@ pub const MODULES: [(&str, &str); 12] = [
     ("bnn_topk.v", include_str!("../../hw/bnn_topk.v")),
     ("bnn_swg.v", include_str!("../../hw/bnn_swg.v")),
     ("bnn_pool.v", include_str!("../../hw/bnn_pool.v")),
+    ("bnn_gap.v", include_str!("../../hw/bnn_gap.v")),
 ];
 
 /// The simulation-only AXI-Stream protocol monitor (`hw/bnn_axis_monitor.v`): shipped with every
@@ -34,8 +35,15 @@ pub fn module(name: &str) -> Option<&'static str> {
 }
 
 /// The library files a design needs, in compile order: the MVTU and its parts always, the width
-/// converter, FIFO, top-k head, window generator and pool when used.
-pub fn needed(dwc: bool, fifo: bool, topk: bool, swg: bool, pool: bool) -> Vec<&'static str> {
+/// converter, FIFO, top-k head, window generator, max-pool and global pool when used.
+pub fn needed(
+    dwc: bool,
+    fifo: bool,
+    topk: bool,
+    swg: bool,
+    pool: bool,
+    gap: bool,
+) -> Vec<&'static str> {
     MODULES
         .iter()
         .map(|(n, _)| *n)
@@ -45,6 +53,7 @@ pub fn needed(dwc: bool, fifo: bool, topk: bool, swg: bool, pool: bool) -> Vec<&
             "bnn_topk.v" | "bnn_topk_merge.v" => topk,
             "bnn_swg.v" => swg,
             "bnn_pool.v" => pool,
+            "bnn_gap.v" => gap,
             _ => true,
         })
         .collect()

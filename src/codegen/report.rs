@@ -148,6 +148,24 @@ pub struct LayerReport {
     pub pool: Option<PoolReport>,
     /// The `bnn_mvtu` (dense and conv layers).
     pub mvtu: Option<MvtuReport>,
+    /// The `bnn_gap` (global average pool layers).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub global_pool: Option<GlobalPoolReport>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct GlobalPoolReport {
+    pub lanes: usize,
+    pub words_per_pixel: usize,
+    /// H·W: pixels summed per frame.
+    pub pixels: usize,
+    pub input_datatype: String,
+    /// The sum's type: the accumulator width.
+    pub sum_datatype: String,
+    /// The average is `sum / divisor`; the hardware never divides.
+    pub divisor: usize,
+    /// Where the division went (`docs/hardware.md`, "Global pooling").
+    pub divisor_folded_into: String,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -371,6 +389,11 @@ pub fn latency(hw: &HwNetwork) -> (u64, String) {
                 first = w0 + 2 + sf + lat;
                 last = (last + 2 + nf * sf + lat).max(w0 + 2 + v * nf * sf + lat);
             }
+            (HwKind::Gap(_), _) => {
+                // bnn_gap: the last pixel's words each leave one cycle after they arrive.
+                first = last + 1;
+                last += 1;
+            }
             (HwKind::Pool(p), w0) => {
                 let w0 = w0.unwrap_or(first);
                 let per = (p.kk * p.cw) as u64;
@@ -422,6 +445,36 @@ fn stream_report(f: &StreamFormat) -> StreamReport {
             groups: f.layout.pixels,
         }),
         spare_tdata_bits: f.tdata_bits - f.used_bits(),
+    }
+}
+
+/// Where the division of global pool `l` by H·W went: the next layer's thresholds, or (raw sums
+/// or accumulators out) the float output scale of `[output]`, else nowhere (the integer outputs
+/// are H·W times the average's).
+fn divisor_sink(hw: &HwNetwork, l: &HwLayer) -> String {
+    let next = hw
+        .layers
+        .iter()
+        .position(|x| std::ptr::eq(x, l))
+        .and_then(|i| hw.layers.get(i + 1));
+    match next.and_then(HwLayer::mvtu) {
+        Some(m) if matches!(m.activation, HwActivation::Thresholds(_)) => {
+            format!("thresholds of layer {}", next.expect("some").name)
+        }
+        _ => {
+            let n = gap_pixels(l);
+            format!(
+                "output scale: the integer outputs are {n} x the float model's (net.toml \
+                 [output] scale is divided by {n} when present)"
+            )
+        }
+    }
+}
+
+fn gap_pixels(l: &HwLayer) -> usize {
+    match &l.kind {
+        HwKind::Gap(g) => g.pixels,
+        _ => 1,
     }
 }
 
@@ -477,7 +530,19 @@ pub fn build_report(hw: &HwNetwork, top: &str, modules: &[String]) -> BuildRepor
                     window_positions: p.kk,
                     words_per_pixel: p.cw,
                 }),
-                HwKind::Mvtu(_) => None,
+                HwKind::Mvtu(_) | HwKind::Gap(_) => None,
+            },
+            global_pool: match &l.kind {
+                HwKind::Gap(g) => Some(GlobalPoolReport {
+                    lanes: g.lanes,
+                    words_per_pixel: g.cw,
+                    pixels: g.pixels,
+                    input_datatype: g.in_element.name(),
+                    sum_datatype: g.out_dtype.to_string(),
+                    divisor: g.pixels,
+                    divisor_folded_into: divisor_sink(hw, l),
+                }),
+                _ => None,
             },
             mvtu: l.mvtu().map(|m| mvtu_report(l, m)),
         })

@@ -7,8 +7,8 @@ use super::{hwlib, Design, GeneratedFile};
 use crate::datatype::DataType;
 use crate::error::{Error, Result};
 use crate::hwir::{
-    type_code, BlockTiling, HwActivation, HwElement, HwKind, HwLayer, HwMvtu, HwNetwork, HwWindow,
-    StreamFormat,
+    type_code, BlockTiling, HwActivation, HwElement, HwGap, HwKind, HwLayer, HwMvtu, HwNetwork,
+    HwWindow, StreamFormat,
 };
 use askama::Template;
 use std::collections::BTreeSet;
@@ -334,9 +334,11 @@ fn layer_modules(hw: &HwNetwork, top: &str) -> Vec<String> {
         .iter()
         .enumerate()
         .map(|(i, l)| {
-            if l.mvtu().is_none() {
+            match l.kind {
                 // Pools instantiate library modules directly.
-                return "bnn_pool".to_string();
+                HwKind::Pool(_) => return "bnn_pool".to_string(),
+                HwKind::Gap(_) => return "bnn_gap".to_string(),
+                HwKind::Mvtu(_) => {}
             }
             let mut name = format!("{}_{}", hw.ident, l.ident);
             while used.contains(&name) {
@@ -655,6 +657,37 @@ fn swg_params(w: &HwWindow) -> Vec<Param> {
     ]
 }
 
+/// The `bnn_gap` instance of global-pool layer `i` (parameters as `cyclesim::gap_params`).
+fn gap_block(i: usize, l: &HwLayer, g: &HwGap, input: &str, output: &str) -> Block {
+    let p = crate::cyclesim::gap_params(g);
+    Block {
+        comment: format!(
+            "Layer {i} \"{}\": global pool, per channel the sum of {} pixels ({} lane(s) of {} \
+             per word, {} word(s) per pixel) as {}; the division by {} is folded into what follows.",
+            l.name,
+            g.pixels,
+            g.lanes,
+            g.in_element.name(),
+            g.cw,
+            g.out_dtype,
+            g.pixels
+        ),
+        module: "bnn_gap".into(),
+        inst: format!("u_l{i}_gap"),
+        params: vec![
+            param("CW", p.cw),
+            param("LANES", p.lanes),
+            param("PIXELS", p.pixels),
+            param("CHANNELS", p.channels),
+            param("ITYPE", p.itype),
+            param("IBITS", p.ibits),
+            param("ABITS", p.abits),
+        ],
+        input: input.to_string(),
+        output: output.to_string(),
+    }
+}
+
 fn stream_desc(f: &StreamFormat) -> String {
     format!(
         "{} x {} ({} bits each), {} words per frame",
@@ -761,6 +794,7 @@ fn top_file(hw: &HwNetwork, top: &str, modules: &[String]) -> Result<(Vec<u8>, V
                 input: cur.clone(),
                 output: out.clone(),
             }),
+            HwKind::Gap(g) => blocks.push(gap_block(i, l, g, &cur, &out)),
         }
         cur = out;
         if let Some(link) = hw.links.get(i) {
@@ -1001,8 +1035,17 @@ pub(super) fn generate(hw: HwNetwork) -> Result<Design> {
     let any_fifo = hw.links.iter().any(|k| k.fifo_depth.is_some());
     let mut rtl: Vec<String> = Vec::new();
     let any_swg = hw.layers.iter().any(|l| l.window.is_some());
-    let any_pool = hw.layers.iter().any(|l| l.mvtu().is_none());
-    for name in hwlib::needed(any_dwc, any_fifo, hw.head.is_some(), any_swg, any_pool) {
+    let any_pool = hw.layers.iter().any(|l| matches!(l.kind, HwKind::Pool(_)));
+    let any_gap = hw.layers.iter().any(|l| matches!(l.kind, HwKind::Gap(_)));
+    let used = (
+        any_dwc,
+        any_fifo,
+        hw.head.is_some(),
+        any_swg,
+        any_pool,
+        any_gap,
+    );
+    for name in hwlib::needed(used.0, used.1, used.2, used.3, used.4, used.5) {
         let text = hwlib::module(name).expect("a library module");
         files.push(GeneratedFile {
             path: format!("rtl/{name}"),
@@ -1129,6 +1172,22 @@ pub(super) fn generate(hw: HwNetwork) -> Result<Design> {
                     simd: m.simd.to_string(),
                     nf: m.nf().to_string(),
                     sf: m.sf().to_string(),
+                    cycles: l.cycles(),
+                    buffer,
+                    luts,
+                    bram18,
+                },
+                (HwKind::Gap(g), _) => LayerDoc {
+                    name: l.name.clone(),
+                    module: module.clone(),
+                    kind: l.kind_name(),
+                    shape: format!("sum of {} pixels", g.pixels),
+                    weights: dash(),
+                    io: format!("{} -> {}", g.in_element.name(), g.out_dtype),
+                    pe: dash(),
+                    simd: l.in_elems().to_string(),
+                    nf: dash(),
+                    sf: dash(),
                     cycles: l.cycles(),
                     buffer,
                     luts,

@@ -48,6 +48,7 @@ mod bits;
 mod dot;
 mod dwc;
 mod fifo;
+mod gap;
 mod mvtu;
 mod pool;
 mod stall;
@@ -57,15 +58,18 @@ mod topk;
 pub use bits::{from_hex, limbs, to_hex};
 pub use dwc::Dwc;
 pub use fifo::Fifo;
+pub use gap::{Gap, GapParams};
 pub use mvtu::{Mvtu, MvtuMode, MvtuParams};
 pub use pool::{Pool, PoolParams};
 pub use stall::{threshold as stall_threshold, StallGen, Stalls};
 pub use swg::{Swg, SwgParams};
 pub use topk::{TopK, TopkParams};
 
+use crate::datatype::DataType;
 use crate::error::{Error, Result};
 use crate::hwir::{
-    type_code, HwActivation, HwKind, HwLayer, HwMvtu, HwNetwork, HwWindow, StreamFormat,
+    type_code, HwActivation, HwElement, HwGap, HwKind, HwLayer, HwMvtu, HwNetwork, HwWindow,
+    StreamFormat,
 };
 use crate::ir::Network;
 use crate::passes::pad;
@@ -176,6 +180,7 @@ pub enum Block {
     TopK(TopK),
     Swg(Box<Swg>),
     Pool(Pool),
+    Gap(Gap),
 }
 
 impl Block {
@@ -188,6 +193,7 @@ impl Block {
             Block::TopK(b) => b.s_ready(m_ready),
             Block::Swg(b) => b.s_ready(),
             Block::Pool(b) => b.s_ready(),
+            Block::Gap(b) => b.s_ready(),
         }
     }
 
@@ -200,6 +206,7 @@ impl Block {
             Block::TopK(b) => b.m_data(),
             Block::Swg(b) => b.m_data(),
             Block::Pool(b) => b.m_data(),
+            Block::Gap(b) => b.m_data(),
         }
     }
 
@@ -218,6 +225,7 @@ impl Block {
             },
             Block::Swg(b) => Flags::new(b.s_ready(), b.m_valid(), b.idle_edge()),
             Block::Pool(b) => Flags::new(b.s_ready(), b.m_valid(), b.idle_edge()),
+            Block::Gap(b) => Flags::new(b.s_ready(), b.m_valid(), b.idle_edge()),
         }
     }
 
@@ -253,6 +261,10 @@ impl Block {
                 b.tick(push, pop);
                 Flags::new(b.s_ready(), b.m_valid(), b.idle_edge())
             }
+            Block::Gap(b) => {
+                b.tick(push, pop);
+                Flags::new(b.s_ready(), b.m_valid(), b.idle_edge())
+            }
         }
     }
 
@@ -264,10 +276,11 @@ impl Block {
             Block::TopK(b) => b.reset(),
             Block::Swg(b) => b.reset(),
             Block::Pool(b) => b.reset(),
+            Block::Gap(b) => b.reset(),
         }
     }
 
-    /// `mvtu`, `fifo`, `dwc-up`, `dwc-down`, `dwc-general`, `topk`, `swg`, `pool`.
+    /// `mvtu`, `fifo`, `dwc-up`, `dwc-down`, `dwc-general`, `topk`, `swg`, `pool`, `gap`.
     pub fn kind(&self) -> String {
         match self {
             Block::Mvtu(_) => "mvtu".into(),
@@ -276,6 +289,7 @@ impl Block {
             Block::TopK(_) => "topk".into(),
             Block::Swg(_) => "swg".into(),
             Block::Pool(_) => "pool".into(),
+            Block::Gap(_) => "gap".into(),
         }
     }
 }
@@ -710,8 +724,30 @@ fn push_layer(p: &mut Pipeline, i: usize, l: &HwLayer) -> std::result::Result<()
             })?;
             p.push(format!("l{i}_{}", l.ident), Block::Pool(b));
         }
+        HwKind::Gap(g) => {
+            let b = Gap::new(&gap_params(g))?;
+            p.push(format!("l{i}_{}", l.ident), Block::Gap(b));
+        }
     }
     Ok(())
+}
+
+/// The parameters of the `bnn_gap` the generator instantiates for `g`.
+pub fn gap_params(g: &HwGap) -> GapParams {
+    let itype = match g.in_element {
+        HwElement::Data(DataType::Bipolar) => 0,
+        e if e.signed() => 2,
+        _ => 1,
+    };
+    GapParams {
+        cw: g.cw,
+        lanes: g.lanes,
+        pixels: g.pixels,
+        channels: g.channels,
+        itype,
+        ibits: g.in_element.bits() as usize,
+        abits: g.out_dtype.bits() as usize,
+    }
 }
 
 /// The parameters of the `bnn_swg` the generator instantiates for `w`.

@@ -301,6 +301,7 @@ pub fn size(
                 mv.folding.buffer_depth = None;
             }
             Op::MaxPool(p) => p.buffer_depth = None,
+            Op::GlobalAvgPool(_) => {}
         }
     }
     let hw = crate::passes::pad::pad(&net)?;
@@ -538,6 +539,7 @@ impl Sizing {
                 (Op::MatVec(mv), BufferKind::Window) => mv.folding.buffer_depth = d,
                 (Op::MaxPool(p), BufferKind::Window) => p.buffer_depth = d,
                 (Op::MaxPool(_), BufferKind::Fifo) => {}
+                (Op::GlobalAvgPool(_), _) => {}
             }
         }
     }

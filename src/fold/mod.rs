@@ -136,6 +136,7 @@ pub fn apply(net: &mut Network, folds: &[LayerFold]) {
                 mv.folding.buffer_depth = None;
             }
             Op::MaxPool(p) => p.buffer_depth = None,
+            Op::GlobalAvgPool(_) => {}
         }
     }
 }
@@ -388,6 +389,7 @@ impl Design {
                     Op::MatVec(mv) if mv.conv.is_some() => "conv2d",
                     Op::MatVec(_) => "dense",
                     Op::MaxPool(_) => "maxpool",
+                    Op::GlobalAvgPool(_) => "globalavgpool",
                 }
                 .to_string(),
                 if mvtu { f.pe.to_string() } else { "-".into() },

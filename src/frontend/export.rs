@@ -192,6 +192,13 @@ impl Exporter {
                         self.line(format!("buffer_depth = {d}"));
                     }
                 }
+                // Explicit thresholds after the pool are written as held: net.toml's are on the
+                // average's dot product, which an unlowered network holds; a lowered one holds
+                // them × H·W (passes::thresholds) and must not be exported.
+                Op::GlobalAvgPool(_) => {
+                    self.line("kind = \"globalavgpool\"");
+                    self.line(format!("name = \"{}\"", layer.name));
+                }
             }
         }
         if let Some(head) = net.head {

@@ -269,6 +269,15 @@ impl OutputAffine {
         y.mapv(|v| v as f32)
     }
 
+    /// The affine for integer outputs `divisor` times the float model's (a global average pool
+    /// whose division went nowhere else, [`crate::ir::Network::output_divisor`]): scale / divisor.
+    pub fn divided(&self, divisor: usize) -> OutputAffine {
+        OutputAffine {
+            scale: self.scale.iter().map(|s| s / divisor as f64).collect(),
+            bias: self.bias.clone(),
+        }
+    }
+
     /// `Some(message)` when the lengths do not fit `channels`.
     pub fn check(&self, channels: usize) -> Option<String> {
         for (name, v) in [("scale", &self.scale), ("bias", &self.bias)] {

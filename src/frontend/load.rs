@@ -277,7 +277,11 @@ impl Ctx {
             },
         };
         let mut table = table;
-        let kind = at.take_kind("", &mut table, &["dense", "conv2d", "maxpool"])?;
+        let kind = at.take_kind(
+            "",
+            &mut table,
+            &["dense", "conv2d", "maxpool", "globalavgpool"],
+        )?;
 
         if let Some(name) = &declared_name {
             check_identifier(name, false).map_err(|m| at.err("name", m))?;
@@ -298,7 +302,8 @@ impl Ctx {
                 let activation = at.take_table("", &mut table, "activation")?;
                 self.conv(&at, at.decode("", table)?, activation, input)?
             }
-            _ => self.maxpool(&at, at.decode("", table)?, input)?,
+            "maxpool" => self.maxpool(&at, at.decode("", table)?, input)?,
+            _ => self.global_avg_pool(&at, at.decode("", table)?, input)?,
         };
         Ok(Layer {
             name: at.name,
@@ -605,6 +610,58 @@ impl Ctx {
             }),
             output,
         ))
+    }
+
+    /// `kind = "globalavgpool"`: an image in, `Flat(C)` sums out (the division by H·W is folded
+    /// into the next layer by `passes::thresholds`).
+    fn global_avg_pool(
+        &self,
+        at: &At,
+        _spec: GlobalAvgPoolSpec,
+        input: TensorType,
+    ) -> Result<(Op, TensorType)> {
+        let Shape::Image { h, w, c } = input.shape else {
+            return Err(Error::invalid(
+                at.here(),
+                format!(
+                    "globalavgpool needs an image input [H, W, C], but its input ({}) is a flat \
+                     vector of {}\nhelp: put the global pool after the last conv2d or maxpool \
+                     layer, before any dense layer",
+                    at.source, input.shape
+                ),
+            ));
+        };
+        let in_dtype = input.dtype.as_data().ok_or_else(|| {
+            Error::invalid(
+                at.here(),
+                format!(
+                    "its input is raw accumulators ({}) of a layer with activation kind = \
+                     \"none\"\nhelp: give the layer before the pool an activation \
+                     (batchnorm or thresholds)",
+                    input.dtype
+                ),
+            )
+        })?;
+        let g = GlobalAvgPool { h, w };
+        let sum = g.sum_dtype(in_dtype);
+        if sum.bits() > GlobalAvgPool::MAX_SUM_BITS {
+            let (lo, hi) = g.sum_range(in_dtype);
+            return Err(Error::invalid(
+                at.here(),
+                format!(
+                    "the sum over {h}x{w} pixels of {in_dtype} values ({lo} .. {hi}) needs {} \
+                     bits; the next layer's input lanes take at most {}\nhelp: pool to a \
+                     smaller image first (maxpool), or narrow the activation before the pool",
+                    sum.bits(),
+                    GlobalAvgPool::MAX_SUM_BITS
+                ),
+            ));
+        }
+        let output = TensorType {
+            shape: Shape::Flat(c),
+            dtype: ValueType::Data(sum),
+        };
+        Ok((Op::GlobalAvgPool(g), output))
     }
 
     fn activation(&self, at: &At, mut table: toml::Table, mv: &MatVec) -> Result<Activation> {

@@ -93,6 +93,16 @@ pub struct PoolSpec {
     pub buffer_depth: Option<i64>,
 }
 
+/// A `globalavgpool` layer, without its `kind`: nothing but an optional name (the window is
+/// the whole image).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GlobalAvgPoolSpec {
+    /// Read from the raw table before decoding (for error locations); kept so the key is known.
+    #[allow(dead_code)]
+    pub name: Option<String>,
+}
+
 /// `k` or `[kh, kw]`.
 #[derive(Debug, Clone)]
 pub enum Pair {

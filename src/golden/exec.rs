@@ -177,6 +177,9 @@ fn run_stage<const R: usize, K: BlockKernel<R>, const F: usize>(st: &Stage, ws: 
         }
         StageOp::Mac(m) => run_mac(m, &ws.cur.vals, st.out_fmt, out, &mut ws.winv),
         StageOp::Pool(p) => run_pool(p, st.in_fmt, st.out_fmt, &ws.cur, out, &mut ws.tmp),
+        StageOp::GlobalSum(g) => {
+            super::gap::run_global_sum(g, st.out_fmt, &ws.cur, out, &mut ws.tmp)
+        }
     }
 }
 

@@ -13,6 +13,8 @@
 //!   thresholds with `acc ≥ T`, `Le`: with `acc ≤ T`; output `value_of_count(count)`), or
 //!   `Identity` (the raw accumulators). A float batch-norm is refused: run `passes::lower` first.
 //! - **maxpool**: the maximum per channel over each window (no padding).
+//! - **globalavgpool**: the integer *sum* per channel over all H·W pixels (the division is in the
+//!   next layer's thresholds, see `passes::thresholds`).
 //! - **head** (top-k): the k largest outputs of the last layer as indices, best first, ties to
 //!   the lower index.
 //!
@@ -40,6 +42,7 @@
 //! in batches, 1.0–1.8 binary TMAC/s; `cargo bench --bench golden` measures it.
 
 mod exec;
+mod gap;
 mod kernels;
 mod plan;
 #[cfg(test)]

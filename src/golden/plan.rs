@@ -132,6 +132,7 @@ pub(crate) enum StageOp {
     Packed(PackedMatVec),
     Mac(MacMatVec),
     Pool(Pool),
+    GlobalSum(super::gap::GlobalSum),
 }
 
 pub(crate) struct Stage {
@@ -190,6 +191,9 @@ pub(crate) fn plan(net: &Network, isa: Isa) -> Result<Vec<Stage>> {
         let op = match &layer.op {
             Op::MatVec(m) => plan_matvec(i, layer, m, isa)?,
             Op::MaxPool(p) => plan_pool(i, layer, p)?,
+            Op::GlobalAvgPool(g) => {
+                StageOp::GlobalSum(super::gap::plan_global_sum(&loc(i, layer), layer, g)?)
+            }
         };
         ops.push(op);
         prev = layer.output;
@@ -213,7 +217,7 @@ pub(crate) fn plan(net: &Network, isa: Isa) -> Result<Vec<Stage>> {
         .zip(&net.layers)
         .map(|(op, l)| match op {
             StageOp::Packed(p) => Fmt::Planes(p.in_dtype),
-            StageOp::Mac(_) => Fmt::Values,
+            StageOp::Mac(_) | StageOp::GlobalSum(_) => Fmt::Values,
             StageOp::Pool(_) => match l.input.dtype {
                 ValueType::Data(d @ (DataType::Bipolar | DataType::UInt(1))) => Fmt::Planes(d),
                 _ => Fmt::Values,

@@ -775,6 +775,9 @@ fn reference(net: &Network, frame: &[i64]) -> (Vec<Vec<i64>>, Vec<i64>) {
                 }
                 out
             }
+            Op::GlobalAvgPool(_) => (0..c)
+                .map(|ch| (0..h * w).map(|p| at(&x, p / w, p % w, ch)).sum())
+                .collect(),
             Op::MaxPool(p) => {
                 let Shape::Image { h: oh, w: ow, .. } = layer.output.shape else {
                     unreachable!()

@@ -87,7 +87,7 @@ pub fn pad(net: &Network) -> Result<HwNetwork> {
         net,
         &|i| match &net.layers[i].op {
             Op::MatVec(mv) => (mv.folding.pe, mv.folding.simd),
-            Op::MaxPool(_) => (1, 1),
+            Op::MaxPool(_) | Op::GlobalAvgPool(_) => (1, 1),
         },
         Some(&mut notes),
     );
@@ -214,6 +214,10 @@ pub fn pad(net: &Network) -> Result<HwNetwork> {
                 };
                 (Some(window), HwKind::Pool(pool))
             }
+            Op::GlobalAvgPool(g) => (
+                None,
+                HwKind::Gap(pad_gap(layer, g, in_element, lin, &layers)?),
+            ),
         };
         layers.push(HwLayer {
             name: layer.name.clone(),
@@ -308,7 +312,7 @@ pub fn rule_fifo_depth(b: &HwLayer) -> Option<usize> {
 fn fifo_depth_of(layer: &Layer) -> Option<usize> {
     match &layer.op {
         Op::MatVec(mv) => mv.folding.fifo_depth,
-        Op::MaxPool(_) => None,
+        Op::MaxPool(_) | Op::GlobalAvgPool(_) => None,
     }
 }
 
@@ -371,7 +375,7 @@ pub fn tensor_layouts(
     let matvec = |i: usize| -> Option<&MatVec> {
         match &net.layers[i].op {
             Op::MatVec(mv) => Some(mv),
-            Op::MaxPool(_) => None,
+            Op::MaxPool(_) | Op::GlobalAvgPool(_) => None,
         }
     };
 
@@ -449,6 +453,35 @@ pub fn tensor_layouts(
     }
 
     layouts
+}
+
+/// The `bnn_gap` of a global average pool: it reads the producer's words unchanged (a whole
+/// pixel per word from the host), as a max-pool does, and keeps their slots; its output is one
+/// pixel of the same slots, the sums in the type of [`GlobalAvgPool::sum_dtype`].
+fn pad_gap(
+    layer: &Layer,
+    g: &GlobalAvgPool,
+    in_element: HwElement,
+    lin: Layout,
+    before: &[HwLayer],
+) -> Result<HwGap> {
+    let HwElement::Data(in_dtype) = in_element else {
+        return Err(Error::Unsupported(format!(
+            "layer \"{}\": its input is raw accumulators (the previous layer has no activation); \
+             a global average pool needs a declared datatype",
+            layer.name
+        )));
+    };
+    debug_assert_eq!(lin.pixels, g.pixels());
+    let lanes = before.last().map_or(lin.slots, HwLayer::out_elems);
+    Ok(HwGap {
+        lanes,
+        cw: lin.slots / lanes,
+        pixels: g.pixels(),
+        channels: lin.channels,
+        in_element,
+        out_dtype: g.sum_dtype(in_dtype),
+    })
 }
 
 /// The hardware MVTU of `layer`: true column `j` of the weights goes to padded column

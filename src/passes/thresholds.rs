@@ -16,6 +16,18 @@
 //!
 //! **Explicit thresholds** (net.toml form (b)) are sorted per row (the count does not depend on the
 //! order) and clamped into the accumulator range, which changes no output.
+//!
+//! **After a global average pool** the hardware feeds the layer the per-channel *sums* over H·W
+//! pixels, not the averages, so its accumulator is `acc_sum = H·W · acc_avg` and there is no
+//! divider anywhere. The division is folded here, exactly:
+//! - batch-norm: the search evaluates the float reference at `acc_sum / (H·W)` (the correctly
+//!   rounded f64 quotient, [`BatchNorm::reference_at`]), so the thresholds land on the sum's
+//!   integers with the float model's own rounding; dividing by a positive constant keeps `f`
+//!   monotone, so the search stays valid;
+//! - explicit thresholds are written for the average's dot product, so `acc_avg ≥ T ⟺ acc_sum ≥
+//!   H·W·T` (and the same for `≤`): every value is multiplied by H·W, exactly, in integers;
+//! - no activation: the layer outputs `H·W` times the average's dot product; the float output
+//!   affine (`[output] scale`) absorbs the factor (`frontend::float_io`).
 
 use crate::datatype::DataType;
 use crate::error::{Error, Result};
@@ -24,10 +36,18 @@ use ndarray::Array2;
 
 /// Lowers the activations of every matvec layer in `net` (see the module docs).
 pub fn lower_activations(net: &mut Network) -> Result<()> {
+    // H·W of a global average pool right before the layer: its accumulator is H·W times the
+    // float model's.
+    let mut divisor = 1i64;
     for layer in &mut net.layers {
         let Op::MatVec(mv) = &mut layer.op else {
+            divisor = match &layer.op {
+                Op::GlobalAvgPool(g) => g.pixels() as i64,
+                _ => 1,
+            };
             continue;
         };
+        let div = std::mem::replace(&mut divisor, 1);
         let in_dtype = layer.input.dtype.as_data().ok_or_else(|| {
             Error::Unsupported(format!(
                 "layer \"{}\": its input is raw accumulators",
@@ -36,8 +56,10 @@ pub fn lower_activations(net: &mut Network) -> Result<()> {
         })?;
         let (lo, hi) = mv.acc_range(in_dtype);
         mv.activation = match &mv.activation {
-            Activation::BatchNorm(bn) => Activation::Thresholds(fold_batchnorm(bn, lo, hi)),
-            Activation::Thresholds(t) => Activation::Thresholds(canonical(t, lo, hi)),
+            Activation::BatchNorm(bn) => {
+                Activation::Thresholds(fold_batchnorm_divided(bn, lo, hi, div))
+            }
+            Activation::Thresholds(t) => Activation::Thresholds(canonical(&scaled(t, div), lo, hi)),
             Activation::Identity => Activation::Identity,
         };
     }
@@ -46,6 +68,13 @@ pub fn lower_activations(net: &mut Network) -> Result<()> {
 
 /// The integer thresholds equal to `bn` for every accumulator in `lo..=hi`.
 pub fn fold_batchnorm(bn: &BatchNorm, lo: i64, hi: i64) -> Thresholds {
+    fold_batchnorm_divided(bn, lo, hi, 1)
+}
+
+/// The integer thresholds on `acc` (in `lo..=hi`) equal to `bn` evaluated at `acc / divisor`
+/// (module docs: after a global average pool of `divisor` pixels). `divisor` ≥ 1.
+pub fn fold_batchnorm_divided(bn: &BatchNorm, lo: i64, hi: i64, divisor: i64) -> Thresholds {
+    debug_assert!(divisor >= 1);
     let out_dtype = bn.quantizer.out_dtype();
     let levels = output_levels(out_dtype);
     let steps = levels.len() - 1;
@@ -54,7 +83,8 @@ pub fn fold_batchnorm(bn: &BatchNorm, lo: i64, hi: i64) -> Thresholds {
     let mut compare = Vec::with_capacity(channels);
 
     for c in 0..channels {
-        let f = |acc: i64| bn.reference(c, acc);
+        // For divisor 1 the quotient is acc itself (exact in f64 for |acc| < 2^53).
+        let f = |acc: i64| bn.reference_at(c, acc as f64 / divisor as f64);
         let falling = slope_sign(bn, c) < 0;
         compare.push(if falling { Compare::Le } else { Compare::Ge });
         for (k, &level) in levels[1..].iter().enumerate() {
@@ -82,6 +112,15 @@ pub fn fold_batchnorm(bn: &BatchNorm, lo: i64, hi: i64) -> Thresholds {
         compare,
         out_bias,
         out_dtype,
+    }
+}
+
+/// Explicit thresholds on the average's dot product moved to the sum's: every value × `divisor`
+/// (saturating: a value past the accumulator range is clamped by [`canonical`] anyway).
+pub fn scaled(t: &Thresholds, divisor: i64) -> Thresholds {
+    Thresholds {
+        values: t.values.mapv(|v| v.saturating_mul(divisor)),
+        ..t.clone()
     }
 }
 
@@ -407,5 +446,65 @@ mod tests {
                 }
             }
         }
+
+        /// After a global pool of `divisor` pixels: the thresholds on the sum's accumulator
+        /// equal the float reference at `acc / divisor` over the whole range, for random BN
+        /// parameters (γ of both signs and 0), and explicit thresholds scaled by the divisor
+        /// compare the sum exactly as the originals compare the (rational) average.
+        #[test]
+        fn divided_folding_is_exact((lo, hi, bn) in layer_case(), divisor in 1i64..50) {
+            let t = fold_batchnorm_divided(&bn, lo, hi, divisor);
+            for c in 0..bn.channels() {
+                for acc in lo..=hi {
+                    prop_assert_eq!(
+                        t.apply(c, acc),
+                        bn.reference_at(c, acc as f64 / divisor as f64)
+                    );
+                }
+            }
+            let explicit = Thresholds {
+                values: Array2::from_shape_fn((1, 3), |(_, j)| lo / divisor.max(1) + j as i64 * 2 - 1),
+                compare: vec![Compare::Ge],
+                out_bias: -2,
+                out_dtype: DataType::Int(2),
+            };
+            let s = canonical(&scaled(&explicit, divisor), lo, hi);
+            for acc in lo..=hi {
+                // avg ≥ T ⟺ acc ≥ T·divisor, counted by hand on the rational average
+                let count = explicit
+                    .values
+                    .row(0)
+                    .iter()
+                    .filter(|&&t| acc >= t * divisor)
+                    .count() as i64;
+                prop_assert_eq!(s.apply(0, acc), -2 + count);
+            }
+        }
+    }
+
+    /// A boundary the average meets exactly: 3 pixels, y = acc/3 − 5/3 (σ = 1), so acc = 5 gives
+    /// y = 0 and sign(0) = +1 in the float model (5/3 and the mean are the same f64). Scaling α
+    /// by 1/3 instead computes (1/3)·5 = 1.6666666666666665 < 5/3 and moves the threshold to 6;
+    /// evaluating the quotient keeps the float model's answer at the tie.
+    #[test]
+    fn a_tie_on_the_average_is_exact() {
+        let mut b = bn(1.0, 0.0, 5.0 / 3.0, 0.75, 0.25, Quantizer::Sign);
+        let t = fold_batchnorm_divided(&b, -9, 9, 3);
+        assert_eq!(t.values[[0, 0]], 5, "{t:?}");
+        assert_eq!((t.apply(0, 4), t.apply(0, 5)), (-1, 1));
+        let alpha_scaled = BatchNorm {
+            alpha: Some(vec![1.0 / 3.0]),
+            ..b.clone()
+        };
+        assert_eq!(fold_batchnorm(&alpha_scaled, -9, 9).values[[0, 0]], 6);
+        // γ = 0: constant +1 (β ≥ 0) whatever the average
+        b.gamma[0] = 0.0;
+        let t = fold_batchnorm_divided(&b, -9, 9, 3);
+        assert!((-9..=9).all(|a| t.apply(0, a) == 1));
+        // γ < 0: falls, compares ≤, the tie still on the +1 side
+        b.gamma[0] = -1.0;
+        let t = fold_batchnorm_divided(&b, -9, 9, 3);
+        assert_eq!(t.compare[0], Compare::Le);
+        assert_eq!((t.apply(0, 5), t.apply(0, 6)), (1, -1));
     }
 }

@@ -685,6 +685,7 @@ impl Bench {
                         HwKind::Mvtu(m) if m.vectors == 1 => format!("{}x{}", m.nf(), m.sf()),
                         HwKind::Mvtu(m) => format!("{}x{}x{}", m.nf(), m.sf(), m.vectors),
                         HwKind::Pool(p) => format!("{}x{}x{}", p.kk, p.cw, p.pixels),
+                        HwKind::Gap(g) => format!("{}x{}", g.pixels, g.cw),
                     },
                     cycles: l.cycles() as u64,
                 })
