@@ -178,6 +178,49 @@ fn w2a2_with_stalls() {
     assert_latency_estimate(&report);
 }
 
+/// Weights as logic (`weight_storage = "logic"`) in the W2A2 example's first and last layers,
+/// half of the first layer's weight rows zeroed (whole all-zero words, the `case` default) and
+/// every other weight of the last: three-way with stalls, at the ideal, and the same cycles as
+/// the ROM design (the constant tables read in two cycles, like `bnn_rom`).
+#[test]
+fn weights_as_logic_with_stalls() {
+    use bnn_gen::ir::{Op, WeightStorage};
+    let mut net = example("w2a2");
+    net.name = "w2a2-logic".into();
+    let last = net.layers.len() - 1;
+    for (i, layer) in net.layers.iter_mut().enumerate() {
+        let Op::MatVec(mv) = &mut layer.op else {
+            continue;
+        };
+        if i == 0 || i == last {
+            mv.folding.weight_storage = WeightStorage::Logic;
+            let cols = mv.cols();
+            for (k, w) in mv.weights.iter_mut().enumerate() {
+                let (r, c) = (k / cols, k % cols);
+                if (i == 0 && r % 2 == 1) || (i == last && c % 2 == 0) {
+                    *w = 0;
+                }
+            }
+        }
+    }
+    let report = verify::run(&net, &options("w2a2-logic", 0.2)).unwrap();
+    assert_pass_at_ideal(&report);
+    assert_latency_estimate(&report);
+    let rom = verify::run(
+        &example("w2a2"),
+        &VerifyOptions {
+            frames: Some(4),
+            ..options("w2a2", 0.0)
+        },
+    )
+    .unwrap();
+    assert_eq!(
+        report.timing.as_ref().map(|t| t.latency),
+        rom.timing.as_ref().map(|t| t.latency),
+        "weights as logic keep the ROM design's latency"
+    );
+}
+
 /// A weight ROM that the generator tiles (18432 words of 2 bits: two banks, 16384 × 1 twice and
 /// 2048 × 9, behind `bnn_rom`'s 2:1 bank multiplexer): three-way with stalls, at the ideal.
 /// (CNV's conv4, conv5, fc0 and fc1 are tiled too: `cnv_three_way_with_stalls`.)
