@@ -180,6 +180,10 @@ pub struct HwMvtu {
     pub activation: HwActivation,
     /// Element type of the output stream.
     pub output: HwElement,
+    /// ROMs or constants in the RTL (`net.toml` `weight_storage`). With
+    /// [`crate::ir::WeightStorage::Logic`], `weight_mem` is `Logic`, forced, untiled: no block
+    /// RAM, no `.mem` files.
+    pub weight_storage: crate::ir::WeightStorage,
     /// Where the weight ROMs (one per PE, NF·SF words of SIMD·WBITS bits) live.
     pub weight_mem: HwMemory,
     /// Where the threshold ROMs (one per PE, NF words of `tmem_width()` bits) live; `None`

@@ -273,7 +273,10 @@ pub fn window_out(size: usize, kernel: usize, stride: usize, pad: usize) -> Opti
 pub struct Folding {
     pub pe: usize,
     pub simd: usize,
-    /// The weight ROMs (`net.toml` `ram_style`).
+    /// Where the weights live (`net.toml` `weight_storage`): ROMs (styled by `ram_style`) or
+    /// constants in the generated RTL.
+    pub weight_storage: WeightStorage,
+    /// The weight ROMs (`net.toml` `ram_style`); `Auto` with [`WeightStorage::Logic`].
     pub ram_style: RamStyle,
     /// The threshold ROMs (`net.toml` `threshold_ram_style`).
     pub threshold_ram_style: RamStyle,
@@ -326,12 +329,50 @@ impl RamStyle {
     }
 }
 
+/// Where a layer's weights live (`net.toml` `weight_storage`, `docs/net-format.md`).
+///
+/// Not to be confused with [`RamStyle::Logic`]: that is still a ROM, whose contents a `.mem`
+/// file gives at elaboration (`$readmemh`) and which the tool maps to LUTs; here the weights are
+/// written into the Verilog source as constants, one `case` per PE over the fold address, so a
+/// design's weights are part of its RTL and synthesis folds every constant (zero weights and
+/// bits equal in every fold) into the datapath. Same two-cycle read either way.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum WeightStorage {
+    /// Weight ROMs (`bnn_rom`), one per PE, with `.mem` contents.
+    #[default]
+    Rom,
+    /// Constants in the RTL: a generated `case` per PE, registered like `bnn_rom`.
+    Logic,
+}
+
+impl WeightStorage {
+    /// Every storage, as `net.toml` spells it.
+    pub const NAMES: [&'static str; 2] = ["rom", "logic"];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            WeightStorage::Rom => "rom",
+            WeightStorage::Logic => "logic",
+        }
+    }
+
+    /// The storage named `s` (one of [`WeightStorage::NAMES`]).
+    pub fn parse(s: &str) -> Option<WeightStorage> {
+        match s {
+            "rom" => Some(WeightStorage::Rom),
+            "logic" => Some(WeightStorage::Logic),
+            _ => None,
+        }
+    }
+}
+
 impl Folding {
     /// PE × SIMD with every memory style `Auto`.
     pub fn new(pe: usize, simd: usize) -> Folding {
         Folding {
             pe,
             simd,
+            weight_storage: WeightStorage::Rom,
             ram_style: RamStyle::Auto,
             threshold_ram_style: RamStyle::Auto,
             fifo_depth: None,

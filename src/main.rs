@@ -25,6 +25,10 @@ enum Command {
         /// The network: net.toml (.npy paths in it are relative to its directory), or a QONNX
         /// model (.onnx), imported in memory.
         net: PathBuf,
+        /// Keep constant output channels (the dead-channel removal pass, docs/hardware.md, is on
+        /// by default).
+        #[arg(long)]
+        no_prune: bool,
     },
     /// Run a network on input frames and write its outputs.
     Run {
@@ -49,6 +53,10 @@ enum Command {
         /// the cycle engine streams batches of frames, one batch per thread at a time.
         #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
         threads: Option<u64>,
+        /// Keep constant output channels (the dead-channel removal pass, docs/hardware.md, is on
+        /// by default).
+        #[arg(long)]
+        no_prune: bool,
     },
     /// Generate a synthesizable streaming accelerator (RTL, ROM contents, synthesis scripts,
     /// README and report.json) for a network of dense, conv2d and maxpool layers.
@@ -93,6 +101,10 @@ enum Command {
         /// Time limit of each yosys run, in seconds (default: none).
         #[arg(long, value_name = "SECS")]
         synth_timeout: Option<u64>,
+        /// Keep constant output channels (the dead-channel removal pass, docs/hardware.md, is on
+        /// by default).
+        #[arg(long)]
+        no_prune: bool,
     },
     /// Build a network's design, simulate the RTL with random back-pressure and check every
     /// output word against the golden model (and the cycle simulator, cycle for cycle); print
@@ -130,6 +142,10 @@ enum Command {
         /// times faster to run; for long runs such as scripts/soak.
         #[arg(long)]
         optimize: bool,
+        /// Keep constant output channels (the dead-channel removal pass, docs/hardware.md, is on
+        /// by default).
+        #[arg(long)]
+        no_prune: bool,
     },
     /// Import a QONNX model (Brevitas export, raw or cleaned; FINN MultiThreshold) of dense, conv
     /// and max-pool layers into net.toml + .npy files (see docs/import.md).
@@ -260,6 +276,24 @@ impl Engine {
     }
 }
 
+/// The dead-channel removal pass (`passes::prune`) unless `--no-prune`.
+fn prune(
+    network: &mut bnn_gen::ir::Network,
+    no_prune: bool,
+) -> Result<Option<passes::prune::PruneReport>> {
+    if no_prune {
+        return Ok(None);
+    }
+    passes::prune::prune(network).map(Some)
+}
+
+/// Says on standard error what the pass removed, if anything (`check` prints it in full).
+fn note_pruned(report: Option<passes::prune::PruneReport>) {
+    if let Some(r) = report.filter(|r| r.removed() > 0) {
+        eprint!("{}", r.summary());
+    }
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match run(cli.command) {
@@ -273,10 +307,15 @@ fn main() -> ExitCode {
 
 fn run(command: Command) -> Result<()> {
     match command {
-        Command::Check { net } => {
+        Command::Check { net, no_prune } => {
             let (mut network, _io) = frontend::float_io::load_any(&net)?;
             passes::lower(&mut network)?;
+            let pruned = prune(&mut network, no_prune)?;
             print!("{}", report::check_table(&network));
+            match pruned {
+                Some(r) => print!("{}", r.summary()),
+                None => println!("dead-channel removal: off (--no-prune)"),
+            }
             Ok(())
         }
         Command::Run {
@@ -286,9 +325,11 @@ fn run(command: Command) -> Result<()> {
             engine,
             labels,
             threads,
+            no_prune,
         } => {
             let (mut network, io) = frontend::float_io::load_any(&net)?;
             passes::lower(&mut network)?;
+            note_pruned(prune(&mut network, no_prune)?);
             let frames = read_frames(&input, &network, &io)?;
             let n = frames.shape().first().copied().unwrap_or(0);
             let threads = threads.map_or_else(
@@ -353,10 +394,12 @@ fn run(command: Command) -> Result<()> {
             pnr_timeout,
             pnr_scope,
             synth_timeout,
+            no_prune,
         } => {
             let start = Instant::now();
             let (mut network, _io) = frontend::float_io::load_any(&net)?;
             passes::lower(&mut network)?;
+            note_pruned(prune(&mut network, no_prune)?);
             let design = codegen::build(&network, &out, codegen::BuildOptions { force })?;
             eprintln!(
                 "wrote {} files to {} in {:.3} s (top {}, ideal II {} cycles/frame)",
@@ -393,9 +436,11 @@ fn run(command: Command) -> Result<()> {
             no_cyclesim,
             netlist,
             optimize,
+            no_prune,
         } => {
             let (mut network, io) = frontend::float_io::load_any(&net)?;
             passes::lower(&mut network)?;
+            note_pruned(prune(&mut network, no_prune)?);
             let input_path = input;
             let input = match &input_path {
                 Some(path) => Some(read_frames(path, &network, &io)?),

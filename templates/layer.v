@@ -3,6 +3,11 @@
 {% endfor -%}
 `default_nettype none
 
+{% if !wlogic.is_empty() -%}
+// Weights as logic: `bnn-gen build --synth` flattens this module (yosys `flatten
+// A:bnn_weights_as_logic`) so that the constants reach the MVTU's datapath.
+(* bnn_weights_as_logic = 1 *)
+{% endif -%}
 module {{ module }} #(
     parameter MEM_DIR = "mem"  // directory of the .mem files; $readmemh opens MEM_DIR/<file>
 ) (
@@ -43,7 +48,7 @@ module {{ module }} #(
         .tmem_addr    (tmem_addr),
         .tmem_rdata   (tmem_rdata)
     );
-
+{% if wlogic.is_empty() %}
     // Weight ROMs, one per PE: {{ wdepth }} words of {{ ww }} bits; word nf*{{ sf }}+sf holds
     // W[nf*{{ pe }}+pe][sf*{{ simd }}+lane], lane at bits [lane*{{ wbits }} +: {{ wbits }}].
     // RAM_STYLE "{{ wstyle }}": {{ wreason }}.
@@ -52,6 +57,31 @@ module {{ module }} #(
         .ap_clk(ap_clk), .en(wmem_en), .addr(wmem_addr[{{ r.ahi }}:{{ r.alo }}]), .rdata(wmem_rdata[{{ r.hi }}:{{ r.lo }}])
     );
 {%- endfor %}
+{%- else %}
+    // Weights as logic (net.toml weight_storage = "logic"): per PE a table of {{ wdepth }}
+    // constants of {{ ww }} bits instead of a ROM; constant nf*{{ sf }}+sf holds
+    // W[nf*{{ pe }}+pe][sf*{{ simd }}+lane], lane at bits [lane*{{ wbits }} +: {{ wbits }}].
+    // The same two-cycle read as bnn_rom's LUT styles (address register, then the data
+    // register), so the MVTU's timing does not change; all-zero words fall to the default.
+    // Synthesis folds the constants: a data bit equal in every word is no register and no
+    // logic, and the MVTU's products and adder-tree inputs it feeds simplify with it.
+{%- for r in wlogic %}
+    reg  [{{ r.aw - 1 }}:0] {{ r.addr }};
+    reg  [{{ ww - 1 }}:0] {{ r.data }};
+    always @(posedge ap_clk) begin
+        if (wmem_en) begin
+            {{ r.addr }} <= wmem_addr[{{ r.ahi }}:{{ r.alo }}];
+            case ({{ r.addr }})
+{%- for (a, w) in r.cases %}
+                {{ a }}: {{ r.data }} <= {{ w }};
+{%- endfor %}
+                default: {{ r.data }} <= {{ ww }}'h0;
+            endcase
+        end
+    end
+    assign wmem_rdata[{{ r.hi }}:{{ r.lo }}] = {{ r.data }};
+{%- endfor %}
+{%- endif %}
 {% if troms.is_empty() %}
     // No activation: no threshold ROMs (the MVTU ignores tmem_rdata).
     assign tmem_rdata = {{ pe * tw }}'d0;

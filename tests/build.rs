@@ -11,7 +11,7 @@ mod common;
 use bnn_gen::codegen::{self, bits::Bits, stream, BuildOptions, Design};
 use bnn_gen::datatype::DataType;
 use bnn_gen::golden::GoldenModel;
-use bnn_gen::ir::Network;
+use bnn_gen::ir::{Network, Op, WeightStorage};
 use bnn_gen::synth::{self, ActSpec, DenseSpec, MlpSpec};
 use bnn_gen::{frontend, passes};
 use common::{require_tool, root, run_cmd, target_dir};
@@ -228,6 +228,63 @@ fn snapshots_global_pool() {
     let design = codegen::generate(&lowered(synth::network(&spec, 0x6A9))).unwrap();
     insta::assert_snapshot!("gap_small_top_v", text(&design, "rtl/gap_small_top.v"));
     insta::assert_snapshot!("gap_small_report_json", text(&design, "report.json"));
+}
+
+/// `odd_w2a2` with its first two layers' weights as logic (`weight_storage = "logic"`), every
+/// third weight of the ternary layer zeroed (so some words are all zero and fall to the `case`
+/// default). The last layer keeps its ROM, so one design holds both.
+fn odd_w2a2_logic() -> Network {
+    let mut net = odd_w2a2();
+    net.name = "odd-w2a2-logic".into();
+    for (i, layer) in net.layers.iter_mut().take(2).enumerate() {
+        let Op::MatVec(mv) = &mut layer.op else {
+            unreachable!("dense layers")
+        };
+        mv.folding.weight_storage = WeightStorage::Logic;
+        if i == 1 {
+            for (k, w) in mv.weights.iter_mut().enumerate() {
+                if k % 3 != 0 || k < 6 {
+                    *w = 0;
+                }
+            }
+        }
+    }
+    net
+}
+
+/// Weights as logic: the constant tables of a W2A2 layer and of a sparse ternary one, no `.mem`
+/// files for them (the ROM layer keeps its files), `report.json` says `constants`, and the RTL
+/// passes Verilator's `-Wall` lint.
+#[test]
+fn snapshots_weights_as_logic() {
+    let net = odd_w2a2_logic();
+    let design = codegen::generate(&net).unwrap();
+    insta::assert_snapshot!(
+        "odd_w2a2_logic_fc0_v",
+        text(&design, "rtl/odd_w2a2_logic_fc0.v")
+    );
+    insta::assert_snapshot!(
+        "odd_w2a2_logic_fc1_v",
+        text(&design, "rtl/odd_w2a2_logic_fc1.v")
+    );
+    let mems: Vec<&str> = design
+        .files
+        .iter()
+        .map(|f| f.path.as_str())
+        .filter(|p| p.starts_with("mem/") && p.contains("_w"))
+        .collect();
+    assert!(
+        !mems.is_empty() && mems.iter().all(|p| p.starts_with("mem/fc2_w")),
+        "{mems:?}"
+    );
+    let report = text(&design, "report.json");
+    assert_eq!(
+        report.matches("\"style\": \"constants\"").count(),
+        2,
+        "{report}"
+    );
+    require("verilator");
+    lint("lint", &net);
 }
 
 /// Every `.mem` file has exactly DEPTH words of the ROM's width in hex and a final newline (a

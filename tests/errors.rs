@@ -526,6 +526,47 @@ fn unknown_ram_style() {
 }
 
 #[test]
+fn unknown_weight_storage() {
+    let err = Net::mlp()
+        .replace(
+            "pe = 3\nsimd = 4\n",
+            "pe = 3\nsimd = 4\nweight_storage = \"lut\"\n",
+        )
+        .check_err();
+    assert_mentions(
+        &err,
+        &[
+            "net.toml",
+            FC0,
+            "field `weight_storage`",
+            "unknown weight storage \"lut\"",
+            "help: weight_storage is one of \"rom\" or \"logic\"",
+        ],
+    );
+}
+
+/// `ram_style` styles a weight ROM; with the weights as logic there is none.
+#[test]
+fn ram_style_with_weights_as_logic() {
+    let err = Net::mlp()
+        .replace(
+            "pe = 3\nsimd = 4\n",
+            "pe = 3\nsimd = 4\nweight_storage = \"logic\"\nram_style = \"block\"\n",
+        )
+        .check_err();
+    assert_mentions(
+        &err,
+        &[
+            "net.toml",
+            FC0,
+            "field `ram_style`",
+            "weight_storage = \"logic\" has none",
+            "help: remove ram_style",
+        ],
+    );
+}
+
+#[test]
 fn unknown_threshold_ram_style_of_a_conv_layer() {
     let err = Net::cnn()
         .replace(

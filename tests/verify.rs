@@ -178,6 +178,119 @@ fn w2a2_with_stalls() {
     assert_latency_estimate(&report);
 }
 
+/// Weights as logic (`weight_storage = "logic"`) in the W2A2 example's first and last layers,
+/// half of the first layer's weight rows zeroed (whole all-zero words, the `case` default) and
+/// every other weight of the last: three-way with stalls, at the ideal, and the same cycles as
+/// the ROM design (the constant tables read in two cycles, like `bnn_rom`).
+#[test]
+fn weights_as_logic_with_stalls() {
+    use bnn_gen::ir::{Op, WeightStorage};
+    let mut net = example("w2a2");
+    net.name = "w2a2-logic".into();
+    let last = net.layers.len() - 1;
+    for (i, layer) in net.layers.iter_mut().enumerate() {
+        let Op::MatVec(mv) = &mut layer.op else {
+            continue;
+        };
+        if i == 0 || i == last {
+            mv.folding.weight_storage = WeightStorage::Logic;
+            let cols = mv.cols();
+            for (k, w) in mv.weights.iter_mut().enumerate() {
+                let (r, c) = (k / cols, k % cols);
+                if (i == 0 && r % 2 == 1) || (i == last && c % 2 == 0) {
+                    *w = 0;
+                }
+            }
+        }
+    }
+    let report = verify::run(&net, &options("w2a2-logic", 0.2)).unwrap();
+    assert_pass_at_ideal(&report);
+    assert_latency_estimate(&report);
+    let rom = verify::run(
+        &example("w2a2"),
+        &VerifyOptions {
+            frames: Some(4),
+            ..options("w2a2", 0.0)
+        },
+    )
+    .unwrap();
+    assert_eq!(
+        report.timing.as_ref().map(|t| t.latency),
+        rom.timing.as_ref().map(|t| t.latency),
+        "weights as logic keep the ROM design's latency"
+    );
+}
+
+/// Dead-channel removal end to end: 8 of the W2A2 example's 64 first-layer channels made
+/// constant (every threshold at the bottom of the accumulator range). `bnn-gen check` reports
+/// them removed (and `--no-prune` keeps them); the pruned network runs three-way with stalls at
+/// the ideal and its outputs equal the unpruned golden model's on every frame.
+#[test]
+fn pruned_network_three_way_and_the_command_line() {
+    use bnn_gen::golden::GoldenModel;
+    use bnn_gen::ir::{Activation, Compare, Op};
+    let mut net = example("w2a2");
+    net.name = "w2a2-pruned".into();
+    let input = net.layers[0].input.dtype.as_data().unwrap();
+    let Op::MatVec(mv) = &mut net.layers[0].op else {
+        unreachable!("fc0 is dense")
+    };
+    let (lo, _) = mv.acc_range(input);
+    let Activation::Thresholds(t) = &mut mv.activation else {
+        unreachable!("fc0 has thresholds")
+    };
+    for c in 8..16 {
+        t.values.row_mut(c).fill(lo);
+        t.compare[c] = Compare::Ge;
+    }
+
+    let dir = work_dir("w2a2-pruned-net");
+    let _ = fs::remove_dir_all(&dir);
+    frontend::export::write_network(&net, &dir).unwrap();
+    let check = |extra: &[&str]| {
+        let out = Command::new(env!("CARGO_BIN_EXE_bnn-gen"))
+            .arg("check")
+            .arg(dir.join("net.toml"))
+            .args(extra)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{out:?}");
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let text = check(&[]);
+    assert!(
+        text.contains("fc0: 8 of 64 channels removed (channels 8, 9, 10, 11, 12, 13, 14, 15)"),
+        "{text}"
+    );
+    assert!(check(&["--no-prune"]).contains("dead-channel removal: off (--no-prune)"));
+
+    let frames = bnn_gen::synth::frames_for(&net, 40, 14);
+    let want = GoldenModel::new(&net)
+        .unwrap()
+        .run_batch(frames.view())
+        .unwrap();
+    let mut pruned = net.clone();
+    let removed = passes::prune::prune(&mut pruned).unwrap();
+    assert_eq!(removed.removed(), 8, "{}", removed.summary());
+    let report = verify::run(
+        &pruned,
+        &VerifyOptions {
+            input: Some(frames),
+            ..options("w2a2-pruned", 0.2)
+        },
+    )
+    .unwrap();
+    assert_pass_at_ideal(&report);
+    for (f, got) in report.outputs.iter().enumerate() {
+        let want: Vec<i64> = want
+            .index_axis(ndarray::Axis(0), f)
+            .iter()
+            .copied()
+            .collect();
+        assert_eq!(got, &want, "frame {f}: pruned hardware vs unpruned golden");
+    }
+}
+
 /// A weight ROM that the generator tiles (18432 words of 2 bits: two banks, 16384 × 1 twice and
 /// 2048 × 9, behind `bnn_rom`'s 2:1 bank multiplexer): three-way with stalls, at the ideal.
 /// (CNV's conv4, conv5, fc0 and fc1 are tiled too: `cnv_three_way_with_stalls`.)

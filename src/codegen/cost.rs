@@ -16,6 +16,7 @@
 
 use crate::cyclesim::{mvtu_params, rom_images, MvtuMode, MvtuParams};
 use crate::hwir::{HwMvtu, HwWindow, MemKind};
+use crate::ir::WeightStorage;
 
 /// One ROM set of a layer: one ROM per PE, `depth` words of `width` bits, built as `kind`.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -49,9 +50,49 @@ fn varying_bits(images: &[Vec<Vec<u64>>]) -> Vec<usize> {
 #[derive(Clone, Debug)]
 pub struct MvtuShape {
     pub params: MvtuParams,
+    /// With weights as logic: the shape of the constant tables (`kind` [`MemKind::Logic`]).
     pub weights: RomShape,
     /// `None` without thresholds.
     pub thresholds: Option<RomShape>,
+    /// Weights as logic (`weight_storage = "logic"`): the fraction of non-zero weights, which
+    /// scales the layer's LUTs ([`LOGIC_LUT_SCALE_FOLDED`]); `None` for weight ROMs.
+    pub weight_density: Option<f64>,
+}
+
+/// The fraction of non-zero weights of a matrix (1 for an empty one).
+pub fn weight_density(weights: ndarray::ArrayView2<i32>) -> f64 {
+    let n = weights.len();
+    if n == 0 {
+        return 1.0;
+    }
+    weights.iter().filter(|&&w| w != 0).count() as f64 / n as f64
+}
+
+/// Weights as logic: the layer's LUTs are the model's LUTs (LUT-ROM weight tables, the MVTU as
+/// for ROM weights) times `k0 + k1·d`, d the fraction of non-zero weights. The wrapper is
+/// flattened for synthesis (`docs/hardware.md`), so the constants reach the datapath: with one
+/// fold word per PE (NF·SF = 1) every weight is a constant of its product, which collapses, and
+/// zero weights remove their adder-tree inputs too; with more folds each weight bit stays a LUT
+/// function of the fold address and only bits constant over all folds go. Fitted (least squares
+/// per regime) to the six `weight_storage = "logic"` builds of `scripts/bench-weights-logic`
+/// (a W2A2 layer unrolled and folded to 32 words per PE, at 0, 50 and 90 % zeros; yosys 0.70 xc7;
+/// `docs/performance.md`): within 11 % (unrolled) and 7 % (folded) of those builds. Two shapes,
+/// so a first calibration, not a fit over shapes. Flip-flops are not scaled (the MVTU's
+/// registers stay; measured 2–3 % fewer than with ROMs, up to 45 % fewer for the unrolled layer
+/// at 90 % zeros, which the estimate then overstates).
+pub const LOGIC_LUT_SCALE_UNROLLED: (f64, f64) = (0.248, 0.182);
+/// The same for layers with more than one fold word per PE.
+pub const LOGIC_LUT_SCALE_FOLDED: (f64, f64) = (0.687, 0.117);
+
+fn logic_scale(s: &MvtuShape) -> f64 {
+    s.weight_density.map_or(1.0, |d| {
+        let (k0, k1) = if s.weights.depth <= 1 {
+            LOGIC_LUT_SCALE_UNROLLED
+        } else {
+            LOGIC_LUT_SCALE_FOLDED
+        };
+        k0 + k1 * d.clamp(0.0, 1.0)
+    })
 }
 
 impl MvtuShape {
@@ -68,7 +109,10 @@ impl MvtuShape {
         } else {
             (Vec::new(), Vec::new())
         };
+        let weight_density = (layer.weight_storage == WeightStorage::Logic)
+            .then(|| weight_density(layer.weights.slice(ndarray::s![..layer.mh, ..layer.mw])));
         MvtuShape {
+            weight_density,
             params: mvtu_params(layer),
             weights: RomShape {
                 kind: layer.weight_mem.kind,
@@ -469,7 +513,7 @@ pub fn ff_features(s: &MvtuShape) -> FfFeatures {
 
 /// LUT estimate of a layer wrapper (MVTU and ROMs), for a shape.
 pub fn shape_luts(s: &MvtuShape) -> u64 {
-    features(s).dot(&LUT_COEF).max(0.0).round() as u64
+    (features(s).dot(&LUT_COEF).max(0.0) * logic_scale(s)).round() as u64
 }
 
 /// Flip-flop estimate of a layer wrapper, for a shape.
@@ -693,6 +737,7 @@ mod tests {
                 width: n("tmem_width"),
                 varying: list(row["tmem_varying"]),
             }),
+            weight_density: None,
         }
     }
 
@@ -753,5 +798,60 @@ mod tests {
         assert!(random >= 10, "only {random} random configurations");
         assert!(example >= 1, "no example layers");
         assert!(failures.is_empty(), "{}", failures.join("\n"));
+    }
+
+    /// Weights as logic: the estimates of the six measured builds of `scripts/bench-weights-logic`
+    /// (`docs/performance.md`) within the stated error, and no block RAM.
+    #[test]
+    fn weights_as_logic_estimates_match_the_measured_builds() {
+        use crate::datatype::DataType;
+        use crate::ir::{Op, WeightStorage};
+        use crate::synth::{self, ActSpec, DenseSpec, MlpSpec};
+        // (in, out, PE, SIMD, zeros %, measured LUT6, tolerance)
+        let cases = [
+            (64, 64, 8, 16, 0, 1846, 0.07),
+            (64, 64, 8, 16, 50, 1849, 0.07),
+            (64, 64, 8, 16, 90, 1587, 0.07),
+            (32, 16, 16, 32, 0, 2908, 0.11),
+            (32, 16, 16, 32, 50, 2681, 0.11),
+            (32, 16, 16, 32, 90, 1720, 0.11),
+        ];
+        for (i, o, pe, simd, zeros, measured, tol) in cases {
+            let mut net = synth::mlp(
+                &MlpSpec {
+                    name: "logic".into(),
+                    in_features: i,
+                    input_dtype: DataType::UInt(2),
+                    layers: vec![DenseSpec {
+                        out_features: o,
+                        weight_dtype: DataType::Int(2),
+                        activation: ActSpec::thresholds(DataType::UInt(2)),
+                        pe,
+                        simd,
+                    }],
+                    head: None,
+                },
+                14,
+            );
+            crate::passes::lower(&mut net).unwrap();
+            let Op::MatVec(mv) = &mut net.layers[0].op else {
+                unreachable!()
+            };
+            mv.folding.weight_storage = WeightStorage::Logic;
+            // non-zero weights, then the first `zeros` % zeroed
+            let n = mv.weights.len();
+            for (k, w) in mv.weights.iter_mut().enumerate() {
+                *w = if k < n * zeros / 100 { 0 } else { 1 };
+            }
+            let hw = crate::passes::pad::pad(&net).unwrap();
+            let m = hw.layers[0].mvtu().unwrap();
+            let est = luts(m) as f64;
+            let err = (est - measured as f64).abs() / measured as f64;
+            assert!(
+                err <= tol,
+                "{i}->{o} PE {pe} SIMD {simd}, {zeros} % zeros: estimate {est}, measured {measured}"
+            );
+            assert_eq!(bram18(m), 0, "weights as logic use no block RAM");
+        }
     }
 }

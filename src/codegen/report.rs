@@ -5,6 +5,7 @@ use crate::cyclesim::{mvtu_params, MvtuMode};
 use crate::hwir::{
     HwActivation, HwElement, HwKind, HwLayer, HwMemory, HwMvtu, HwNetwork, StreamFormat,
 };
+use crate::ir::WeightStorage;
 use serde::Serialize;
 
 #[derive(Clone, Debug, Serialize)]
@@ -65,15 +66,16 @@ pub struct Padding {
 
 #[derive(Clone, Debug, Serialize)]
 pub struct MemoryShape {
-    /// One ROM per PE.
+    /// One ROM per PE (with `style` `constants`: one constant table per PE).
     pub roms: usize,
     pub width_bits: usize,
     pub depth_words: usize,
     /// File name pattern in `mem/` (`PPP` = PE index, 3+ digits; `NNN` = tile index, 3 digits,
-    /// for a tiled ROM).
+    /// for a tiled ROM); empty for `constants`.
     pub files: String,
     /// What each ROM is built from, `bnn_rom`'s `RAM_STYLE`: `block` (block RAM),
-    /// `distributed` (LUT ROM) or `logic` (LUT logic and flip-flops).
+    /// `distributed` (LUT ROM) or `logic` (LUT logic and flip-flops); or `constants` for weights
+    /// written into the RTL (`weight_storage = "logic"`, no ROM).
     pub style: &'static str,
     /// `rule` (the size rule of `docs/hardware.md`) or `net.toml` (`ram_style` /
     /// `threshold_ram_style`).
@@ -100,6 +102,23 @@ pub struct TilingShape {
 }
 
 impl MemoryShape {
+    /// Weights as logic (`weight_storage = "logic"`): constant tables in the layer's RTL, no
+    /// ROM and no `.mem` file.
+    fn constants(tables: usize, width_bits: usize, depth_words: usize) -> Self {
+        MemoryShape {
+            roms: tables,
+            width_bits,
+            depth_words,
+            files: String::new(),
+            style: "constants",
+            chosen_by: "net.toml",
+            reason: "weight_storage = \"logic\": constants in the layer's RTL, one case table \
+                     per PE (synthesis folds zero weights and constant bits)"
+                .to_string(),
+            tiling: None,
+        }
+    }
+
     fn new(
         roms: usize,
         width_bits: usize,
@@ -649,14 +668,19 @@ fn mvtu_report(l: &HwLayer, m: &HwMvtu) -> MvtuReport {
         vectors_per_frame: m.vectors,
         weight_bits: (m.mw * m.mh) as u64 * u64::from(m.wbits()),
         weight_bits_stored: (m.mw_pad * m.mh_pad) as u64 * u64::from(m.wbits()),
-        weight_memory: MemoryShape::new(
-            m.pe,
-            m.simd * m.wbits() as usize,
-            m.nf() * m.sf(),
-            format!("{}_wPPP.mem", l.ident),
-            m.weight_mem,
-            "ram_style",
-        ),
+        weight_memory: match m.weight_storage {
+            WeightStorage::Rom => MemoryShape::new(
+                m.pe,
+                m.simd * m.wbits() as usize,
+                m.nf() * m.sf(),
+                format!("{}_wPPP.mem", l.ident),
+                m.weight_mem,
+                "ram_style",
+            ),
+            WeightStorage::Logic => {
+                MemoryShape::constants(m.pe, m.simd * m.wbits() as usize, m.nf() * m.sf())
+            }
+        },
         threshold_memory: tmem,
         thresholds_per_channel: steps,
         threshold_bits: tbits,

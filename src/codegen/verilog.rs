@@ -10,6 +10,7 @@ use crate::hwir::{
     type_code, BlockTiling, HwActivation, HwElement, HwGap, HwKind, HwLayer, HwMvtu, HwNetwork,
     HwWindow, StreamFormat,
 };
+use crate::ir::WeightStorage;
 use askama::Template;
 use std::collections::BTreeSet;
 
@@ -69,6 +70,20 @@ struct Rom {
     alo: usize,
 }
 
+/// One PE's weight table of a layer with `weight_storage = "logic"`: the registered address
+/// `addr` (`aw` bits, from `wmem_addr[ahi:alo]`), the data register `data` (`wmem_rdata[hi:lo]`)
+/// and the `case` items (address literal, word literal) of the words that are not all zero.
+struct WeightLogic {
+    addr: String,
+    data: String,
+    aw: usize,
+    ahi: usize,
+    alo: usize,
+    hi: usize,
+    lo: usize,
+    cases: Vec<(String, String)>,
+}
+
 /// `bnn_mvtu`'s PE_GROUP: PEs per replicated input-word copy, accumulator enable and
 /// weight-ROM address (`wmem_addr` has one address per group).
 pub const MVTU_PE_GROUP: usize = 8;
@@ -99,6 +114,8 @@ struct LayerTemplate {
     tbits: u32,
     params: Vec<Param>,
     wroms: Vec<Rom>,
+    /// The weight tables of `weight_storage = "logic"` (then `wroms` is empty), one per PE.
+    wlogic: Vec<WeightLogic>,
     troms: Vec<Rom>,
     /// `bnn_rom`'s RAM_STYLE of the weight and threshold ROMs, and why.
     wstyle: &'static str,
@@ -164,6 +181,8 @@ struct YosysTemplate<'a> {
     top: &'a str,
     files: &'a [String],
     stat_file: &'a str,
+    /// Some layer keeps its weights as logic: flatten those wrappers (see `layer.v`).
+    weights_as_logic: bool,
 }
 
 #[derive(Template)]
@@ -554,7 +573,30 @@ fn layer_file(hw: &HwNetwork, layer: &HwLayer, l: &HwMvtu, module: &str) -> Resu
     let digits = |p: usize| format!("{p:03}");
     let waw = clog2_or_1(l.nf() * l.sf());
     let groups = l.pe.div_ceil(MVTU_PE_GROUP);
+    let logic = l.weight_storage == WeightStorage::Logic;
+    let wlogic = if logic {
+        (0..l.pe)
+            .map(|p| WeightLogic {
+                addr: format!("wl_addr_{}", digits(p)),
+                data: format!("wl_data_{}", digits(p)),
+                aw: waw,
+                ahi: (p / MVTU_PE_GROUP + 1) * waw - 1,
+                alo: p / MVTU_PE_GROUP * waw,
+                hi: (p + 1) * ww - 1,
+                lo: p * ww,
+                cases: weight_words(l, p)
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, w)| w.to_hex().chars().any(|c| c != '0'))
+                    .map(|(a, w)| (format!("{waw}'d{a}"), format!("{ww}'h{}", w.to_hex())))
+                    .collect(),
+            })
+            .collect()
+    } else {
+        Vec::new()
+    };
     let wroms = (0..l.pe)
+        .filter(|_| !logic)
         .map(|p| Rom {
             inst: format!("u_wrom_{}", digits(p)),
             init: rom_init(layer, 'w', p, l.weight_mem.tiling),
@@ -620,6 +662,7 @@ fn layer_file(hw: &HwNetwork, layer: &HwLayer, l: &HwMvtu, module: &str) -> Resu
         tbits,
         params,
         wroms,
+        wlogic,
         troms,
         wstyle: l.weight_mem.kind.name(),
         wreason: l.weight_mem.describe("ram_style", l.nf() * l.sf(), ww),
@@ -1071,7 +1114,8 @@ pub(super) fn generate(hw: HwNetwork) -> Result<Design> {
 
     for l in &hw.layers {
         let Some(m) = l.mvtu() else { continue };
-        for p in 0..m.pe {
+        // Weights as logic live in the layer's RTL, not in .mem files.
+        for p in (0..m.pe).filter(|_| m.weight_storage == WeightStorage::Rom) {
             files.extend(rom_files(
                 &mem_file(l, 'w', p),
                 &tile_stem(l, 'w', p),
@@ -1120,6 +1164,10 @@ pub(super) fn generate(hw: HwNetwork) -> Result<Design> {
                 top: &top,
                 files: &rtl,
                 stat_file: super::yosys::STAT_FILE,
+                weights_as_logic: hw.layers.iter().any(|l| {
+                    l.mvtu()
+                        .is_some_and(|m| m.weight_storage == WeightStorage::Logic)
+                }),
             },
             "synth_yosys.ys",
         )?,

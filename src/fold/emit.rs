@@ -7,7 +7,7 @@
 use super::fifos::Sizing;
 use super::Design;
 use crate::error::{Error, Result};
-use crate::ir::{Network, Op, RamStyle};
+use crate::ir::{Network, Op, RamStyle, WeightStorage};
 use std::path::{Component, Path, PathBuf};
 use toml_edit::{DocumentMut, Item, Value};
 
@@ -121,7 +121,12 @@ pub fn folded_toml(
         let f = &design.folds[i];
         table["pe"] = toml_edit::value(f.pe as i64);
         table["simd"] = toml_edit::value(f.simd as i64);
-        table["ram_style"] = toml_edit::value(style_name(f.ram_style));
+        if mv.folding.weight_storage == WeightStorage::Logic {
+            // No weight ROM to style (the loader refuses ram_style with logic storage).
+            table.remove("ram_style");
+        } else {
+            table["ram_style"] = toml_edit::value(style_name(f.ram_style));
+        }
         let thresholds = matches!(mv.activation, crate::ir::Activation::Thresholds(_))
             || matches!(mv.activation, crate::ir::Activation::BatchNorm(_));
         if thresholds {

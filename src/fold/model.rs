@@ -13,7 +13,7 @@ use crate::codegen::cost::{self, MvtuShape, RomShape};
 use crate::cyclesim::{mvtu_params, MvtuParams};
 use crate::error::{Error, Result};
 use crate::hwir::{mask, signed_bits, HwActivation, HwMemory, HwWindow, Layout, MemKind};
-use crate::ir::{Network, Op, RamStyle, Shape};
+use crate::ir::{Network, Op, RamStyle, Shape, WeightStorage};
 use crate::passes::pad::tensor_layouts;
 use crate::passes::window::Window;
 use std::cell::RefCell;
@@ -137,6 +137,9 @@ struct MvtuInfo {
     conv: Option<crate::ir::ConvGeometry>,
     /// Input image (h, w) of a conv layer.
     image: (usize, usize),
+    /// Weights as logic (`weight_storage = "logic"`): the fraction of non-zero weights; the
+    /// layer's `ram_style` is then moot (no weight ROM).
+    weight_density: Option<f64>,
 }
 
 #[derive(Clone, Debug)]
@@ -220,6 +223,8 @@ impl<'a> Problem<'a> {
                         ebits: m.ibits(),
                         conv: mv.conv,
                         image,
+                        weight_density: (mv.folding.weight_storage == WeightStorage::Logic)
+                            .then(|| cost::weight_density(mv.weights.view())),
                     }))
                 }
                 (Op::GlobalAvgPool(g), None) => match &hl.kind {
@@ -475,7 +480,12 @@ impl<'a> Problem<'a> {
                     ..m.params.clone()
                 };
                 let (nf, sf) = (mh_pad / pe, mw_pad / simd);
-                let wmem = HwMemory::choose(f.ram_style, nf * sf, simd * params.wbits as usize);
+                // Weights as logic: LUT tables whatever the style (as `pad` builds them).
+                let wstyle = match m.weight_density {
+                    Some(_) => RamStyle::Logic,
+                    None => f.ram_style,
+                };
+                let wmem = HwMemory::choose(wstyle, nf * sf, simd * params.wbits as usize);
                 let tmem_width = if params.nsteps > 0 {
                     params.nsteps * tbits as usize + 1
                 } else {
@@ -497,6 +507,7 @@ impl<'a> Problem<'a> {
                         varying: Vec::new(),
                     }),
                     params,
+                    weight_density: m.weight_density,
                 };
                 let mut block_roms = Vec::new();
                 if wmem.kind == MemKind::Block {

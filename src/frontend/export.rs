@@ -25,7 +25,7 @@ use crate::datatype::DataType;
 use crate::error::{Error, Result};
 use crate::ir::{
     Activation, BatchNorm, Compare, Layer, MatVec, Network, Op, Quantizer, RamStyle, Shape,
-    Thresholds, ValueType,
+    Thresholds, ValueType, WeightStorage,
 };
 
 /// Which framework's weight layouts to write.
@@ -318,6 +318,12 @@ impl Exporter {
         }
         self.line(format!("pe = {}", m.folding.pe));
         self.line(format!("simd = {}", m.folding.simd));
+        if m.folding.weight_storage != WeightStorage::Rom {
+            self.line(format!(
+                "weight_storage = \"{}\"",
+                m.folding.weight_storage.name()
+            ));
+        }
         if m.folding.ram_style != RamStyle::Auto {
             self.line(format!("ram_style = \"{}\"", m.folding.ram_style.name()));
         }

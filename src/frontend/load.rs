@@ -392,6 +392,8 @@ impl Ctx {
 
         let mut folding = folding(at, d.pe, d.simd, mh, mw)?;
         folding.ram_style = ram_style(at, "ram_style", d.ram_style.as_deref())?;
+        folding.weight_storage =
+            weight_storage(at, d.weight_storage.as_deref(), folding.ram_style)?;
         folding.threshold_ram_style =
             ram_style(at, "threshold_ram_style", d.threshold_ram_style.as_deref())?;
         folding.fifo_depth = depth(at, "fifo_depth", d.fifo_depth, 2)?;
@@ -535,6 +537,8 @@ impl Ctx {
 
         let mut folding = folding(at, c.pe, c.simd, ofm, mw)?;
         folding.ram_style = ram_style(at, "ram_style", c.ram_style.as_deref())?;
+        folding.weight_storage =
+            weight_storage(at, c.weight_storage.as_deref(), folding.ram_style)?;
         folding.threshold_ram_style =
             ram_style(at, "threshold_ram_style", c.threshold_ram_style.as_deref())?;
         folding.buffer_depth = depth(at, "buffer_depth", c.buffer_depth, 1)?;
@@ -978,6 +982,36 @@ fn ram_style(at: &At, field: &str, value: Option<&str>) -> Result<RamStyle> {
             )
         }),
     }
+}
+
+/// `weight_storage`: absent is `"rom"`. `"logic"` has no ROM for `ram_style` to style.
+fn weight_storage(at: &At, value: Option<&str>, style: RamStyle) -> Result<WeightStorage> {
+    let storage = match value {
+        None => WeightStorage::Rom,
+        Some(s) => WeightStorage::parse(s).ok_or_else(|| {
+            at.err(
+                "weight_storage",
+                format!(
+                    "unknown weight storage \"{s}\"\nhelp: weight_storage is one of {}: \"rom\" \
+                     keeps the weights in ROMs (styled by ram_style), \"logic\" writes them into \
+                     the RTL as constants",
+                    one_of(&WeightStorage::NAMES)
+                ),
+            )
+        })?,
+    };
+    if storage == WeightStorage::Logic && style != RamStyle::Auto {
+        return Err(at.err(
+            "ram_style",
+            format!(
+                "ram_style = \"{}\" styles a weight ROM, but weight_storage = \"logic\" has none \
+                 (the weights are constants in the RTL)\nhelp: remove ram_style, or use \
+                 weight_storage = \"rom\" with ram_style = \"logic\" for a ROM in LUTs",
+                style.name()
+            ),
+        ));
+    }
+    Ok(storage)
 }
 
 /// A layer without thresholds (activation `none`) has no threshold memory to place.

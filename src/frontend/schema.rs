@@ -49,6 +49,8 @@ pub struct DenseSpec {
     pub input_order: Option<String>,
     pub pe: i64,
     pub simd: i64,
+    /// `"rom"` or `"logic"`, checked in `load`.
+    pub weight_storage: Option<String>,
     /// `"auto"`, `"block"`, `"distributed"` or `"logic"`, checked in `load`.
     pub ram_style: Option<String>,
     pub threshold_ram_style: Option<String>,
@@ -73,6 +75,8 @@ pub struct ConvSpec {
     pub weight_dtype: String,
     pub pe: i64,
     pub simd: i64,
+    /// `"rom"` or `"logic"`, checked in `load`.
+    pub weight_storage: Option<String>,
     /// `"auto"`, `"block"`, `"distributed"` or `"logic"`, checked in `load`.
     pub ram_style: Option<String>,
     pub threshold_ram_style: Option<String>,

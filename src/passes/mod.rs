@@ -1,6 +1,7 @@
 //! Passes over the IR. [`lower`] runs the ones every backend needs, in order.
 
 pub mod pad;
+pub mod prune;
 pub mod thresholds;
 pub mod window;
 

@@ -610,12 +610,17 @@ fn pad_mvtu(
         weights,
         activation,
         output,
+        weight_storage: mv.folding.weight_storage,
         weight_mem: HwMemory::choose(RamStyle::Auto, 1, 1),
         threshold_mem: None,
     };
     // Each ROM's primitive: net.toml's style, or the size rule on its words × bits.
     let (words, bits) = (m.nf() * m.sf(), m.simd * m.wbits() as usize);
-    m.weight_mem = HwMemory::choose(mv.folding.ram_style, words, bits);
+    m.weight_mem = match mv.folding.weight_storage {
+        WeightStorage::Rom => HwMemory::choose(mv.folding.ram_style, words, bits),
+        // Constants in the RTL: LUTs, never block RAM (the loader refuses a ram_style here).
+        WeightStorage::Logic => HwMemory::choose(RamStyle::Logic, words, bits),
+    };
     if m.nsteps() > 0 {
         let (words, bits) = (m.nf(), m.tmem_width());
         m.threshold_mem = Some(HwMemory::choose(

@@ -404,6 +404,9 @@ struct DesignFacts {
     files: Vec<String>,
     layers: Vec<String>,
     links: Vec<String>,
+    /// Some layer keeps its weights as logic (`report.json`: a weight memory of style
+    /// `constants`); its wrapper carries the `bnn_weights_as_logic` attribute.
+    weights_as_logic: bool,
 }
 
 fn read_facts(dir: &Path) -> Result<DesignFacts> {
@@ -450,12 +453,17 @@ fn read_facts(dir: &Path) -> Result<DesignFacts> {
             ));
         }
     }
+    let weights_as_logic = v["layers"].as_array().is_some_and(|a| {
+        a.iter()
+            .any(|l| l["mvtu"]["weight_memory"]["style"].as_str() == Some("constants"))
+    });
     Ok(DesignFacts {
         top,
         network: v["network"].as_str().unwrap_or("").to_string(),
         files,
         layers,
         links,
+        weights_as_logic,
     })
 }
 
@@ -575,9 +583,16 @@ fn run_target(
     for file in &facts.files {
         script.push_str(&format!("read_verilog -defer {file}\n"));
     }
+    script.push_str(&format!("hierarchy -check -top {top}\n"));
+    if facts.weights_as_logic {
+        // Weights as logic pay only where the constants reach the MVTU's datapath: with the
+        // hierarchy kept, constant ports do not cross into bnn_mvtu. So each such layer's
+        // wrapper (the bnn_weights_as_logic attribute, templates/layer.v) is flattened into
+        // itself; the top keeps one cell per layer, as the per-layer counts need.
+        script.push_str("proc\nflatten A:bnn_weights_as_logic\n");
+    }
     script.push_str(&format!(
-        "hierarchy -check -top {top}\n{}\n\
-         tee -q -o stat.txt stat\n",
+        "{}\ntee -q -o stat.txt stat\n",
         f.synth_command(top)
     ));
     let modern = !yosys.version.starts_with("Yosys 0.2") && !yosys.version.starts_with("Yosys 0.1");
