@@ -80,6 +80,12 @@ pub struct HwLayer {
 #[derive(Clone, Debug, PartialEq)]
 pub enum HwKind {
     Mvtu(Box<HwMvtu>),
+    /// A `bnn_vvau` (depthwise convolution) with its ROMs. The [`HwMvtu`] fields keep their
+    /// meaning per channel: `mw` is the kernel positions KH·KW (fan-in of one output), `mh` the
+    /// channels, `weights[c][ky·KW + kx]`, PE channels in parallel and SIMD kernel positions per
+    /// beat; the input word is PE·SIMD elements (lane `l·PE + p`: kernel position `sf·SIMD + l`
+    /// of channel `nf·PE + p`). The ROM images are the MVTU's.
+    Vvau(Box<HwMvtu>),
     Pool(HwPool),
 }
 
@@ -747,11 +753,27 @@ impl HwMvtu {
 }
 
 impl HwLayer {
+    /// The MVTU or VVAU of the layer (both have ROMs of the same shape), `None` for a pool.
     pub fn mvtu(&self) -> Option<&HwMvtu> {
         match &self.kind {
-            HwKind::Mvtu(m) => Some(m),
+            HwKind::Mvtu(m) | HwKind::Vvau(m) => Some(m),
             HwKind::Pool(_) => None,
         }
+    }
+
+    /// Elements per input word of the layer's MVTU or VVAU (after the window generator): SIMD,
+    /// or PE·SIMD for a VVAU; 0 for a pool.
+    pub fn in_elems_of_unit(&self) -> usize {
+        match &self.kind {
+            HwKind::Mvtu(m) => m.simd,
+            HwKind::Vvau(m) => m.pe * m.simd,
+            HwKind::Pool(_) => 0,
+        }
+    }
+
+    /// Whether the layer's unit is a `bnn_vvau` (depthwise).
+    pub fn is_vvau(&self) -> bool {
+        matches!(self.kind, HwKind::Vvau(_))
     }
 
     /// Elements per input word: the window generator's, else the MVTU's SIMD.
@@ -759,6 +781,7 @@ impl HwLayer {
         match (&self.window, &self.kind) {
             (Some(w), _) => w.elems,
             (None, HwKind::Mvtu(m)) => m.simd,
+            (None, HwKind::Vvau(m)) => m.pe * m.simd,
             (None, HwKind::Pool(p)) => p.lanes,
         }
     }
@@ -767,7 +790,7 @@ impl HwLayer {
     pub fn in_ebits(&self) -> u32 {
         match (&self.window, &self.kind) {
             (Some(w), _) => w.ebits,
-            (None, HwKind::Mvtu(m)) => m.ibits(),
+            (None, HwKind::Mvtu(m) | HwKind::Vvau(m)) => m.ibits(),
             (None, HwKind::Pool(p)) => p.element.bits(),
         }
     }
@@ -779,14 +802,14 @@ impl HwLayer {
     /// Elements per output word: the MVTU's PE or the pool's lanes.
     pub fn out_elems(&self) -> usize {
         match &self.kind {
-            HwKind::Mvtu(m) => m.pe,
+            HwKind::Mvtu(m) | HwKind::Vvau(m) => m.pe,
             HwKind::Pool(p) => p.lanes,
         }
     }
 
     pub fn out_element(&self) -> HwElement {
         match &self.kind {
-            HwKind::Mvtu(m) => m.output,
+            HwKind::Mvtu(m) | HwKind::Vvau(m) => m.output,
             HwKind::Pool(p) => p.element,
         }
     }
@@ -813,17 +836,18 @@ impl HwLayer {
             .as_ref()
             .map_or(0, |w| w.geom.frame_words().max(w.geom.out_words()));
         let core = match &self.kind {
-            HwKind::Mvtu(m) => m.cycles(),
+            HwKind::Mvtu(m) | HwKind::Vvau(m) => m.cycles(),
             HwKind::Pool(p) => p.pixels * p.kk * p.cw,
         };
         window.max(core).max(self.in_words())
     }
 
-    /// `dense`, `conv2d` or `maxpool`.
+    /// `dense`, `conv2d`, `depthwise` or `maxpool`.
     pub fn kind_name(&self) -> &'static str {
         match (&self.kind, &self.window) {
             (HwKind::Mvtu(_), None) => "dense",
             (HwKind::Mvtu(_), Some(_)) => "conv2d",
+            (HwKind::Vvau(_), _) => "depthwise",
             (HwKind::Pool(_), _) => "maxpool",
         }
     }
@@ -937,6 +961,17 @@ impl HwNetwork {
                     HwKind::Mvtu(m) => {
                         assert_eq!(v.len(), m.mw_pad, "layer {}", layer.name);
                         out.extend((0..m.mh_pad).map(|r| m.hw_out(r, m.hw_acc(r, v))));
+                    }
+                    HwKind::Vvau(m) => {
+                        // Channel r meets its own slot of every kernel position; padded
+                        // kernel positions (SIMD ∤ KH·KW) hold the zero pattern.
+                        let cs = layer.input.slots;
+                        assert_eq!(v.len(), m.mw * cs, "layer {}", layer.name);
+                        out.extend((0..m.mh_pad).map(|r| {
+                            let mut x: Vec<u64> = (0..m.mw).map(|k| v[k * cs + r]).collect();
+                            x.resize(m.mw_pad, 0);
+                            m.hw_out(r, m.hw_acc(r, &x))
+                        }));
                     }
                     HwKind::Pool(p) => {
                         let cs = p.cw * p.lanes;

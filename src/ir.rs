@@ -151,7 +151,40 @@ pub struct Layer {
 pub enum Op {
     /// Dense or convolution: a matrix-vector product per output pixel, then an activation.
     MatVec(MatVec),
+    /// Depthwise convolution (`conv2d` with `groups = in_channels`, depth multiplier 1): channel
+    /// `c` of the output is the k×k window of input channel `c` alone, dotted with row `c` of
+    /// the weights, then the activation.
+    ///
+    /// Why a variant of its own that reuses [`MatVec`], and not a `groups` field in
+    /// [`ConvGeometry`]: every field of `MatVec` keeps its meaning with the roles of the matrix
+    /// transposed per channel — `weights` is `[C, KH·KW]` (row = channel, column `ky·KW + kx`),
+    /// `cols()` is the true fan-in of one output (so [`MatVec::acc_range`], batch-norm folding
+    /// and the threshold form apply unchanged), `folding.pe` is channels in parallel and
+    /// `folding.simd` kernel positions per beat (FINN's VVAU). What differs is the dataflow, and
+    /// that differs everywhere a layer is consumed (golden kernel, window order, hardware unit),
+    /// so a distinct variant makes every consumer decide explicitly instead of silently treating
+    /// a depthwise layer as a dense `[C, KH·KW·C]` product. `conv` is always `Some`.
+    Depthwise(MatVec),
     MaxPool(MaxPool),
+}
+
+impl Op {
+    /// The matrix-vector-activation layer of a dense, conv or depthwise layer (the fields both
+    /// share), `None` for a max-pool.
+    pub fn matvec(&self) -> Option<&MatVec> {
+        match self {
+            Op::MatVec(m) | Op::Depthwise(m) => Some(m),
+            Op::MaxPool(_) => None,
+        }
+    }
+
+    /// [`Op::matvec`], mutable.
+    pub fn matvec_mut(&mut self) -> Option<&mut MatVec> {
+        match self {
+            Op::MatVec(m) | Op::Depthwise(m) => Some(m),
+            Op::MaxPool(_) => None,
+        }
+    }
 }
 
 /// A matrix-vector-activation layer (FINN's MVAU). Dense is the 1-pixel case of conv.
@@ -483,7 +516,7 @@ impl Network {
     /// Whether every activation is in its integer (lowered) form.
     pub fn is_lowered(&self) -> bool {
         self.layers.iter().all(|l| match &l.op {
-            Op::MatVec(m) => !matches!(m.activation, Activation::BatchNorm(_)),
+            Op::MatVec(m) | Op::Depthwise(m) => !matches!(m.activation, Activation::BatchNorm(_)),
             Op::MaxPool(_) => true,
         })
     }

@@ -2,13 +2,14 @@
 //! any directory. `build` copies the modules a design needs into `DIR/rtl/`.
 
 /// Every library module: file name and text, leaves first (a valid compile order).
-pub const MODULES: [(&str, &str); 12] = [
+pub const MODULES: [(&str, &str); 13] = [
     ("bnn_resize.v", include_str!("../../hw/bnn_resize.v")),
     ("bnn_rom.v", include_str!("../../hw/bnn_rom.v")),
     ("bnn_addtree.v", include_str!("../../hw/bnn_addtree.v")),
     ("bnn_dot.v", include_str!("../../hw/bnn_dot.v")),
     ("bnn_thresh.v", include_str!("../../hw/bnn_thresh.v")),
     ("bnn_mvtu.v", include_str!("../../hw/bnn_mvtu.v")),
+    ("bnn_vvau.v", include_str!("../../hw/bnn_vvau.v")),
     ("bnn_dwc.v", include_str!("../../hw/bnn_dwc.v")),
     ("bnn_fifo.v", include_str!("../../hw/bnn_fifo.v")),
     (
@@ -34,8 +35,15 @@ pub fn module(name: &str) -> Option<&'static str> {
 }
 
 /// The library files a design needs, in compile order: the MVTU and its parts always, the width
-/// converter, FIFO, top-k head, window generator and pool when used.
-pub fn needed(dwc: bool, fifo: bool, topk: bool, swg: bool, pool: bool) -> Vec<&'static str> {
+/// converter, FIFO, top-k head, window generator, pool and VVAU (depthwise) when used.
+pub fn needed(
+    dwc: bool,
+    fifo: bool,
+    topk: bool,
+    swg: bool,
+    pool: bool,
+    vvau: bool,
+) -> Vec<&'static str> {
     MODULES
         .iter()
         .map(|(n, _)| *n)
@@ -45,6 +53,7 @@ pub fn needed(dwc: bool, fifo: bool, topk: bool, swg: bool, pool: bool) -> Vec<&
             "bnn_topk.v" | "bnn_topk_merge.v" => topk,
             "bnn_swg.v" => swg,
             "bnn_pool.v" => pool,
+            "bnn_vvau.v" => vvau,
             _ => true,
         })
         .collect()

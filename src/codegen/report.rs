@@ -355,13 +355,14 @@ pub fn latency(hw: &HwNetwork) -> (u64, String) {
             first + (last - first) * need / words.max(1)
         });
         match (&layer.kind, w0) {
-            (HwKind::Mvtu(m), None) => {
+            (HwKind::Mvtu(m) | HwKind::Vvau(m), None) => {
                 let (nf, sf) = (m.nf() as u64, m.sf() as u64);
                 let lat = mvtu_params(m).latency() as u64;
                 first = last + lat + 1;
                 last += (nf - 1) * sf + lat + 1;
             }
-            (HwKind::Mvtu(m), Some(w0)) => {
+            // The VVAU has the MVTU's pipeline (LAT) and reads a stream word every beat.
+            (HwKind::Mvtu(m) | HwKind::Vvau(m), Some(w0)) => {
                 let (nf, sf, v) = (m.nf() as u64, m.sf() as u64, m.vectors as u64);
                 let lat = mvtu_params(m).latency() as u64;
                 first = w0 + 2 + sf + lat;
@@ -461,7 +462,7 @@ pub fn build_report(hw: &HwNetwork, top: &str, modules: &[String]) -> BuildRepor
                     window_positions: p.kk,
                     words_per_pixel: p.cw,
                 }),
-                HwKind::Mvtu(_) => None,
+                HwKind::Mvtu(_) | HwKind::Vvau(_) => None,
             },
             mvtu: l.mvtu().map(|m| mvtu_report(l, m)),
         })

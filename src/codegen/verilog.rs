@@ -78,6 +78,12 @@ pub const MVTU_PE_GROUP: usize = 8;
 struct LayerTemplate {
     header: Vec<String>,
     module: String,
+    /// The library unit the wrapper instantiates (`bnn_mvtu`, or `bnn_vvau` for depthwise) and
+    /// its instance name.
+    core: &'static str,
+    core_inst: &'static str,
+    /// Elements per input word (SIMD; PE·SIMD for the VVAU).
+    in_elems: usize,
     blank: String,
     r_in: String,
     r_out: String,
@@ -576,8 +582,9 @@ fn layer_file(hw: &HwNetwork, layer: &HwLayer, l: &HwMvtu, module: &str) -> Resu
     } else {
         Vec::new()
     };
+    let in_elems = layer.in_elems_of_unit();
     let widths = [
-        l.simd * l.ibits() as usize,
+        in_elems * l.ibits() as usize,
         l.pe * l.obits() as usize,
         groups * waw,
         l.pe * ww,
@@ -592,6 +599,13 @@ fn layer_file(hw: &HwNetwork, layer: &HwLayer, l: &HwMvtu, module: &str) -> Resu
     let t = LayerTemplate {
         header: layer_header(hw, layer, l),
         module: module.to_string(),
+        core: if layer.is_vvau() {
+            "bnn_vvau"
+        } else {
+            "bnn_mvtu"
+        },
+        core_inst: if layer.is_vvau() { "u_vvau" } else { "u_mvtu" },
+        in_elems,
         blank: " ".repeat(col),
         r_in: range(widths[0], col),
         r_out: range(widths[1], col),
@@ -711,7 +725,7 @@ fn top_file(hw: &HwNetwork, top: &str, modules: &[String]) -> Result<(Vec<u8>, V
         let out = format!("l{i}_{}", l.ident);
         wires.push(wire(out.clone(), l.out_word_bits()));
         match &l.kind {
-            HwKind::Mvtu(m) => blocks.push(Block {
+            HwKind::Mvtu(m) | HwKind::Vvau(m) => blocks.push(Block {
                 comment: format!(
                     "Layer {i} \"{}\": {} {} -> {}, PE {}, SIMD {}, NF {} x SF {}{} = {} cycles/frame.",
                     l.name,
@@ -1001,7 +1015,15 @@ pub(super) fn generate(hw: HwNetwork) -> Result<Design> {
     let mut rtl: Vec<String> = Vec::new();
     let any_swg = hw.layers.iter().any(|l| l.window.is_some());
     let any_pool = hw.layers.iter().any(|l| l.mvtu().is_none());
-    for name in hwlib::needed(any_dwc, any_fifo, hw.head.is_some(), any_swg, any_pool) {
+    let any_vvau = hw.layers.iter().any(HwLayer::is_vvau);
+    for name in hwlib::needed(
+        any_dwc,
+        any_fifo,
+        hw.head.is_some(),
+        any_swg,
+        any_pool,
+        any_vvau,
+    ) {
         let text = hwlib::module(name).expect("a library module");
         files.push(GeneratedFile {
             path: format!("rtl/{name}"),

@@ -162,6 +162,16 @@ impl<'a> Problem<'a> {
     /// Prepares `net` (lowered, see [`crate::passes::lower`]). Errors: whatever `pad` rejects
     /// at the fully folded design (PE = SIMD = 1), which no folding changes.
     pub fn new(net: &'a Network) -> Result<Problem<'a>> {
+        if let Some(l) = net.layers.iter().find(|l| matches!(l.op, Op::Depthwise(_))) {
+            // The cost model knows the MVTU's and the pool's resources, not the VVAU's; a
+            // folding it cannot price would be a wrong answer, not an estimate.
+            return Err(Error::Unsupported(format!(
+                "layer \"{}\" is a depthwise convolution, which the auto-folding does not model \
+                 yet\nhelp: set pe and simd of every layer by hand in net.toml (see \
+                 docs/net-format.md, `groups`)",
+                l.name
+            )));
+        }
         let mut plain = net.clone();
         for l in &mut plain.layers {
             if let Op::MatVec(mv) = &mut l.op {
@@ -301,6 +311,7 @@ impl<'a> Problem<'a> {
                     ram_style: mv.folding.ram_style,
                     threshold_ram_style: mv.folding.threshold_ram_style,
                 },
+                Op::Depthwise(mv) => LayerFold::new(mv.folding.pe, mv.folding.simd),
                 Op::MaxPool(_) => LayerFold::new(1, 1),
             })
             .collect()

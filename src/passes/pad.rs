@@ -86,7 +86,7 @@ pub fn pad(net: &Network) -> Result<HwNetwork> {
     let layouts = tensor_layouts(
         net,
         &|i| match &net.layers[i].op {
-            Op::MatVec(mv) => (mv.folding.pe, mv.folding.simd),
+            Op::MatVec(mv) | Op::Depthwise(mv) => (mv.folding.pe, mv.folding.simd),
             Op::MaxPool(_) => (1, 1),
         },
         Some(&mut notes),
@@ -174,6 +174,17 @@ pub fn pad(net: &Network) -> Result<HwNetwork> {
                         (Some(window), HwKind::Mvtu(Box::new(m)))
                     }
                 }
+            }
+            Op::Depthwise(mv) => {
+                let HwElement::Data(in_dtype) = in_element else {
+                    return Err(Error::Unsupported(format!(
+                        "layer \"{}\": its input is raw accumulators (the previous layer has no \
+                         activation); the Verilog backend needs a declared datatype",
+                        layer.name
+                    )));
+                };
+                let (window, m) = depthwise_unit(layer, mv, in_dtype, lin, lout)?;
+                (Some(window), HwKind::Vvau(Box::new(m)))
             }
             Op::MaxPool(p) => {
                 let Shape::Image { h, w, .. } = layer.input.shape else {
@@ -307,7 +318,7 @@ pub fn rule_fifo_depth(b: &HwLayer) -> Option<usize> {
 /// `net.toml`'s `fifo_depth` of a layer.
 fn fifo_depth_of(layer: &Layer) -> Option<usize> {
     match &layer.op {
-        Op::MatVec(mv) => mv.folding.fifo_depth,
+        Op::MatVec(mv) | Op::Depthwise(mv) => mv.folding.fifo_depth,
         Op::MaxPool(_) => None,
     }
 }
@@ -368,12 +379,7 @@ pub fn tensor_layouts(
             net.layers[n - 1].output.shape
         }
     };
-    let matvec = |i: usize| -> Option<&MatVec> {
-        match &net.layers[i].op {
-            Op::MatVec(mv) => Some(mv),
-            Op::MaxPool(_) => None,
-        }
-    };
+    let matvec = |i: usize| -> Option<&MatVec> { net.layers[i].op.matvec() };
 
     let mut layouts: Vec<Layout> = Vec::with_capacity(n + 1);
     for t in 0..=n {
@@ -397,6 +403,10 @@ pub fn tensor_layouts(
         } else {
             let mv = matvec(j).expect("j is an MVTU");
             match mv.conv {
+                // The depthwise window generator's word is PE channels of one pixel.
+                Some(_) if matches!(net.layers[j].op, Op::Depthwise(_)) => {
+                    Consumer::Conv(fold(j).0)
+                }
                 Some(_) => Consumer::Conv(fold(j).1),
                 None => Consumer::Dense(fold(j).1, shape(j).pixels()),
             }
@@ -449,6 +459,75 @@ pub fn tensor_layouts(
     }
 
     layouts
+}
+
+/// The window generator and the VVAU of depthwise layer `layer` (see `docs/hardware.md`, "The
+/// VVAU").
+///
+/// The generator runs with one word per pixel (CW = 1), so its standard window order — kernel
+/// positions in (ky, kx) order, each a word of every channel of the pixel — *is* the depthwise
+/// order `bnn_vvau` reads (`docs/swg-pool-spec.md`, "Depthwise order": for each output pixel,
+/// for each neuron fold of PE channels, the kernel positions innermost): with PE = C there is one
+/// neuron fold. That is what this lowering supports; a narrower PE needs the generator's
+/// channel-fold-outer order, which `bnn_swg` does not have yet, and is refused with that said.
+fn depthwise_unit(
+    layer: &Layer,
+    mv: &MatVec,
+    in_dtype: DataType,
+    lin: Layout,
+    lout: Layout,
+) -> Result<(HwWindow, HwMvtu)> {
+    let at = format!("layer \"{}\"", layer.name);
+    let (Shape::Image { h, w, c }, Some(g)) = (layer.input.shape, mv.conv) else {
+        return Err(Error::invalid(
+            at,
+            "a depthwise convolution needs an image input and a window",
+        ));
+    };
+    let (pe, simd) = (mv.folding.pe, mv.folding.simd);
+    if pe != c || simd != 1 {
+        return Err(Error::Unsupported(format!(
+            "{at}: a depthwise layer in hardware needs pe = {c} (all channels in parallel) and \
+             simd = 1, found pe = {pe}, simd = {simd}: the window generator emits one whole pixel \
+             per kernel position, and a channel-folded (pe < channels) or kernel-parallel \
+             (simd > 1) depthwise window order is not implemented yet\nhelp: set pe = {c} and \
+             simd = 1 on this layer"
+        )));
+    }
+    if lin.slots != c || lout.slots != c {
+        return Err(Error::Unsupported(format!(
+            "{at}: its {c} channels travel in {} slots per pixel in and {} out; a depthwise layer \
+             needs them unpadded (each channel meets only itself)\nhelp: choose a PE for the \
+             layer before that divides {c}, and a SIMD for the layer after that divides {c}",
+            lin.slots, lout.slots
+        )));
+    }
+    let geom = Window {
+        ih: h,
+        iw: w,
+        cw: 1,
+        kh: g.kernel[0],
+        kw: g.kernel[1],
+        sh: g.stride[0],
+        sw: g.stride[1],
+        ph: g.padding[0],
+        pw: g.padding[1],
+    };
+    let pad_bits = in_dtype.encode(g.pad_value);
+    // The VVAU reads one window (KH·KW words) every NF·SF = KH·KW cycles: one word per cycle.
+    let rule_depth = geom.depth_for(1);
+    let window = HwWindow {
+        geom,
+        elems: c,
+        ebits: in_dtype.bits(),
+        depth: buffer_depth(layer, &geom, mv.folding.buffer_depth, rule_depth)?,
+        rule_depth,
+        pad: vec![pad_bits; c],
+    };
+    // Row = channel, column = kernel position: the weight matrix keeps its IR shape.
+    let kk = geom.kh * geom.kw;
+    let m = pad_mvtu(layer, mv, in_dtype, &|j| j, kk, c, lout.pixels)?;
+    Ok((window, m))
 }
 
 /// The hardware MVTU of `layer`: true column `j` of the weights goes to padded column

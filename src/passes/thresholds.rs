@@ -25,7 +25,8 @@ use ndarray::Array2;
 /// Lowers the activations of every matvec layer in `net` (see the module docs).
 pub fn lower_activations(net: &mut Network) -> Result<()> {
     for layer in &mut net.layers {
-        let Op::MatVec(mv) = &mut layer.op else {
+        // Depthwise layers fold the same way: `acc_range` is over the per-channel fan-in.
+        let Some(mv) = layer.op.matvec_mut() else {
             continue;
         };
         let in_dtype = layer.input.dtype.as_data().ok_or_else(|| {
