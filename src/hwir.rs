@@ -103,6 +103,9 @@ pub struct HwWindow {
     pub rule_depth: usize,
     /// Bit pattern of every element slot of a padding pixel (`cw · elems` slots).
     pub pad: Vec<u64>,
+    /// The depthwise window order (`bnn_swg`'s `DEPTHWISE`): per window, the channel words
+    /// outermost and the kernel positions innermost, for the VVAU; else channels innermost.
+    pub depthwise: bool,
 }
 
 impl HwWindow {
@@ -963,8 +966,9 @@ impl HwNetwork {
                         out.extend((0..m.mh_pad).map(|r| m.hw_out(r, m.hw_acc(r, v))));
                     }
                     HwKind::Vvau(m) => {
-                        // Channel r meets its own slot of every kernel position; padded
-                        // kernel positions (SIMD ∤ KH·KW) hold the zero pattern.
+                        // Channel r meets its own slot of every kernel position (the window
+                        // order of the stream does not matter to the result); padded kernel
+                        // positions (SIMD ∤ KH·KW) hold the zero pattern.
                         let cs = layer.input.slots;
                         assert_eq!(v.len(), m.mw * cs, "layer {}", layer.name);
                         out.extend((0..m.mh_pad).map(|r| {

@@ -30,6 +30,7 @@ fn depthwise(
     pad_value: i64,
     weight_dtype: DataType,
     quantizer: Quantizer,
+    pe: usize,
     rng: &mut Rng,
 ) -> Layer {
     let Shape::Image { h, w, c } = input.shape else {
@@ -67,18 +68,21 @@ fn depthwise(
             weights,
             weight_dtype,
             activation: Activation::BatchNorm(bn),
-            folding: Folding::new(c, 1),
+            folding: Folding::new(pe, 1),
         }),
     }
 }
 
-/// 5×7×3 uint2 → depthwise 3×3 pad 1 (int2 weights, MAC; uint2 out) → depthwise 2×2 stride 2
-/// (bipolar weights × uint2: OFFSET with a per-PE Σx; sign out) → depthwise 1×3 (bipolar ×
-/// bipolar: XNOR; sign out) → dense 3 (int2 weights, raw accumulators out).
+/// 5×7×5 uint2 → depthwise 3×3 pad 1, PE 2 (int2 weights, MAC; uint2 out) → depthwise 2×2
+/// stride 2, PE 3 (bipolar weights × uint2: OFFSET with a per-PE Σx; sign out) → depthwise 1×3
+/// pad (0, 1) with pad value +1, PE 3 (bipolar × bipolar: XNOR; sign out) → dense 3 (int2
+/// weights, raw accumulators out). Five channels in six slots (PE 2 and 3 do not divide 5), so
+/// padded channel slots cross every layer, and the window generators run in the depthwise order
+/// with 3 and 2 channel words per pixel.
 fn small_net(seed: u64) -> Network {
     let mut rng = Rng::new(seed);
     let input = TensorType {
-        shape: Shape::Image { h: 5, w: 7, c: 3 },
+        shape: Shape::Image { h: 5, w: 7, c: 5 },
         dtype: ValueType::Data(DataType::UInt(2)),
     };
     let uint2 = Quantizer::Uniform {
@@ -95,6 +99,7 @@ fn small_net(seed: u64) -> Network {
         0,
         DataType::Int(2),
         uint2,
+        2,
         &mut rng,
     );
     let l1 = depthwise(
@@ -106,6 +111,7 @@ fn small_net(seed: u64) -> Network {
         0,
         DataType::Bipolar,
         Quantizer::Sign,
+        3,
         &mut rng,
     );
     let l2 = depthwise(
@@ -117,19 +123,19 @@ fn small_net(seed: u64) -> Network {
         1,
         DataType::Bipolar,
         Quantizer::Sign,
+        3,
         &mut rng,
     );
     let flat = l2.output.shape.len();
     let dense_w = Array2::from_shape_simple_fn((3, flat), || rng.value(DataType::Int(2)) as i32);
     let in_dt = DataType::Bipolar;
-    let mut dense = MatVec {
+    let dense = MatVec {
         conv: None,
         weights: dense_w,
         weight_dtype: DataType::Int(2),
         activation: Activation::Identity,
-        folding: Folding::new(3, 3),
+        folding: Folding::new(3, 2),
     };
-    dense.folding.simd = 3;
     let (lo, hi) = dense.acc_range(in_dt);
     let l3 = Layer {
         name: "fc".into(),

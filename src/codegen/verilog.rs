@@ -652,7 +652,7 @@ fn swg_params(w: &HwWindow) -> Vec<Param> {
     for (s, &v) in w.pad.iter().enumerate() {
         pad.set(s * eb, eb, v);
     }
-    vec![
+    let mut params = vec![
         param("IH", g.ih),
         param("IW", g.iw),
         param("CW", g.cw),
@@ -665,7 +665,11 @@ fn swg_params(w: &HwWindow) -> Vec<Param> {
         param("PW", g.pw),
         param("DEPTH", w.depth),
         param("PAD", format!("{bits}'h{}", pad.to_hex())),
-    ]
+    ];
+    if w.depthwise {
+        params.push(param("DEPTHWISE", 1));
+    }
+    params
 }
 
 fn stream_desc(f: &StreamFormat) -> String {

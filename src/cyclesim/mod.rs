@@ -749,6 +749,7 @@ pub fn swg_params(w: &HwWindow) -> SwgParams {
         wbits,
         depth: w.depth,
         pad,
+        depthwise: w.depthwise,
     }
 }
 

@@ -718,6 +718,7 @@ mod tests {
                     wbits: 4,
                     depth,
                     pad: vec![0],
+                    depthwise: false,
                 };
                 let mut pipe = Pipeline::single(Block::Swg(Box::new(Swg::new(&p).unwrap())), 4, 4);
                 let mut input = Words::new(4);

@@ -387,6 +387,7 @@ impl<'a> Problem<'a> {
                     depth: self.depth(i, &geom, 1),
                     rule_depth: self.depth(i, &geom, 1),
                     pad: Vec::new(),
+                    depthwise: false,
                 };
                 let core = lout.pixels * kernel[0] * kernel[1] * geom.cw;
                 let cycles = geom
@@ -436,6 +437,7 @@ impl<'a> Problem<'a> {
                             depth: self.depth(i, &geom, mh_pad / pe),
                             rule_depth: self.depth(i, &geom, mh_pad / pe),
                             pad: Vec::new(),
+                            depthwise: false,
                         };
                         (Some(window), geom.window_words() * simd, lout.pixels)
                     }

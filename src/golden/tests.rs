@@ -775,6 +775,7 @@ fn reference(net: &Network, frame: &[i64]) -> (Vec<Vec<i64>>, Vec<i64>) {
                 }
                 out
             }
+            Op::Depthwise(_) => unreachable!("the random nets have no depthwise layers"),
             Op::MaxPool(p) => {
                 let Shape::Image { h: oh, w: ow, .. } = layer.output.shape else {
                     unreachable!()

@@ -161,6 +161,7 @@ pub fn pad(net: &Network) -> Result<HwNetwork> {
                             depth: buffer_depth(layer, &geom, mv.folding.buffer_depth, rule_depth)?,
                             rule_depth,
                             pad,
+                            depthwise: false,
                         };
                         let m = pad_mvtu(
                             layer,
@@ -215,6 +216,7 @@ pub fn pad(net: &Network) -> Result<HwNetwork> {
                     depth: buffer_depth(layer, &geom, p.buffer_depth, rule_depth)?,
                     rule_depth,
                     pad: vec![0; lin.slots],
+                    depthwise: false,
                 };
                 let pool = HwPool {
                     lanes,
@@ -464,12 +466,12 @@ pub fn tensor_layouts(
 /// The window generator and the VVAU of depthwise layer `layer` (see `docs/hardware.md`, "The
 /// VVAU").
 ///
-/// The generator runs with one word per pixel (CW = 1), so its standard window order — kernel
-/// positions in (ky, kx) order, each a word of every channel of the pixel — *is* the depthwise
-/// order `bnn_vvau` reads (`docs/swg-pool-spec.md`, "Depthwise order": for each output pixel,
-/// for each neuron fold of PE channels, the kernel positions innermost): with PE = C there is one
-/// neuron fold. That is what this lowering supports; a narrower PE needs the generator's
-/// channel-fold-outer order, which `bnn_swg` does not have yet, and is refused with that said.
+/// The generator runs in its depthwise order with words of PE channels (CW = C_slots / PE):
+/// per output pixel, for each channel word (the VVAU's neuron fold), the kernel positions in
+/// (ky, kx) order innermost (`docs/swg-pool-spec.md`, "Depthwise order"), so the VVAU meets
+/// each fold's window beat by beat with SIMD = 1. Channels may be padded (PE ∤ C): the padded
+/// slots carry zero bits in and out, as for an MVTU, which needs the same slot count on both
+/// sides.
 fn depthwise_unit(
     layer: &Layer,
     mv: &MatVec,
@@ -485,27 +487,27 @@ fn depthwise_unit(
         ));
     };
     let (pe, simd) = (mv.folding.pe, mv.folding.simd);
-    if pe != c || simd != 1 {
+    if simd != 1 {
         return Err(Error::Unsupported(format!(
-            "{at}: a depthwise layer in hardware needs pe = {c} (all channels in parallel) and \
-             simd = 1, found pe = {pe}, simd = {simd}: the window generator emits one whole pixel \
-             per kernel position, and a channel-folded (pe < channels) or kernel-parallel \
-             (simd > 1) depthwise window order is not implemented yet\nhelp: set pe = {c} and \
-             simd = 1 on this layer"
+            "{at}: a depthwise layer in hardware needs simd = 1, found {simd}: the window \
+             generator emits one kernel position per word, and packing several per VVAU beat is \
+             not implemented yet\nhelp: set simd = 1 on this layer (and raise pe for speed)"
         )));
     }
-    if lin.slots != c || lout.slots != c {
+    let cs = lin.slots;
+    if lout.slots != cs {
         return Err(Error::Unsupported(format!(
-            "{at}: its {c} channels travel in {} slots per pixel in and {} out; a depthwise layer \
-             needs them unpadded (each channel meets only itself)\nhelp: choose a PE for the \
-             layer before that divides {c}, and a SIMD for the layer after that divides {c}",
-            lin.slots, lout.slots
+            "{at}: its {c} channels travel in {cs} slots per pixel in and {} out; a depthwise \
+             layer meets each channel slot with itself, so both sides need the same slots\nhelp: \
+             choose a PE for this layer that divides {c}, or a SIMD for the next layer that \
+             divides {cs}",
+            lout.slots
         )));
     }
     let geom = Window {
         ih: h,
         iw: w,
-        cw: 1,
+        cw: cs / pe,
         kh: g.kernel[0],
         kw: g.kernel[1],
         sh: g.stride[0],
@@ -514,19 +516,20 @@ fn depthwise_unit(
         pw: g.padding[1],
     };
     let pad_bits = in_dtype.encode(g.pad_value);
-    // The VVAU reads one window (KH·KW words) every NF·SF = KH·KW cycles: one word per cycle.
+    // The VVAU reads one window (CW·KH·KW words) in as many cycles: one word per cycle.
     let rule_depth = geom.depth_for(1);
     let window = HwWindow {
         geom,
-        elems: c,
+        elems: pe,
         ebits: in_dtype.bits(),
         depth: buffer_depth(layer, &geom, mv.folding.buffer_depth, rule_depth)?,
         rule_depth,
-        pad: vec![pad_bits; c],
+        pad: (0..cs).map(|s| if s < c { pad_bits } else { 0 }).collect(),
+        depthwise: true,
     };
     // Row = channel, column = kernel position: the weight matrix keeps its IR shape.
     let kk = geom.kh * geom.kw;
-    let m = pad_mvtu(layer, mv, in_dtype, &|j| j, kk, c, lout.pixels)?;
+    let m = pad_mvtu(layer, mv, in_dtype, &|j| j, kk, cs, lout.pixels)?;
     Ok((window, m))
 }
 
