@@ -1734,6 +1734,8 @@ struct SwgCfg {
     p: (usize, usize),
     /// buffer words beyond `Window::depth()`
     extra: usize,
+    /// `DEPTHWISE = 1`: per window the channel words outermost, kx innermost
+    dw: bool,
 }
 
 impl SwgCfg {
@@ -1789,30 +1791,43 @@ impl SwgCfg {
             param("PW", self.p.1),
             param("DEPTH", self.depth()),
             param("PAD", format!("{}'h{}", self.cw * self.wbits, lit.hex())),
+            param("DEPTHWISE", u32::from(self.dw)),
         ]
+    }
+
+    /// The beats `(ky, kx, cw)` of one window in stream order.
+    fn window_beats(&self) -> Vec<(usize, usize, usize)> {
+        let mut v = Vec::new();
+        for a in 0..self.k.0 * self.k.1 * self.cw {
+            v.push(if self.dw {
+                let (cw, r) = (a / (self.k.0 * self.k.1), a % (self.k.0 * self.k.1));
+                (r / self.k.1, r % self.k.1, cw)
+            } else {
+                let (r, cw) = (a / self.cw, a % self.cw);
+                (r / self.k.1, r % self.k.1, cw)
+            });
+        }
+        v
     }
 }
 
 /// im2col reference: per frame, per output pixel (raster order), per
-/// (ky, kx, cw) the input word or the pad word; `true` marks input words.
+/// (ky, kx, cw) (cw innermost; depthwise: cw outermost, kx innermost) the
+/// input word or the pad word; `true` marks input words.
 fn swg_reference(c: &SwgCfg, pad: &[u64], frames: &[Vec<u64>]) -> Vec<(u64, bool)> {
     let mut out = Vec::new();
     for f in frames {
         for oy in 0..c.oh() {
             for ox in 0..c.ow() {
-                for ky in 0..c.k.0 {
-                    for kx in 0..c.k.1 {
-                        let iy = (oy * c.s.0 + ky) as i64 - c.p.0 as i64;
-                        let ix = (ox * c.s.1 + kx) as i64 - c.p.1 as i64;
-                        let inside = iy >= 0 && ix >= 0 && iy < c.ih as i64 && ix < c.iw as i64;
-                        for cw in 0..c.cw {
-                            out.push(if inside {
-                                (f[(iy as usize * c.iw + ix as usize) * c.cw + cw], true)
-                            } else {
-                                (pad[cw], false)
-                            });
-                        }
-                    }
+                for (ky, kx, cw) in c.window_beats() {
+                    let iy = (oy * c.s.0 + ky) as i64 - c.p.0 as i64;
+                    let ix = (ox * c.s.1 + kx) as i64 - c.p.1 as i64;
+                    let inside = iy >= 0 && ix >= 0 && iy < c.ih as i64 && ix < c.iw as i64;
+                    out.push(if inside {
+                        (f[(iy as usize * c.iw + ix as usize) * c.cw + cw], true)
+                    } else {
+                        (pad[cw], false)
+                    });
                 }
             }
         }
@@ -1840,11 +1855,30 @@ const fn swg(
         s,
         p,
         extra,
+        dw: false,
+    }
+}
+
+/// [`swg`] in the depthwise order (`DEPTHWISE = 1`).
+#[allow(clippy::too_many_arguments)]
+const fn swg_dw(
+    ih: usize,
+    iw: usize,
+    cw: usize,
+    wbits: usize,
+    k: (usize, usize),
+    s: (usize, usize),
+    p: (usize, usize),
+    extra: usize,
+) -> SwgCfg {
+    SwgCfg {
+        dw: true,
+        ..swg(ih, iw, cw, wbits, k, s, p, extra)
     }
 }
 
 /// (IH, IW, CW, WBITS, (KH, KW), (SH, SW), (PH, PW), extra depth)
-const SWG_CFGS: [SwgCfg; 28] = [
+const SWG_CFGS: [SwgCfg; 35] = [
     // 3x3 stride 1, padding 1 / 0 (CNV style)
     swg(5, 7, 1, 1, (3, 3), (1, 1), (1, 1), 0),
     swg(5, 7, 2, 8, (3, 3), (1, 1), (0, 0), 0),
@@ -1882,6 +1916,14 @@ const SWG_CFGS: [SwgCfg; 28] = [
     swg(4, 4, 1, 6, (1, 1), (1, 1), (1, 1), 0),
     swg(3, 3, 1, 10, (3, 3), (1, 1), (2, 2), 0),
     swg(3, 5, 2, 4, (2, 3), (1, 2), (2, 2), 0),
+    // depthwise order: channel words outer, kernel positions inner
+    swg_dw(5, 7, 3, 4, (3, 3), (1, 1), (1, 1), 0),
+    swg_dw(7, 5, 2, 6, (3, 3), (2, 2), (1, 1), 0),
+    swg_dw(5, 7, 1, 5, (3, 3), (1, 1), (1, 1), 0),
+    swg_dw(6, 5, 2, 3, (2, 3), (1, 2), (0, 1), 3),
+    swg_dw(1, 9, 3, 2, (1, 3), (1, 1), (0, 1), 0),
+    swg_dw(3, 3, 2, 7, (3, 3), (1, 1), (2, 2), 0),
+    swg_dw(7, 7, 2, 1, (1, 1), (1, 1), (0, 0), 0),
 ];
 
 /// Frames per run.
