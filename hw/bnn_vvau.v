@@ -42,8 +42,10 @@
 //   a_in = 1 (every beat reads the stream: there is no input buffer, NF > 1
 //   or not), so a_valid = s_axis_tvalid, issue = s_axis_tvalid && can and
 //   s_axis_tready = can (registers only, as before).
-// Stage B takes b_x <= s_axis_tdata; stage X copies it per PE group; PE p's
-// dot product reads lanes l*PE + p of its group's copy; in OFFSET mode with
+// Stage B takes b_x <= s_axis_tdata; stage X copies, per PE group, the lanes
+// of the group's PEs (each lane is read by one PE only, so a group's copy
+// holds its own lanes, not the whole word); PE p's dot product reads its
+// lanes (kernel positions l = 0..SIMD-1) there; in OFFSET mode with
 // bipolar weights PE p's SUM x tree reads the same lanes at the same stage
 // (so its accumulator acc_v is aligned with acc, as the shared tree is in
 // bnn_mvtu).
@@ -252,9 +254,12 @@ module bnn_vvau #(
     end
 
     // ------------------------------------------------------------------
-    // stage X: one input-word copy per PE group; group enables at stage ST
+    // stage X: per PE group a copy of its PEs' lanes; group enables at stage ST
     // ------------------------------------------------------------------
-    wire [G*XW-1:0] x_g;     // per group copy of the input word (stage X)
+    // Group g (PEs g*GPE .. g*GPE+GN-1, GN = min(GPE, PE - g*GPE)) holds lane
+    // (l, q) = kernel position l of its PE q at
+    // x_g[g*GPE*PXW + (l*GN + q)*IBITS +: IBITS]; the groups tile XW bits.
+    wire [XW-1:0]   x_g;     // the groups' lanes (stage X)
     wire [G-1:0]    gv;      // per group: the beat in stage ST is valid
     wire [G-1:0]    gf;      // per group: ... and is the first of its fold
 
@@ -278,10 +283,18 @@ module bnn_vvau #(
 
     generate
         for (g = 0; g < G; g = g + 1) begin : g_grp
-            reg [XW-1:0] xr;
-            reg          vr, fr;
+            localparam integer GN = (PE - g * GPE < GPE) ? PE - g * GPE : GPE;
+            wire [GN*PXW-1:0] xsel;
+            reg  [GN*PXW-1:0] xr;
+            reg               vr, fr;
+            genvar l, q;
+            for (l = 0; l < SIMD; l = l + 1) begin : g_l
+                for (q = 0; q < GN; q = q + 1) begin : g_q
+                    assign xsel[(l*GN + q)*IBITS +: IBITS] = b_x[(l*PE + g*GPE + q)*IBITS +: IBITS];
+                end
+            end
             (* keep *) always @(posedge ap_clk) begin
-                xr <= b_x;
+                xr <= xsel;
             end
             (* keep *) always @(posedge ap_clk) begin
                 vr <= v_p[ST-1];
@@ -289,7 +302,7 @@ module bnn_vvau #(
             (* keep *) always @(posedge ap_clk) begin
                 fr <= f_p[ST-1];
             end
-            assign x_g[g*XW +: XW] = xr;
+            assign x_g[g*GPE*PXW +: GN*PXW] = xr;
             assign gv[g] = vr;
             assign gf[g] = fr;
         end
@@ -302,14 +315,15 @@ module bnn_vvau #(
 
     generate
         for (p = 0; p < PE; p = p + 1) begin : g_pe
-            localparam integer GP = p / GPE;
+            localparam integer GP  = p / GPE;
+            localparam integer GNP = (PE - GP * GPE < GPE) ? PE - GP * GPE : GPE;  // its group's PEs
             wire [AB-1:0] dsum, dvsum;
             reg  [AB-1:0] acc;
             // this PE's lanes l*PE + p of its group's copy of the input word
             wire [PXW-1:0] xp;
             genvar l;
             for (l = 0; l < SIMD; l = l + 1) begin : g_lane
-                assign xp[l*IBITS +: IBITS] = x_g[GP*XW + (l*PE + p)*IBITS +: IBITS];
+                assign xp[l*IBITS +: IBITS] = x_g[GP*GPE*PXW + (l*GNP + p - GP*GPE)*IBITS +: IBITS];
             end
             bnn_dot #(
                 .SIMD    (SIMD),
