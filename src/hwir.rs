@@ -71,6 +71,9 @@ pub struct HwLayer {
     pub ident: String,
     /// The sliding-window generator in front (conv and max-pool layers).
     pub window: Option<HwWindow>,
+    /// A 1×1 stride-1 unpadded conv layer reads its input stream directly: the generator it
+    /// does *not* instantiate (`window` is `None`), kept for what the reports say it saves.
+    pub bypassed_window: Option<HwWindow>,
     pub kind: HwKind,
     /// Input and output tensors in stream slots.
     pub input: Layout,
@@ -848,6 +851,7 @@ impl HwLayer {
     /// `dense`, `conv2d`, `depthwise` or `maxpool`.
     pub fn kind_name(&self) -> &'static str {
         match (&self.kind, &self.window) {
+            (HwKind::Mvtu(_), None) if self.bypassed_window.is_some() => "conv2d",
             (HwKind::Mvtu(_), None) => "dense",
             (HwKind::Mvtu(_), Some(_)) => "conv2d",
             (HwKind::Vvau(_), _) => "depthwise",
@@ -932,6 +936,10 @@ impl HwNetwork {
             assert_eq!(x.len(), layer.input.total_slots(), "layer {}", layer.name);
             // Vectors the core sees: windows (window-major, then (ky, kx), slots innermost).
             let vectors: Vec<Vec<u64>> = match &layer.window {
+                // a 1×1 conv without generator: one vector per pixel
+                None if layer.bypassed_window.is_some() => {
+                    x.chunks(layer.input.slots).map(<[u64]>::to_vec).collect()
+                }
                 None => vec![x.clone()],
                 Some(w) => {
                     let g = &w.geom;

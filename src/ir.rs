@@ -243,6 +243,14 @@ pub struct ConvGeometry {
     pub pad_value: i64,
 }
 
+impl ConvGeometry {
+    /// A 1×1 kernel, stride 1, no padding: every output pixel is its input pixel, so the
+    /// hardware needs no window generator (`docs/hardware.md`, "1×1 convolutions").
+    pub fn is_pointwise(&self) -> bool {
+        self.kernel == [1, 1] && self.stride == [1, 1] && self.padding == [0, 0]
+    }
+}
+
 /// Max-pool window geometry.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct MaxPool {

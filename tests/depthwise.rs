@@ -73,16 +73,90 @@ fn depthwise(
     }
 }
 
-/// 5×7×5 uint2 → depthwise 3×3 pad 1, PE 2 (int2 weights, MAC; uint2 out) → depthwise 2×2
-/// stride 2, PE 3 (bipolar weights × uint2: OFFSET with a per-PE Σx; sign out) → depthwise 1×3
-/// pad (0, 1) with pad value +1, PE 3 (bipolar × bipolar: XNOR; sign out) → dense 3 (int2
-/// weights, raw accumulators out). Five channels in six slots (PE 2 and 3 do not divide 5), so
-/// padded channel slots cross every layer, and the window generators run in the depthwise order
-/// with 3 and 2 channel words per pixel.
+/// A 1×1 conv layer (stride 1, no padding: no window generator in hardware) with random
+/// weights, and a batch-norm like [`depthwise`]'s, or raw accumulators out (`quantizer` `None`).
+#[allow(clippy::too_many_arguments)]
+fn pointwise(
+    name: &str,
+    input: TensorType,
+    out_channels: usize,
+    weight_dtype: DataType,
+    quantizer: Option<Quantizer>,
+    pe: usize,
+    simd: usize,
+    rng: &mut Rng,
+) -> Layer {
+    let Shape::Image { h, w, c } = input.shape else {
+        unreachable!("an image")
+    };
+    let weights =
+        Array2::from_shape_simple_fn((out_channels, c), || rng.value(weight_dtype) as i32);
+    let mut mv = MatVec {
+        conv: Some(ConvGeometry {
+            kernel: [1, 1],
+            stride: [1, 1],
+            padding: [0, 0],
+            // unused without padding; a value of the input type, as the front end sets it
+            pad_value: match input.dtype.as_data().unwrap() {
+                dt if dt.contains(0) => 0,
+                dt => dt.min(),
+            },
+        }),
+        weights,
+        weight_dtype,
+        activation: Activation::Identity,
+        folding: Folding::new(pe, simd),
+    };
+    let dtype = match quantizer {
+        Some(q) => {
+            let gammas = [-0.7, 0.0, 1.2, 0.9, -1.4];
+            mv.activation = Activation::BatchNorm(BatchNorm {
+                gamma: (0..out_channels)
+                    .map(|i| gammas[i % gammas.len()])
+                    .collect(),
+                beta: (0..out_channels).map(|_| rng.uniform(-1.0, 1.0)).collect(),
+                mean: (0..out_channels).map(|_| rng.uniform(-2.0, 2.0)).collect(),
+                var: (0..out_channels).map(|_| rng.uniform(0.5, 4.0)).collect(),
+                eps: 1e-5,
+                alpha: None,
+                bias: None,
+                quantizer: q,
+            });
+            ValueType::Data(q.out_dtype())
+        }
+        None => {
+            let (lo, hi) = mv.acc_range(input.dtype.as_data().unwrap());
+            ValueType::Accumulator { lo, hi }
+        }
+    };
+    Layer {
+        name: name.into(),
+        input,
+        output: TensorType {
+            shape: Shape::Image {
+                h,
+                w,
+                c: out_channels,
+            },
+            dtype,
+        },
+        op: Op::MatVec(mv),
+    }
+}
+
+/// 5×7×4 uint2 → 1×1 conv to 5, PE 1 SIMD 1 (NF 6 > 1: the MVTU replays each pixel; int2
+/// weights; uint2 out; the slowest layer, so the steady state measures it at full speed) →
+/// depthwise 3×3 pad 1, PE 3 (int2 weights, MAC; uint2 out) → depthwise 2×2 stride 2, PE 3
+/// (bipolar weights × uint2: OFFSET with a per-PE Σx; sign out) → depthwise 1×3 pad (0, 1) with
+/// pad value +1, PE 3 (bipolar × bipolar: XNOR; sign out) → 1×1 conv to 3, PE 3 SIMD 3 (XNOR,
+/// raw accumulators out). Five channels in six slots (PE 3 does not divide 5), so padded channel
+/// slots cross every layer; the window generators run in the depthwise order with 2 channel
+/// words per pixel; the 1×1 layers, first and last, read their streams without a window
+/// generator.
 fn small_net(seed: u64) -> Network {
     let mut rng = Rng::new(seed);
     let input = TensorType {
-        shape: Shape::Image { h: 5, w: 7, c: 5 },
+        shape: Shape::Image { h: 5, w: 7, c: 4 },
         dtype: ValueType::Data(DataType::UInt(2)),
     };
     let uint2 = Quantizer::Uniform {
@@ -90,21 +164,31 @@ fn small_net(seed: u64) -> Network {
         signed: false,
         scale: 0.5,
     };
-    let l0 = depthwise(
-        "dw0",
+    let l0 = pointwise(
+        "pw0",
         input,
+        5,
+        DataType::Int(2),
+        Some(uint2),
+        1,
+        1,
+        &mut rng,
+    );
+    let l1 = depthwise(
+        "dw0",
+        l0.output,
         [3, 3],
         [1, 1],
         [1, 1],
         0,
         DataType::Int(2),
         uint2,
-        2,
+        3,
         &mut rng,
     );
-    let l1 = depthwise(
+    let l2 = depthwise(
         "dw1",
-        l0.output,
+        l1.output,
         [2, 2],
         [2, 2],
         [0, 0],
@@ -114,9 +198,9 @@ fn small_net(seed: u64) -> Network {
         3,
         &mut rng,
     );
-    let l2 = depthwise(
+    let l3 = depthwise(
         "dw2",
-        l1.output,
+        l2.output,
         [1, 3],
         [1, 1],
         [0, 1],
@@ -126,30 +210,11 @@ fn small_net(seed: u64) -> Network {
         3,
         &mut rng,
     );
-    let flat = l2.output.shape.len();
-    let dense_w = Array2::from_shape_simple_fn((3, flat), || rng.value(DataType::Int(2)) as i32);
-    let in_dt = DataType::Bipolar;
-    let dense = MatVec {
-        conv: None,
-        weights: dense_w,
-        weight_dtype: DataType::Int(2),
-        activation: Activation::Identity,
-        folding: Folding::new(3, 2),
-    };
-    let (lo, hi) = dense.acc_range(in_dt);
-    let l3 = Layer {
-        name: "fc".into(),
-        input: l2.output,
-        output: TensorType {
-            shape: Shape::Flat(3),
-            dtype: ValueType::Accumulator { lo, hi },
-        },
-        op: Op::MatVec(dense),
-    };
+    let l4 = pointwise("pw1", l3.output, 3, DataType::Bipolar, None, 3, 3, &mut rng);
     Network {
         name: format!("dw-small-{seed}"),
         input,
-        layers: vec![l0, l1, l2, l3],
+        layers: vec![l0, l1, l2, l3, l4],
         head: None,
     }
 }
@@ -198,14 +263,17 @@ fn reference(net: &Network, frame: &[i64]) -> Vec<i64> {
                 }
                 out
             }
-            Op::MatVec(mv) if mv.conv.is_none() => (0..mv.rows())
-                .map(|r| {
-                    let acc = (0..mv.cols())
-                        .map(|j| i64::from(mv.weights[[r, j]]) * x[j])
-                        .sum();
-                    act(mv, r, acc)
-                })
-                .collect(),
+            Op::MatVec(mv) if mv.conv.is_some_and(|g| g.is_pointwise()) => {
+                let c = l.input.shape.channels();
+                let mut out = Vec::new();
+                for pix in x.chunks(c) {
+                    for r in 0..mv.rows() {
+                        let acc = (0..c).map(|j| i64::from(mv.weights[[r, j]]) * pix[j]).sum();
+                        out.push(act(mv, r, acc));
+                    }
+                }
+                out
+            }
             _ => unreachable!("not in these nets"),
         };
     }
@@ -268,4 +336,54 @@ fn three_way_with_stalls() {
         .max(report.in_words_per_frame as u64)
         .max(report.out_words_per_frame as u64);
     assert_eq!(t.cycles_per_frame, Some(bound as f64));
+}
+
+/// `report.json` says what the 1×1 layers save (no window generator: its line buffer, logic and
+/// 2 cycles of latency), names the depthwise layers, and the generated design has no `bnn_swg`
+/// in front of them and one `bnn_vvau` per depthwise layer.
+#[test]
+fn report_names_the_vvau_and_the_saved_window() {
+    let mut net = small_net(3);
+    passes::lower(&mut net).unwrap();
+    let design = bnn_gen::codegen::generate(&net).unwrap();
+    let report: serde_json::Value =
+        serde_json::from_slice(design.file("report.json").unwrap()).unwrap();
+    let layers = report["layers"].as_array().unwrap();
+    let kinds: Vec<&str> = layers.iter().map(|l| l["kind"].as_str().unwrap()).collect();
+    assert_eq!(
+        kinds,
+        ["conv2d", "depthwise", "depthwise", "depthwise", "conv2d"]
+    );
+    for i in [0, 4] {
+        let l = &layers[i];
+        assert!(l["window"].is_null(), "{l}");
+        let saved = &l["window_bypass"];
+        let words = saved["saved_buffer_words"].as_u64().unwrap();
+        assert!(words >= 1, "{saved}");
+        let word_bits = if i == 0 { 2 } else { 3 };
+        assert_eq!(
+            saved["saved_buffer_bits"].as_u64().unwrap(),
+            words * word_bits
+        );
+        assert_eq!(saved["saved_latency_cycles"].as_u64().unwrap(), 2);
+    }
+    for l in &layers[1..4] {
+        assert!(l.get("window_bypass").is_none(), "{l}");
+        assert!(!l["window"].is_null(), "{l}");
+    }
+    let top = String::from_utf8(
+        design
+            .file(&format!("rtl/{}.v", design.top))
+            .unwrap()
+            .to_vec(),
+    )
+    .unwrap();
+    assert_eq!(top.matches("bnn_swg #(").count(), 3, "{top}");
+    assert_eq!(top.matches("DEPTHWISE").count(), 3);
+    let vvaus = design
+        .files
+        .iter()
+        .filter(|f| String::from_utf8_lossy(&f.contents).contains("    bnn_vvau #("))
+        .count();
+    assert_eq!(vvaus, 3);
 }

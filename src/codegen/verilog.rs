@@ -458,7 +458,19 @@ fn layer_header(hw: &HwNetwork, layer: &HwLayer, l: &HwMvtu) -> Vec<String> {
         ),
         String::new(),
     ];
-    if let Some(w) = &layer.window {
+    if let (Some(w), true) = (&layer.window, layer.is_vvau()) {
+        let g = &w.geom;
+        h.push(format!(
+            "Depthwise {}x{} stride {}x{} padding {}x{} on {}x{}x{} -> {}x{}x{}: per output pixel and channel fold, each of {} channels' {}-position window, fed by bnn_swg in its depthwise order (kw innermost, then kh, then the channel word).",
+            g.kh, g.kw, g.sh, g.sw, g.ph, g.pw, g.ih, g.iw, layer.input.channels, g.oh(), g.ow(), layer.output.channels, l.pe, l.mw
+        ));
+    } else if let Some(w) = &layer.bypassed_window {
+        let g = &w.geom;
+        h.push(format!(
+            "Conv 1x1 on {}x{}x{} -> {}x{}x{}: one {}-element vector per pixel, read from the stream directly (no window generator: saves a {}-word line buffer).",
+            g.ih, g.iw, layer.input.channels, g.oh(), g.ow(), l.mh, l.mw, w.depth
+        ));
+    } else if let Some(w) = &layer.window {
         let g = &w.geom;
         h.push(format!(
             "Conv {}x{} stride {}x{} padding {}x{} on {}x{}x{} -> {}x{}x{}: one {}-element window per output pixel, fed by bnn_swg (channels innermost, then kw, then kh).",

@@ -418,6 +418,8 @@ impl<'a> Problem<'a> {
                 let mh_pad = lout.slots;
                 let (window, mw_pad, vectors) = match m.conv {
                     None => (None, lin.total_slots(), 1),
+                    // 1×1 conv: no window generator (passes::pad, "1×1 convolutions")
+                    Some(g) if g.is_pointwise() => (None, lin.slots, lout.pixels),
                     Some(g) => {
                         let geom = Window {
                             ih: m.image.0,

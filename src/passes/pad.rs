@@ -9,6 +9,17 @@
 //! - **conv2d** → `bnn_swg` (im2col window generator with the padding built in) → `bnn_mvtu`, one
 //!   vector (window) per output pixel, `NF·SF` cycles each;
 //! - **maxpool** → `bnn_swg` → `bnn_pool` (lane-wise max over the window; OR for binary).
+//! - **depthwise** (`conv2d` with `groups = in_channels`) → `bnn_swg` in its depthwise order →
+//!   `bnn_vvau`, PE channels per word, one kernel position per beat.
+//!
+//! # 1×1 convolutions
+//!
+//! A 1×1 stride-1 unpadded conv2d reads every input word once, in stream order: its window
+//! generator would be a pass-through with a line buffer. It gets none; its MVTU reads the stream
+//! directly, one vector (pixel) of `SF` words at a time (`HwLayer::bypassed_window` keeps what
+//! was saved for `report.json`). With NF > 1 the MVTU replays each pixel from its input buffer
+//! and takes no input during the other neuron folds, so it gets the FIFO rule of a dense layer:
+//! one vector (`SF` words) in front.
 //!
 //! # Padding (see `docs/hardware.md`)
 //!
@@ -105,6 +116,7 @@ pub fn pad(net: &Network) -> Result<HwNetwork> {
             None => HwElement::Data(input_dtype),
             Some(prev) => prev.out_element(),
         };
+        let mut bypassed = None;
         let (window, kind) = match &layer.op {
             Op::MatVec(mv) => {
                 let in_dtype = match in_element {
@@ -172,7 +184,14 @@ pub fn pad(net: &Network) -> Result<HwNetwork> {
                             lout.slots,
                             lout.pixels,
                         )?;
-                        (Some(window), HwKind::Mvtu(Box::new(m)))
+                        if g.is_pointwise() {
+                            // The generator would pass every word through once, in order: the
+                            // MVTU reads the stream itself (module docs, "1×1 convolutions").
+                            bypassed = Some(window);
+                            (None, HwKind::Mvtu(Box::new(m)))
+                        } else {
+                            (Some(window), HwKind::Mvtu(Box::new(m)))
+                        }
                     }
                 }
             }
@@ -232,6 +251,7 @@ pub fn pad(net: &Network) -> Result<HwNetwork> {
             name: layer.name.clone(),
             ident,
             window,
+            bypassed_window: bypassed,
             kind,
             input: lin,
             output: lout,
@@ -305,7 +325,8 @@ pub fn pad(net: &Network) -> Result<HwNetwork> {
     })
 }
 
-/// The analytic depth of the FIFO in front of layer `b`, if it gets one: a dense consumer with
+/// The analytic depth of the FIFO in front of layer `b`, if it gets one: a dense (or 1×1 conv,
+/// module docs) consumer with
 /// NF > 1 reads its input only during the first neuron fold, and a FIFO of one frame (SF words)
 /// lets the producer run a whole frame ahead. A consumer with NF = 1 reads every cycle, and a
 /// window generator buffers its input itself: no FIFO. `bnn-gen fold --size-fifos` measures how
