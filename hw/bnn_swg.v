@@ -17,6 +17,12 @@
 // including rows/columns no window uses. Frames follow each other with no
 // gap and no reset. FW = IH*IW*CW input words and OH*OW*KH*KW*CW output
 // words per frame.
+// DEPTHWISE = 1 (the depthwise order, for bnn_vvau): the same words per
+// window, ordered cw = 0..CW-1 outermost, then ky, then kx innermost: each
+// channel word's window (with words of PE channels: the PE channels in
+// flight) with the kernel positions innermost. A window's first and last
+// beats are the same in both orders, so hold, rel, wlast and DEPTH below
+// do not change; only the odometer order inside a window does.
 //
 // The buffer keeps the input words from the oldest one a window from the
 // current one on can still need, hold(oy, ox) below, up to the newest one
@@ -75,8 +81,9 @@
 // At each rising edge (after reset)
 //   if wr:    mem[wr_ptr] <= s_axis_tdata; wr_ptr <= (wr_ptr+1) mod DEPTH
 //   occ <= occ + wr - ((issue && wlast) ? rel : 0)
-//   if issue: advance the odometer (cw innermost, then kx, ky, ox, oy; after
-//             the frame's last beat all are 0);
+//   if issue: advance the odometer (cw innermost, then kx, ky, ox, oy;
+//             DEPTHWISE: kx innermost, then ky, cw, ox, oy; after the
+//             frame's last beat all are 0);
 //             if !pad: mem_q <= mem[addr] (the pre-edge content);
 //             if wlast: held <= flast ? 0 : hold(oy', ox');
 //                       rel_ptr <= (rel_ptr + rel) mod DEPTH
@@ -115,7 +122,8 @@
 // completed since reset, i.e. the current window is the k-th; all values of
 // the model above):
 //   cw_l, kx_l, ky_l, ox_l, oy_l (R) = (cw == CW-1), (kx == KW-1), ...;
-//   ck_l (R) = cw_l && kx_l;  wl (R) = wlast.
+//   ck_l (R) = the two inner digits are last: cw_l && kx_l (DEPTHWISE:
+//             kx_l && ky_l);  wl (R) = wlast.
 //   iy, ix (R): the beat's iy, ix (signed);  pad (R) = pad.
 //   raddr (R) = (base + idx) mod DEPTH, base = the buffer address of frame
 //             index 0 of the frame being read; equal to addr whenever !pad.
@@ -135,8 +143,11 @@
 //   avail = (pad || da >= 0) && (!wl || db >= 0); adv, issue, wr, push, pop
 //   as in the model; wadv = issue && wl (the window ends).
 //   da <= da + wr - (issue ? step : 0), step = idx(next beat) - idx(this
-//         beat) (+ FW after a frame's last beat): 1, or one of four
-//         constants chosen by ck_l, wl, ox_l, oy_l (held and rel cancel);
+//         beat) (+ FW after a frame's last beat): inside a window one of
+//         three constants S0/S1/S2 (the innermost digit steps / the middle
+//         one / the outer one: 1, 1, IW*CW-KW*CW+1; DEPTHWISE: CW,
+//         IW*CW-(KW-1)*CW, 1-(KH-1)*IW*CW-(KW-1)*CW), at a window end one of
+//         three chosen by ox_l, oy_l (held and rel cancel);
 //   raddr <= (raddr + step mod DEPTH) mod DEPTH on issue;
 //   iy, ix, pad, the odometer and its flags step on issue;
 //   occ <= occ + wr - (wadv ? rel(k) : 0); db <= db + wr - (wadv ? rel(k+1) : 0);
