@@ -387,3 +387,65 @@ fn report_names_the_vvau_and_the_saved_window() {
         .count();
     assert_eq!(vvaus, 3);
 }
+
+/// net.toml's `groups`: `in_channels` loads a depthwise layer (weights `[C, 1, kh, kw]`, PyTorch
+/// order), which runs like its IR twin; other group counts and a depth multiplier ≠ 1 are
+/// refused with a help line.
+#[test]
+fn net_toml_groups() {
+    let dir = target_dir().join("depthwise-tests").join("groups");
+    std::fs::create_dir_all(&dir).unwrap();
+    let mut rng = Rng::new(9);
+    let w = ndarray::Array4::from_shape_simple_fn((3, 1, 3, 3), || rng.range(-2, 1));
+    ndarray_npy::write_npy(dir.join("dw_w.npy"), &w).unwrap();
+    let thr = ndarray::array![[-1i64, 0, 2], [0, 1, 1], [-3, -3, 5]];
+    ndarray_npy::write_npy(dir.join("dw_thr.npy"), &thr).unwrap();
+    let toml = |groups: usize, out: usize| {
+        format!(
+            r#"name = "dw"
+[input]
+shape = [4, 5, 3]
+dtype = "uint2"
+
+[[layer]]
+kind = "conv2d"
+name = "dw"
+groups = {groups}
+out_channels = {out}
+kernel = 3
+padding = 1
+weights = "dw_w.npy"
+weight_dtype = "int2"
+pe = 3
+simd = 1
+[layer.activation]
+kind = "thresholds"
+thresholds = "dw_thr.npy"
+out_dtype = "uint2"
+"#
+        )
+    };
+    let path = dir.join("net.toml");
+    std::fs::write(&path, toml(3, 3)).unwrap();
+    let mut net = bnn_gen::frontend::load(&path).unwrap();
+    let Op::Depthwise(m) = &net.layers[0].op else {
+        panic!("not depthwise: {:?}", net.layers[0].op)
+    };
+    assert_eq!(m.weights.dim(), (3, 9));
+    assert_eq!(m.weights[[1, 5]], w[[1, 0, 1, 2]] as i32);
+    passes::lower(&mut net).unwrap();
+    let golden = GoldenModel::new(&net).unwrap();
+    let hw = passes::pad::pad(&net).unwrap();
+    let frames = synth::frames_for(&net, 8, 2);
+    for f in frames.as_slice().unwrap().chunks(60) {
+        assert_eq!(hw.model(f), golden.infer(f));
+    }
+    for (groups, out, needle) in [
+        (2, 3, "field `groups`: 2: only 1"),
+        (3, 6, "depth multiplier of 1"),
+    ] {
+        std::fs::write(&path, toml(groups, out)).unwrap();
+        let e = bnn_gen::frontend::load(&path).unwrap_err().to_string();
+        assert!(e.contains(needle) && e.contains("help:"), "{e}");
+    }
+}
