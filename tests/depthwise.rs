@@ -358,6 +358,7 @@ fn report_names_the_vvau_and_the_saved_window() {
         let l = &layers[i];
         assert!(l["window"].is_null(), "{l}");
         let saved = &l["window_bypass"];
+        eprintln!("{}: window_bypass {saved}", l["name"]);
         let words = saved["saved_buffer_words"].as_u64().unwrap();
         assert!(words >= 1, "{saved}");
         let word_bits = if i == 0 { 2 } else { 3 };
@@ -447,5 +448,126 @@ out_dtype = "uint2"
         std::fs::write(&path, toml(groups, out)).unwrap();
         let e = bnn_gen::frontend::load(&path).unwrap_err().to_string();
         assert!(e.contains(needle) && e.contains("help:"), "{e}");
+    }
+}
+
+/// Random depthwise nets (random image sizes, kernels, strides, padding and pad values, weight
+/// and input datatypes, PE with padded channel slots, batch-norm with negative and zero γ, a 1×1
+/// layer at the end): golden == the float reference == the hardware IR's bit-level model == the
+/// cycle simulator under random stalls (Verilator: `three_way_with_stalls`).
+#[test]
+fn random_depthwise_nets_golden_and_cycle_simulator() {
+    use bnn_gen::cyclesim::Stalls;
+    let wdts = [
+        DataType::Bipolar,
+        DataType::Ternary,
+        DataType::UInt(2),
+        DataType::Int(2),
+        DataType::Int(3),
+    ];
+    let idts = [
+        DataType::UInt(2),
+        DataType::Bipolar,
+        DataType::Int(3),
+        DataType::UInt(1),
+    ];
+    for seed in 0..40u64 {
+        let mut rng = Rng::new(1000 + seed);
+        let c = rng.range_usize(1, 6);
+        let pe = rng.range_usize(1, c);
+        let in_dt = rng.pick(&idts);
+        let mut t = TensorType {
+            shape: Shape::Image {
+                h: rng.range_usize(1, 6),
+                w: rng.range_usize(1, 6),
+                c,
+            },
+            dtype: ValueType::Data(in_dt),
+        };
+        let input = t;
+        let mut layers = Vec::new();
+        for i in 0..rng.range_usize(1, 2) {
+            let Shape::Image { h, w, .. } = t.shape else {
+                unreachable!()
+            };
+            let k = [
+                rng.range_usize(1, 3.min(h + 2)),
+                rng.range_usize(1, 3.min(w + 2)),
+            ];
+            let p = [rng.range_usize(0, k[0] - 1), rng.range_usize(0, k[1] - 1)];
+            let k = [k[0].min(h + 2 * p[0]), k[1].min(w + 2 * p[1])];
+            let s = [rng.range_usize(1, 2), rng.range_usize(1, 2)];
+            let dt = t.dtype.as_data().unwrap();
+            let pad_value = rng.value(dt);
+            let q = if rng.chance(0.5) {
+                Quantizer::Sign
+            } else {
+                Quantizer::Uniform {
+                    bits: 2,
+                    signed: rng.chance(0.5),
+                    scale: rng.uniform(0.3, 2.0),
+                }
+            };
+            let l = depthwise(
+                &format!("dw{i}"),
+                t,
+                k,
+                s,
+                p,
+                pad_value,
+                rng.pick(&wdts),
+                q,
+                pe,
+                &mut rng,
+            );
+            t = l.output;
+            layers.push(l);
+        }
+        let out = rng.range_usize(1, 4);
+        layers.push(pointwise(
+            "pw",
+            t,
+            out,
+            rng.pick(&wdts),
+            None,
+            out,
+            pe,
+            &mut rng,
+        ));
+        let float_net = Network {
+            name: format!("dw-random-{seed}"),
+            input,
+            layers,
+            head: None,
+        };
+        let mut net = float_net.clone();
+        passes::lower(&mut net).unwrap();
+        let golden = GoldenModel::new(&net).unwrap();
+        let hw = passes::pad::pad(&net).unwrap_or_else(|e| panic!("seed {seed}: {e}"));
+        let frames = synth::frames_for(&net, 6, seed);
+        let n = input.shape.len();
+        let flat = frames.as_slice().unwrap();
+        let want: Vec<Vec<i64>> = flat.chunks(n).map(|f| golden.infer(f)).collect();
+        for (f, frame) in flat.chunks(n).enumerate() {
+            assert_eq!(
+                want[f],
+                reference(&float_net, frame),
+                "seed {seed} frame {f}"
+            );
+            assert_eq!(hw.model(frame), want[f], "seed {seed} frame {f}");
+        }
+        let mut sim = CycleSim::new(&hw).unwrap();
+        let run = sim
+            .run_frames(
+                frames.view(),
+                Stalls {
+                    seed: seed as u32 + 1,
+                    p_in: 0.3,
+                    p_out: 0.3,
+                },
+                None,
+            )
+            .unwrap_or_else(|e| panic!("seed {seed}: {e}"));
+        assert_eq!(run.outputs, want, "seed {seed}");
     }
 }
