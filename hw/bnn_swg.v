@@ -17,6 +17,12 @@
 // including rows/columns no window uses. Frames follow each other with no
 // gap and no reset. FW = IH*IW*CW input words and OH*OW*KH*KW*CW output
 // words per frame.
+// DEPTHWISE = 1 (the depthwise order, for bnn_vvau): the same words per
+// window, ordered cw = 0..CW-1 outermost, then ky, then kx innermost: each
+// channel word's window (with words of PE channels: the PE channels in
+// flight) with the kernel positions innermost. A window's first and last
+// beats are the same in both orders, so hold, rel, wlast and DEPTH below
+// do not change; only the odometer order inside a window does.
 //
 // The buffer keeps the input words from the oldest one a window from the
 // current one on can still need, hold(oy, ox) below, up to the newest one
@@ -75,8 +81,9 @@
 // At each rising edge (after reset)
 //   if wr:    mem[wr_ptr] <= s_axis_tdata; wr_ptr <= (wr_ptr+1) mod DEPTH
 //   occ <= occ + wr - ((issue && wlast) ? rel : 0)
-//   if issue: advance the odometer (cw innermost, then kx, ky, ox, oy; after
-//             the frame's last beat all are 0);
+//   if issue: advance the odometer (cw innermost, then kx, ky, ox, oy;
+//             DEPTHWISE: kx innermost, then ky, cw, ox, oy; after the
+//             frame's last beat all are 0);
 //             if !pad: mem_q <= mem[addr] (the pre-edge content);
 //             if wlast: held <= flast ? 0 : hold(oy', ox');
 //                       rel_ptr <= (rel_ptr + rel) mod DEPTH
@@ -115,7 +122,8 @@
 // completed since reset, i.e. the current window is the k-th; all values of
 // the model above):
 //   cw_l, kx_l, ky_l, ox_l, oy_l (R) = (cw == CW-1), (kx == KW-1), ...;
-//   ck_l (R) = cw_l && kx_l;  wl (R) = wlast.
+//   ck_l (R) = the two inner digits are last: cw_l && kx_l (DEPTHWISE:
+//             kx_l && ky_l);  wl (R) = wlast.
 //   iy, ix (R): the beat's iy, ix (signed);  pad (R) = pad.
 //   raddr (R) = (base + idx) mod DEPTH, base = the buffer address of frame
 //             index 0 of the frame being read; equal to addr whenever !pad.
@@ -135,8 +143,11 @@
 //   avail = (pad || da >= 0) && (!wl || db >= 0); adv, issue, wr, push, pop
 //   as in the model; wadv = issue && wl (the window ends).
 //   da <= da + wr - (issue ? step : 0), step = idx(next beat) - idx(this
-//         beat) (+ FW after a frame's last beat): 1, or one of four
-//         constants chosen by ck_l, wl, ox_l, oy_l (held and rel cancel);
+//         beat) (+ FW after a frame's last beat): inside a window one of
+//         three constants S0/S1/S2 (the innermost digit steps / the middle
+//         one / the outer one: 1, 1, IW*CW-KW*CW+1; DEPTHWISE: CW,
+//         IW*CW-(KW-1)*CW, 1-(KH-1)*IW*CW-(KW-1)*CW), at a window end one of
+//         three chosen by ox_l, oy_l (held and rel cancel);
 //   raddr <= (raddr + step mod DEPTH) mod DEPTH on issue;
 //   iy, ix, pad, the odometer and its flags step on issue;
 //   occ <= occ + wr - (wadv ? rel(k) : 0); db <= db + wr - (wadv ? rel(k+1) : 0);
@@ -183,7 +194,8 @@ module bnn_swg #(
     parameter integer PW    = 1,   // padding columns left and right (>= 0)
     parameter integer DEPTH = 36,  // buffer words (>= 1; Window::depth() or more)
     parameter [87:0]  RAM_STYLE = "auto", // buffer primitive: "block", "distributed" or "auto" (RESOURCES)
-    parameter [CW*WBITS-1:0] PAD = {(CW*WBITS){1'b0}}  // pad word of channel word cw at [cw*WBITS +: WBITS]
+    parameter [CW*WBITS-1:0] PAD = {(CW*WBITS){1'b0}},  // pad word of channel word cw at [cw*WBITS +: WBITS]
+    parameter integer DEPTHWISE = 0  // 1: per window cw outermost, kx innermost (the VVAU's order)
 ) (
     input  wire             ap_clk,         // clock
     input  wire             ap_rst_n,       // synchronous reset, active low
@@ -309,12 +321,22 @@ module bnn_swg #(
                                  + ((OW - 1) * SW - PW + KW - 1) * CW + CW - 1;
     // idx step of each odometer transition (cw or kx step: +1)
     localparam integer D_KY = IWCW - KW * CW + 1;
+    // The three digits of the odometer inside a window, innermost first:
+    // (cw, kx, ky), or with DEPTHWISE (kx, ky, cw). S0/S1/S2: the idx,
+    // iy and ix steps when digit 0 steps, when digit 1 steps (digit 0 wraps)
+    // and when digit 2 steps (digits 0 and 1 wrap). The window-end steps are
+    // the same in both orders: the last beat of a window is (ky, kx, cw) =
+    // (KH-1, KW-1, CW-1) and the first (0, 0, 0) in both.
+    localparam integer D_S0 = (DEPTHWISE != 0) ? CW : 1;
+    localparam integer D_S1 = (DEPTHWISE != 0) ? IWCW - (KW - 1) * CW : 1;
+    localparam integer D_S2 = (DEPTHWISE != 0) ? 1 - (KH - 1) * IWCW - (KW - 1) * CW : D_KY;
     localparam integer D_OX = SW * CW - (KH - 1) * IWCW - KW * CW + 1;
     localparam integer D_OY = (SH - KH + 1) * IWCW - ((OW - 1) * SW + KW) * CW + 1;
     localparam integer D_FR = FW + IDX_FIRST - IDX_LAST;   // into the next frame
     // the same steps modulo DEPTH (buffer read address)
-    localparam integer R_1  = 1 % DEPTH;
-    localparam integer R_KY = ((D_KY % DEPTH) + DEPTH) % DEPTH;
+    localparam integer R_S0 = ((D_S0 % DEPTH) + DEPTH) % DEPTH;
+    localparam integer R_S1 = ((D_S1 % DEPTH) + DEPTH) % DEPTH;
+    localparam integer R_S2 = ((D_S2 % DEPTH) + DEPTH) % DEPTH;
     localparam integer R_OX = ((D_OX % DEPTH) + DEPTH) % DEPTH;
     localparam integer R_OY = ((D_OY % DEPTH) + DEPTH) % DEPTH;
     localparam integer R_FR = ((D_FR % DEPTH) + DEPTH) % DEPTH;
@@ -323,7 +345,12 @@ module bnn_swg #(
     localparam integer Y_OX = 1 - KH;
     localparam integer Y_OY = SH - KH + 1;
     localparam integer Y_FR = -((OH - 1) * SH + KH - 1);
-    localparam integer X_KY = 1 - KW;
+    localparam integer Y_S0 = 0;
+    localparam integer Y_S1 = (DEPTHWISE != 0) ? 1 : 0;
+    localparam integer Y_S2 = (DEPTHWISE != 0) ? 1 - KH : 1;
+    localparam integer X_S0 = (DEPTHWISE != 0) ? 1 : 0;
+    localparam integer X_S1 = (DEPTHWISE != 0) ? 1 - KW : 1;
+    localparam integer X_S2 = 1 - KW;
     localparam integer X_OX = SW - KW + 1;
     localparam integer X_OY = -((OW - 1) * SW + KW - 1);
     // row / column clamp thresholds of hold(): window row qy has
@@ -356,13 +383,15 @@ module bnn_swg #(
     localparam integer KW_M2 = (KW > 1) ? KW - 2 : 0;
     localparam integer CW_M2 = (CW > 1) ? CW - 2 : 0;
     localparam integer DP_M1 = DEPTH - 1;
-    localparam integer M_D1  = -1;
-    localparam integer M_DKY = -D_KY;
+    localparam integer M_S0  = -D_S0;
+    localparam integer M_S1  = -D_S1;
+    localparam integer M_S2  = -D_S2;
     localparam integer M_DOX = -D_OX;
     localparam integer M_DOY = -D_OY;
     localparam integer M_DFR = -D_FR;
-    localparam integer S_1   = R_1 - DEPTH;
-    localparam integer S_KY  = R_KY - DEPTH;
+    localparam integer S_S0  = R_S0 - DEPTH;
+    localparam integer S_S1  = R_S1 - DEPTH;
+    localparam integer S_S2  = R_S2 - DEPTH;
     localparam integer S_OX  = R_OX - DEPTH;
     localparam integer S_OY  = R_OY - DEPTH;
     localparam integer S_FR  = R_FR - DEPTH;
@@ -387,33 +416,39 @@ module bnn_swg #(
     localparam [AW-1:0]  WP_LAST = DP_M1[AW-1:0];
     localparam [AW-1:0]  WP_ONE  = 1;
     localparam [OCW-1:0] OCC_PEN = DP_M1[OCW-1:0];
-    localparam [DW-1:0]  N_M1  = M_D1[DW-1:0];
-    localparam [DW-1:0]  N_DKY = M_DKY[DW-1:0];
+    localparam [DW-1:0]  N_S0  = M_S0[DW-1:0];
+    localparam [DW-1:0]  N_S1  = M_S1[DW-1:0];
+    localparam [DW-1:0]  N_S2  = M_S2[DW-1:0];
     localparam [DW-1:0]  N_DOX = M_DOX[DW-1:0];
     localparam [DW-1:0]  N_DOY = M_DOY[DW-1:0];
     localparam [DW-1:0]  N_DFR = M_DFR[DW-1:0];
     localparam [DW-1:0]  N_DA0 = DA0[DW-1:0];
     localparam [DW-1:0]  N_NR0 = NR0[DW-1:0];
     localparam [DW-1:0]  N_NR1 = NR1[DW-1:0];
-    localparam [AW:0]    A_1   = R_1[AW:0];
-    localparam [AW:0]    A_KY  = R_KY[AW:0];
+    localparam [AW:0]    A_S0  = R_S0[AW:0];
+    localparam [AW:0]    A_S1  = R_S1[AW:0];
+    localparam [AW:0]    A_S2  = R_S2[AW:0];
     localparam [AW:0]    A_OX  = R_OX[AW:0];
     localparam [AW:0]    A_OY  = R_OY[AW:0];
     localparam [AW:0]    A_FR  = R_FR[AW:0];
-    localparam [AW:0]    B_1   = S_1[AW:0];
-    localparam [AW:0]    B_KY  = S_KY[AW:0];
+    localparam [AW:0]    B_S0  = S_S0[AW:0];
+    localparam [AW:0]    B_S1  = S_S1[AW:0];
+    localparam [AW:0]    B_S2  = S_S2[AW:0];
     localparam [AW:0]    B_OX  = S_OX[AW:0];
     localparam [AW:0]    B_OY  = S_OY[AW:0];
     localparam [AW:0]    B_FR  = S_FR[AW:0];
     localparam [AW-1:0]  A_0   = R_0[AW-1:0];
-    localparam [YW-1:0]  Y_ONE = 1;
+    localparam [YW-1:0]  Y_DS0 = Y_S0[YW-1:0];
+    localparam [YW-1:0]  Y_DS1 = Y_S1[YW-1:0];
+    localparam [YW-1:0]  Y_DS2 = Y_S2[YW-1:0];
     localparam [YW-1:0]  Y_DOX = Y_OX[YW-1:0];
     localparam [YW-1:0]  Y_DOY = Y_OY[YW-1:0];
     localparam [YW-1:0]  Y_DFR = Y_FR[YW-1:0];
     localparam [YW-1:0]  Y_0   = PH_N[YW-1:0];
     localparam [YW-1:0]  Y_IH  = IH[YW-1:0];
-    localparam [XW-1:0]  X_ONE = 1;
-    localparam [XW-1:0]  X_DKY = X_KY[XW-1:0];
+    localparam [XW-1:0]  X_DS0 = X_S0[XW-1:0];
+    localparam [XW-1:0]  X_DS1 = X_S1[XW-1:0];
+    localparam [XW-1:0]  X_DS2 = X_S2[XW-1:0];
     localparam [XW-1:0]  X_DOX = X_OX[XW-1:0];
     localparam [XW-1:0]  X_DOY = X_OY[XW-1:0];
     localparam [XW-1:0]  X_0   = PW_N[XW-1:0];
@@ -461,8 +496,8 @@ module bnn_swg #(
     reg  [KXW-1:0]   kx;
     reg  [CCW-1:0]   cw;
     reg              cw_l, kx_l, ky_l, ox_l, oy_l;
-    reg              ck_l;       // cw_l && kx_l
-    reg              wl;         // wlast = ck_l && ky_l
+    reg              ck_l;       // digits 0 and 1 last: cw_l && kx_l (DEPTHWISE: kx_l && ky_l)
+    reg              wl;         // wlast = cw_l && kx_l && ky_l
     // per-beat values of the next beat, maintained incrementally
     reg  [YW-1:0]    iy;
     reg  [XW-1:0]    ix;
@@ -504,11 +539,13 @@ module bnn_swg #(
     // next values, computed in parallel and selected by issue / wr
     // ------------------------------------------------------------------
     // idx step of this beat's transition, negated; the same modulo DEPTH
-    wire [DW-1:0] nstep = !wl ? (ck_l ? N_DKY : N_M1)
+    // d0_l: digit 0 (cw, DEPTHWISE: kx) is at its last value
+    wire          d0_l  = (DEPTHWISE != 0) ? kx_l : cw_l;
+    wire [DW-1:0] nstep = !wl ? (ck_l ? N_S2 : (d0_l ? N_S1 : N_S0))
                         : (!ox_l ? N_DOX : (!oy_l ? N_DOY : N_DFR));
-    wire [AW:0]   astep = !wl ? (ck_l ? A_KY : A_1)
+    wire [AW:0]   astep = !wl ? (ck_l ? A_S2 : (d0_l ? A_S1 : A_S0))
                         : (!ox_l ? A_OX : (!oy_l ? A_OY : A_FR));
-    wire [AW:0]   bstep = !wl ? (ck_l ? B_KY : B_1)
+    wire [AW:0]   bstep = !wl ? (ck_l ? B_S2 : (d0_l ? B_S1 : B_S0))
                         : (!ox_l ? B_OX : (!oy_l ? B_OY : B_FR));
     // x + y + wr as one adder: the low bit pair 1 + wr makes the carry-in
     wire [DW:0]   da_iss  = {da, 1'b1} + {nstep, wr};
@@ -524,21 +561,25 @@ module bnn_swg #(
     wire          full_nx = (full || (occ_pen && wr)) && !(wadv && rnz0);
 
     // iy / ix of the next beat and its pad flag
-    wire [YW-1:0] ystep = !ck_l ? {YW{1'b0}}
-                        : (!wl ? Y_ONE : (!ox_l ? Y_DOX : (!oy_l ? Y_DOY : Y_DFR)));
-    wire [XW-1:0] xstep = !cw_l ? {XW{1'b0}}
-                        : (!ck_l ? X_ONE : (!wl ? X_DKY : (!ox_l ? X_DOX : X_DOY)));
+    wire [YW-1:0] ystep = !d0_l ? Y_DS0 : (!ck_l ? Y_DS1
+                        : (!wl ? Y_DS2 : (!ox_l ? Y_DOX : (!oy_l ? Y_DOY : Y_DFR))));
+    wire [XW-1:0] xstep = !d0_l ? X_DS0 : (!ck_l ? X_DS1
+                        : (!wl ? X_DS2 : (!ox_l ? X_DOX : X_DOY)));
     wire [YW-1:0] iy_nx  = iy + ystep;
     wire [XW-1:0] ix_nx  = ix + xstep;
     wire          pad_nx = iy_nx[YW-1] || (iy_nx >= Y_IH) || ix_nx[XW-1] || (ix_nx >= X_IW);
 
     // odometer and flags after the step
-    wire          cw_l_nx = cw_l ? CWL_0 : (cw == CW_PEN);
-    wire          kx_l_nx = !cw_l ? kx_l : (kx_l ? KXL_0 : (kx == KX_PEN));
-    wire          ky_l_nx = !ck_l ? ky_l : (ky_l ? KYL_0 : (ky == KY_PEN));
+    // (digit d steps when the digits inside it are all last)
+    wire          cw_st   = (DEPTHWISE != 0) ? ck_l : 1'b1;
+    wire          kx_st   = (DEPTHWISE != 0) ? 1'b1 : cw_l;
+    wire          ky_st   = (DEPTHWISE != 0) ? kx_l : ck_l;
+    wire          cw_l_nx = !cw_st ? cw_l : (cw_l ? CWL_0 : (cw == CW_PEN));
+    wire          kx_l_nx = !kx_st ? kx_l : (kx_l ? KXL_0 : (kx == KX_PEN));
+    wire          ky_l_nx = !ky_st ? ky_l : (ky_l ? KYL_0 : (ky == KY_PEN));
     wire          ox_l_nx = !wl ? ox_l : (ox_l ? OXL_0 : (ox == OX_PEN));
     wire          oy_l_nx = !(wl && ox_l) ? oy_l : (oy_l ? OYL_0 : (oy == OY_PEN));
-    wire          ck_l_nx = cw_l_nx && kx_l_nx;
+    wire          ck_l_nx = (DEPTHWISE != 0) ? (kx_l_nx && ky_l_nx) : (cw_l_nx && kx_l_nx);
 
     // release schedule after a window advance
     wire [HW-1:0] held2  = l1 ? {HW{1'b0}} : h1;             // held during window k+2
@@ -616,7 +657,7 @@ module bnn_swg #(
             ky_l    <= KYL_0;
             ox_l    <= OXL_0;
             oy_l    <= OYL_0;
-            ck_l    <= CWL_0 && KXL_0;
+            ck_l    <= (DEPTHWISE != 0) ? (KXL_0 && KYL_0) : (CWL_0 && KXL_0);
             wl      <= CWL_0 && KXL_0 && KYL_0;
             iy      <= Y_0;
             ix      <= X_0;
@@ -653,31 +694,28 @@ module bnn_swg #(
                 ox_l  <= ox_l_nx;
                 oy_l  <= oy_l_nx;
                 ck_l  <= ck_l_nx;
-                wl    <= ck_l_nx && ky_l_nx;
+                wl    <= cw_l_nx && kx_l_nx && ky_l_nx;
                 iy    <= iy_nx;
                 ix    <= ix_nx;
                 pad   <= pad_nx;
                 raddr <= ra_next;
-                if (cw_l) begin
-                    cw <= {CCW{1'b0}};
-                    if (kx_l) begin
-                        kx <= {KXW{1'b0}};
-                        if (ky_l) begin
-                            ky <= {KYW{1'b0}};
-                            if (ox_l) begin
-                                ox <= {OXW{1'b0}};
-                                oy <= oy_l ? {OYW{1'b0}} : oy + OY_ONE;
-                            end else begin
-                                ox <= ox + OX_ONE;
-                            end
-                        end else begin
-                            ky <= ky + KY_ONE;
-                        end
+                // each digit steps (or wraps) when the digits inside it are last
+                if (cw_st) begin
+                    cw <= cw_l ? {CCW{1'b0}} : cw + CW_ONE;
+                end
+                if (kx_st) begin
+                    kx <= kx_l ? {KXW{1'b0}} : kx + KX_ONE;
+                end
+                if (ky_st) begin
+                    ky <= ky_l ? {KYW{1'b0}} : ky + KY_ONE;
+                end
+                if (wl) begin
+                    if (ox_l) begin
+                        ox <= {OXW{1'b0}};
+                        oy <= oy_l ? {OYW{1'b0}} : oy + OY_ONE;
                     end else begin
-                        kx <= kx + KX_ONE;
+                        ox <= ox + OX_ONE;
                     end
-                end else begin
-                    cw <= cw + CW_ONE;
                 end
             end
             if (wadv) begin

@@ -71,6 +71,9 @@ pub struct HwLayer {
     pub ident: String,
     /// The sliding-window generator in front (conv and max-pool layers).
     pub window: Option<HwWindow>,
+    /// A 1×1 stride-1 unpadded conv layer reads its input stream directly: the generator it
+    /// does *not* instantiate (`window` is `None`), kept for what the reports say it saves.
+    pub bypassed_window: Option<HwWindow>,
     pub kind: HwKind,
     /// Input and output tensors in stream slots.
     pub input: Layout,
@@ -80,6 +83,12 @@ pub struct HwLayer {
 #[derive(Clone, Debug, PartialEq)]
 pub enum HwKind {
     Mvtu(Box<HwMvtu>),
+    /// A `bnn_vvau` (depthwise convolution) with its ROMs. The [`HwMvtu`] fields keep their
+    /// meaning per channel: `mw` is the kernel positions KH·KW (fan-in of one output), `mh` the
+    /// channels, `weights[c][ky·KW + kx]`, PE channels in parallel and SIMD kernel positions per
+    /// beat; the input word is PE·SIMD elements (lane `l·PE + p`: kernel position `sf·SIMD + l`
+    /// of channel `nf·PE + p`). The ROM images are the MVTU's.
+    Vvau(Box<HwMvtu>),
     Pool(HwPool),
     Gap(HwGap),
 }
@@ -98,6 +107,9 @@ pub struct HwWindow {
     pub rule_depth: usize,
     /// Bit pattern of every element slot of a padding pixel (`cw · elems` slots).
     pub pad: Vec<u64>,
+    /// The depthwise window order (`bnn_swg`'s `DEPTHWISE`): per window, the channel words
+    /// outermost and the kernel positions innermost, for the VVAU; else channels innermost.
+    pub depthwise: bool,
 }
 
 impl HwWindow {
@@ -818,11 +830,27 @@ impl HwMvtu {
 }
 
 impl HwLayer {
+    /// The MVTU or VVAU of the layer (both have ROMs of the same shape), `None` for a pool.
     pub fn mvtu(&self) -> Option<&HwMvtu> {
         match &self.kind {
-            HwKind::Mvtu(m) => Some(m),
+            HwKind::Mvtu(m) | HwKind::Vvau(m) => Some(m),
             HwKind::Pool(_) | HwKind::Gap(_) => None,
         }
+    }
+
+    /// Elements per input word of the layer's MVTU or VVAU (after the window generator): SIMD,
+    /// or PE·SIMD for a VVAU; 0 for a pool.
+    pub fn in_elems_of_unit(&self) -> usize {
+        match &self.kind {
+            HwKind::Mvtu(m) => m.simd,
+            HwKind::Vvau(m) => m.pe * m.simd,
+            HwKind::Pool(_) | HwKind::Gap(_) => 0,
+        }
+    }
+
+    /// Whether the layer's unit is a `bnn_vvau` (depthwise).
+    pub fn is_vvau(&self) -> bool {
+        matches!(self.kind, HwKind::Vvau(_))
     }
 
     /// Elements per input word: the window generator's, else the MVTU's SIMD.
@@ -830,6 +858,7 @@ impl HwLayer {
         match (&self.window, &self.kind) {
             (Some(w), _) => w.elems,
             (None, HwKind::Mvtu(m)) => m.simd,
+            (None, HwKind::Vvau(m)) => m.pe * m.simd,
             (None, HwKind::Pool(p)) => p.lanes,
             (None, HwKind::Gap(g)) => g.lanes,
         }
@@ -839,7 +868,7 @@ impl HwLayer {
     pub fn in_ebits(&self) -> u32 {
         match (&self.window, &self.kind) {
             (Some(w), _) => w.ebits,
-            (None, HwKind::Mvtu(m)) => m.ibits(),
+            (None, HwKind::Mvtu(m) | HwKind::Vvau(m)) => m.ibits(),
             (None, HwKind::Pool(p)) => p.element.bits(),
             (None, HwKind::Gap(g)) => g.in_element.bits(),
         }
@@ -852,7 +881,7 @@ impl HwLayer {
     /// Elements per output word: the MVTU's PE or the pool's lanes.
     pub fn out_elems(&self) -> usize {
         match &self.kind {
-            HwKind::Mvtu(m) => m.pe,
+            HwKind::Mvtu(m) | HwKind::Vvau(m) => m.pe,
             HwKind::Pool(p) => p.lanes,
             HwKind::Gap(g) => g.lanes,
         }
@@ -860,7 +889,7 @@ impl HwLayer {
 
     pub fn out_element(&self) -> HwElement {
         match &self.kind {
-            HwKind::Mvtu(m) => m.output,
+            HwKind::Mvtu(m) | HwKind::Vvau(m) => m.output,
             HwKind::Pool(p) => p.element,
             HwKind::Gap(g) => HwElement::Data(g.out_dtype),
         }
@@ -888,7 +917,7 @@ impl HwLayer {
             .as_ref()
             .map_or(0, |w| w.geom.frame_words().max(w.geom.out_words()));
         let core = match &self.kind {
-            HwKind::Mvtu(m) => m.cycles(),
+            HwKind::Mvtu(m) | HwKind::Vvau(m) => m.cycles(),
             HwKind::Pool(p) => p.pixels * p.kk * p.cw,
             // One input word per cycle.
             HwKind::Gap(g) => g.pixels * g.cw,
@@ -896,11 +925,13 @@ impl HwLayer {
         window.max(core).max(self.in_words())
     }
 
-    /// `dense`, `conv2d`, `maxpool` or `globalavgpool`.
+    /// `dense`, `conv2d`, `depthwise`, `maxpool` or `globalavgpool`.
     pub fn kind_name(&self) -> &'static str {
         match (&self.kind, &self.window) {
+            (HwKind::Mvtu(_), None) if self.bypassed_window.is_some() => "conv2d",
             (HwKind::Mvtu(_), None) => "dense",
             (HwKind::Mvtu(_), Some(_)) => "conv2d",
+            (HwKind::Vvau(_), _) => "depthwise",
             (HwKind::Pool(_), _) => "maxpool",
             (HwKind::Gap(_), _) => "globalavgpool",
         }
@@ -983,6 +1014,10 @@ impl HwNetwork {
             assert_eq!(x.len(), layer.input.total_slots(), "layer {}", layer.name);
             // Vectors the core sees: windows (window-major, then (ky, kx), slots innermost).
             let vectors: Vec<Vec<u64>> = match &layer.window {
+                // a 1×1 conv without generator: one vector per pixel
+                None if layer.bypassed_window.is_some() => {
+                    x.chunks(layer.input.slots).map(<[u64]>::to_vec).collect()
+                }
                 None => vec![x.clone()],
                 Some(w) => {
                     let g = &w.geom;
@@ -1015,6 +1050,18 @@ impl HwNetwork {
                     HwKind::Mvtu(m) => {
                         assert_eq!(v.len(), m.mw_pad, "layer {}", layer.name);
                         out.extend((0..m.mh_pad).map(|r| m.hw_out(r, m.hw_acc(r, v))));
+                    }
+                    HwKind::Vvau(m) => {
+                        // Channel r meets its own slot of every kernel position (the window
+                        // order of the stream does not matter to the result); padded kernel
+                        // positions (SIMD ∤ KH·KW) hold the zero pattern.
+                        let cs = layer.input.slots;
+                        assert_eq!(v.len(), m.mw * cs, "layer {}", layer.name);
+                        out.extend((0..m.mh_pad).map(|r| {
+                            let mut x: Vec<u64> = (0..m.mw).map(|k| v[k * cs + r]).collect();
+                            x.resize(m.mw_pad, 0);
+                            m.hw_out(r, m.hw_acc(r, &x))
+                        }));
                     }
                     HwKind::Pool(p) => {
                         let cs = p.cw * p.lanes;

@@ -151,10 +151,43 @@ pub struct Layer {
 pub enum Op {
     /// Dense or convolution: a matrix-vector product per output pixel, then an activation.
     MatVec(MatVec),
+    /// Depthwise convolution (`conv2d` with `groups = in_channels`, depth multiplier 1): channel
+    /// `c` of the output is the k×k window of input channel `c` alone, dotted with row `c` of
+    /// the weights, then the activation.
+    ///
+    /// Why a variant of its own that reuses [`MatVec`], and not a `groups` field in
+    /// [`ConvGeometry`]: every field of `MatVec` keeps its meaning with the roles of the matrix
+    /// transposed per channel — `weights` is `[C, KH·KW]` (row = channel, column `ky·KW + kx`),
+    /// `cols()` is the true fan-in of one output (so [`MatVec::acc_range`], batch-norm folding
+    /// and the threshold form apply unchanged), `folding.pe` is channels in parallel and
+    /// `folding.simd` kernel positions per beat (FINN's VVAU). What differs is the dataflow, and
+    /// that differs everywhere a layer is consumed (golden kernel, window order, hardware unit),
+    /// so a distinct variant makes every consumer decide explicitly instead of silently treating
+    /// a depthwise layer as a dense `[C, KH·KW·C]` product. `conv` is always `Some`.
+    Depthwise(MatVec),
     MaxPool(MaxPool),
     /// Global average pooling, computed as the per-channel integer *sum* over H·W; the division
     /// by H·W is folded into the next layer (`passes::thresholds`) or the output affine.
     GlobalAvgPool(GlobalAvgPool),
+}
+
+impl Op {
+    /// The matrix-vector-activation layer of a dense, conv or depthwise layer (the fields both
+    /// share), `None` for a pool.
+    pub fn matvec(&self) -> Option<&MatVec> {
+        match self {
+            Op::MatVec(m) | Op::Depthwise(m) => Some(m),
+            Op::MaxPool(_) | Op::GlobalAvgPool(_) => None,
+        }
+    }
+
+    /// [`Op::matvec`], mutable.
+    pub fn matvec_mut(&mut self) -> Option<&mut MatVec> {
+        match self {
+            Op::MatVec(m) | Op::Depthwise(m) => Some(m),
+            Op::MaxPool(_) | Op::GlobalAvgPool(_) => None,
+        }
+    }
 }
 
 /// A matrix-vector-activation layer (FINN's MVAU). Dense is the 1-pixel case of conv.
@@ -211,6 +244,14 @@ pub struct ConvGeometry {
     pub padding: [usize; 2],
     /// Value of the padded border, a value of the input datatype (explicit for bipolar inputs).
     pub pad_value: i64,
+}
+
+impl ConvGeometry {
+    /// A 1×1 kernel, stride 1, no padding: every output pixel is its input pixel, so the
+    /// hardware needs no window generator (`docs/hardware.md`, "1×1 convolutions").
+    pub fn is_pointwise(&self) -> bool {
+        self.kernel == [1, 1] && self.stride == [1, 1] && self.padding == [0, 0]
+    }
 }
 
 /// Max-pool window geometry.
@@ -592,7 +633,7 @@ impl Network {
     /// Whether every activation is in its integer (lowered) form.
     pub fn is_lowered(&self) -> bool {
         self.layers.iter().all(|l| match &l.op {
-            Op::MatVec(m) => !matches!(m.activation, Activation::BatchNorm(_)),
+            Op::MatVec(m) | Op::Depthwise(m) => !matches!(m.activation, Activation::BatchNorm(_)),
             Op::MaxPool(_) | Op::GlobalAvgPool(_) => true,
         })
     }

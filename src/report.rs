@@ -70,7 +70,7 @@ pub fn summarize(net: &Network) -> Vec<LayerSummary> {
     net.layers
         .iter()
         .map(|layer| match &layer.op {
-            Op::MatVec(mv) => {
+            Op::MatVec(mv) | Op::Depthwise(mv) => {
                 let in_dtype = layer
                     .input
                     .dtype
@@ -97,7 +97,11 @@ pub fn summarize(net: &Network) -> Vec<LayerSummary> {
                 };
                 LayerSummary {
                     name: layer.name.clone(),
-                    kind: if mv.conv.is_some() { "conv2d" } else { "dense" },
+                    kind: match (&layer.op, mv.conv) {
+                        (Op::Depthwise(_), _) => "depthwise",
+                        (_, Some(_)) => "conv2d",
+                        (_, None) => "dense",
+                    },
                     input: layer.input,
                     output: layer.output,
                     matvec: Some(MatVecSummary {

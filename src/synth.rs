@@ -1286,6 +1286,10 @@ mod tests {
                         }
                     }
                 }
+                Op::Depthwise(_) => panic!(
+                    "layer {}: synth builds no depthwise layers (tests/depthwise.rs does)",
+                    layer.name
+                ),
                 Op::MaxPool(p) => {
                     assert_eq!(layer.output.dtype, layer.input.dtype);
                     let (
@@ -1374,7 +1378,7 @@ mod tests {
             .layers
             .iter()
             .filter_map(|l| match &l.op {
-                Op::MatVec(m) => Some((m.folding.pe, m.folding.simd)),
+                Op::MatVec(m) | Op::Depthwise(m) => Some((m.folding.pe, m.folding.simd)),
                 Op::MaxPool(_) | Op::GlobalAvgPool(_) => None,
             })
             .collect();

@@ -13,7 +13,7 @@ module {{ module }} #(
 ) (
     input  wire {{ blank }} ap_clk,         // clock
     input  wire {{ blank }} ap_rst_n,       // synchronous reset, active low
-    input  wire {{ r_in }} s_axis_tdata,   // {{ simd }} x {{ ibits }}-bit input elements
+    input  wire {{ r_in }} s_axis_tdata,   // {{ in_elems }} x {{ ibits }}-bit input elements
     input  wire {{ blank }} s_axis_tvalid,
     output wire {{ blank }} s_axis_tready,
     output wire {{ r_out }} m_axis_tdata,   // {{ pe }} x {{ obits }}-bit output elements
@@ -28,11 +28,11 @@ module {{ module }} #(
     wire {{ r_taddr }} tmem_addr;
     wire {{ r_tdata }} tmem_rdata;
 
-    bnn_mvtu #(
+    {{ core }} #(
 {%- for p in params %}
         .{{ p.name }}({{ p.value }}){% if !loop.last %},{% endif %}
 {%- endfor %}
-    ) u_mvtu (
+    ) {{ core_inst }} (
         .ap_clk       (ap_clk),
         .ap_rst_n     (ap_rst_n),
         .s_axis_tdata (s_axis_tdata),

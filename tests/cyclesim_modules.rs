@@ -714,6 +714,7 @@ fn swg_job(c: SwgCfg) -> Result<(), String> {
         wbits: c.wbits,
         depth: w.depth() + c.extra_depth,
         pad: pad.clone(),
+        depthwise: false,
     };
     let exe = build(
         &dir,

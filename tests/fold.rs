@@ -417,8 +417,8 @@ fn with_depths(net: &Network, s: &Sizing, depth: impl Fn(&BufferSize) -> Option<
     for b in &s.buffers {
         let d = depth(b);
         match (&mut n.layers[b.layer].op, b.kind) {
-            (Op::MatVec(mv), BufferKind::Fifo) => mv.folding.fifo_depth = d,
-            (Op::MatVec(mv), BufferKind::Window) => mv.folding.buffer_depth = d,
+            (Op::MatVec(mv) | Op::Depthwise(mv), BufferKind::Fifo) => mv.folding.fifo_depth = d,
+            (Op::MatVec(mv) | Op::Depthwise(mv), BufferKind::Window) => mv.folding.buffer_depth = d,
             (Op::MaxPool(p), BufferKind::Window) => p.buffer_depth = d,
             (Op::MaxPool(_), BufferKind::Fifo) => unreachable!("a FIFO feeds a dense layer"),
             (Op::GlobalAvgPool(_), _) => unreachable!("a global pool has no buffer"),

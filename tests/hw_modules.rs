@@ -418,6 +418,8 @@ fn mvtu_lat_q(c: &MvtuCfg) -> (usize, usize) {
 /// bnn_mvtu v2 control path (docs/mvtu-spec.md, section 4): the issue stage
 /// with its credits, a fixed LAT-edge pipeline, the Q-word output queue.
 struct MvtuTiming {
+    /// bnn_vvau: every beat reads the stream (s_axis_tready = can).
+    vvau: bool,
     nf: usize,
     sf: usize,
     a_nf: usize,
@@ -431,6 +433,7 @@ impl MvtuTiming {
     fn new(c: &MvtuCfg) -> Self {
         let (lat, q) = mvtu_lat_q(c);
         MvtuTiming {
+            vvau: false,
             nf: c.nf(),
             sf: c.sf(),
             a_nf: 0,
@@ -446,14 +449,14 @@ impl MvtuTiming {
 }
 impl Timing for MvtuTiming {
     fn s_ready(&self, _: bool, _: bool) -> bool {
-        self.a_nf == 0 && self.can()
+        (self.vvau || self.a_nf == 0) && self.can()
     }
     fn m_valid(&self, _: bool) -> bool {
         self.q_cnt != 0
     }
     fn edge(&mut self, s_valid: bool, _: bool, _: bool, out_hs: bool) {
         let a_last = self.a_sf == self.sf - 1;
-        let issue = (self.a_nf != 0 || s_valid) && self.can();
+        let issue = ((!self.vvau && self.a_nf != 0) || s_valid) && self.can();
         let push = self.pipe.pop_front().unwrap();
         self.pipe.push_back(issue && a_last);
         if issue {
@@ -1160,6 +1163,267 @@ fn mvtu_random_stalls() {
 }
 
 // ===========================================================================
+// VVAU (depthwise)
+// ===========================================================================
+
+/// A bnn_vvau case: `c.mw` kernel positions, `c.mh` channels, `c.vectors` windows. The
+/// stimulus is [`mvtu_stimulus`] over `vectors · MH` input vectors: vector `v·MH + r` is
+/// channel `r`'s window of window `v`, met only by weight row `r`.
+fn vvau_case(c: &MvtuCfg, seed: u32) -> MvtuCase {
+    let (nf, sf) = (c.nf(), c.sf());
+    let stim_cfg = MvtuCfg {
+        vectors: c.vectors * c.mh,
+        ..c.clone()
+    };
+    let MvtuStim {
+        acc_bits,
+        tbits,
+        obits,
+        w,
+        xs,
+        accs,
+        thr,
+        dir,
+    } = mvtu_stimulus(&stim_cfg, seed);
+    let mut expected = Vec::new();
+    let mut inputs = Vec::new();
+    for v in 0..c.vectors {
+        for n in 0..nf {
+            // input words (nf outer, sf inner): lane l*PE + p is kernel position
+            // sf*SIMD + l of channel nf*PE + p
+            for s in 0..sf {
+                let mut word = Bits::new(c.pe * c.simd * c.ibits);
+                for l in 0..c.simd {
+                    for p in 0..c.pe {
+                        let x = &xs[v * c.mh + n * c.pe + p];
+                        word.set((l * c.pe + p) * c.ibits, c.ibits, x[s * c.simd + l]);
+                    }
+                }
+                inputs.push(word);
+            }
+            let mut word = Bits::new(c.pe * obits);
+            for p in 0..c.pe {
+                let r = n * c.pe + p;
+                let a = accs[v * c.mh + r][r];
+                let val = if c.nsteps == 0 {
+                    if c.xnor() {
+                        2 * a - c.fanin as i64
+                    } else {
+                        a
+                    }
+                } else {
+                    let cnt = thr[r]
+                        .iter()
+                        .filter(|&&t| if dir[r] { a <= t } else { a >= t })
+                        .count() as i64;
+                    cnt + c.out_bias
+                };
+                word.set(p * obits, obits, mask(val, obits));
+            }
+            expected.push(word);
+        }
+    }
+    // ROM images: the MVTU's layout
+    let tw = c.nsteps * tbits + 1;
+    let mut wmem = Vec::new();
+    let mut tmem = Vec::new();
+    for p in 0..c.pe {
+        let mut wl = Vec::new();
+        for n in 0..nf {
+            for s in 0..sf {
+                let mut word = Bits::new(c.simd * c.wbits);
+                for l in 0..c.simd {
+                    word.set(l * c.wbits, c.wbits, w[n * c.pe + p][s * c.simd + l]);
+                }
+                wl.push(word);
+            }
+        }
+        wmem.push(wl);
+        let mut tl = Vec::new();
+        for n in 0..nf {
+            let r = n * c.pe + p;
+            let mut word = Bits::new(tw);
+            for (i, &t) in thr[r].iter().enumerate() {
+                let tp = if dir[r] { t + 1 } else { t };
+                word.set(i * tbits, tbits, mask(tp, tbits));
+            }
+            word.set(c.nsteps * tbits, 1, dir[r] as u64);
+            tl.push(word);
+        }
+        tmem.push(tl);
+    }
+    MvtuCase {
+        acc_bits,
+        tbits,
+        obits,
+        inputs,
+        expected,
+        wmem,
+        tmem,
+    }
+}
+
+fn vvau_job(c: MvtuCfg) -> Result<(), String> {
+    let dir = work_dir("vvau", c.name);
+    let case = vvau_case(&c, 0xD3E9 ^ (c.name.len() as u32 * 7919));
+    for (p, w) in case.wmem.iter().enumerate() {
+        write_mem(&dir.join(format!("w{p:03}.mem")), w);
+    }
+    if c.nsteps > 0 {
+        for (p, t) in case.tmem.iter().enumerate() {
+            write_mem(&dir.join(format!("t{p:03}.mem")), t);
+        }
+    }
+    let mut params = mvtu_params(&c, &case);
+    params.push(param("MEM_DIR", format!("\"{}\"", dir.display())));
+    let mut sources = mvtu_sources();
+    sources[0] = root()
+        .join("tests/hw/vvau_tb_top.v")
+        .to_string_lossy()
+        .into_owned();
+    sources.push(hw("bnn_vvau.v"));
+    let exe = build(
+        &dir,
+        "vvau_tb_top",
+        &sources,
+        &params,
+        c.pe * c.simd * c.ibits,
+        c.pe * case.obits,
+    )?;
+    let (nf, sf) = (c.nf() as u64, c.sf() as u64);
+    let lat = mvtu_lat_q(&c).0 as u64;
+    let timeout = (case.inputs.len() as u64 + 100) * 20;
+    for (seed, pi, po) in STALLS {
+        let tag = format!("s{seed}_{pi}_{po}");
+        let run = run_tb(
+            &exe,
+            &dir,
+            &tag,
+            &case.inputs,
+            case.expected.len(),
+            seed,
+            pi,
+            po,
+            timeout,
+            64,
+        )?;
+        check_data(&format!("{} {tag}", c.name), &run, &case.expected)?;
+        let mut timing = MvtuTiming::new(&c);
+        timing.vvau = true;
+        check_timing(
+            &format!("{} {tag}", c.name),
+            &run,
+            timing,
+            case.inputs.len(),
+            seed,
+            pi,
+            po,
+        )?;
+        if pi == 0.0 && po == 0.0 {
+            // exact timing without stalls: one beat per cycle, latency LAT
+            for (i, &cy) in run.in_cycles.iter().enumerate() {
+                if cy != i as u64 {
+                    return Err(format!(
+                        "{}: input word {i} accepted at cycle {cy}, expected {i}",
+                        c.name
+                    ));
+                }
+            }
+            for (i, (_, cy)) in run.outs.iter().enumerate() {
+                let (v, n) = (i as u64 / nf, i as u64 % nf);
+                let want = v * nf * sf + n * sf + sf - 1 + lat + 1;
+                if *cy != want {
+                    return Err(format!(
+                        "{}: output word {i} at cycle {cy}, expected {want}",
+                        c.name
+                    ));
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// bnn_vvau in every datapath mode the types select, with channel folds (NF > 1), several
+/// kernel positions per beat (SIMD > 1, a partial PE group), falling thresholds and no
+/// activation, under random stalls: data against the exact per-channel dot products, every
+/// handshake cycle against the control-path model, and the stall-free timing exactly.
+#[test]
+fn vvau_random_stalls() {
+    require("verilator");
+    let base = MvtuCfg {
+        name: "",
+        mw: 9,
+        mh: 6,
+        pe: 2,
+        simd: 1,
+        wbits: 1,
+        ibits: 1,
+        wtype: 0,
+        itype: 0,
+        nsteps: 1,
+        obits: 1,
+        out_bias: 0,
+        fanin: 9,
+        dirs: true,
+        vectors: 6,
+    };
+    let cfgs = vec![
+        // XNOR, 3x3 kernel one position per beat, NF 3
+        MvtuCfg {
+            name: "xnor_nf3",
+            ..base.clone()
+        },
+        // MAC: int3 weights x uint2 inputs, SIMD 3 of 9 positions, 2-bit out, PE 4 of 8
+        MvtuCfg {
+            name: "w3a2_simd3",
+            mh: 8,
+            pe: 4,
+            simd: 3,
+            wbits: 3,
+            ibits: 2,
+            wtype: 2,
+            itype: 1,
+            nsteps: 3,
+            obits: 2,
+            out_bias: 0,
+            ..base.clone()
+        },
+        // OFFSET, bipolar weights x int2 inputs (per-PE SUM x), 2x2 kernel in 2 beats,
+        // no activation
+        MvtuCfg {
+            name: "bipw_a2_noact",
+            mw: 4,
+            mh: 5,
+            pe: 5,
+            simd: 2,
+            ibits: 2,
+            itype: 2,
+            nsteps: 0,
+            fanin: 4,
+            ..base.clone()
+        },
+        // OFFSET, int2 weights x bipolar inputs (per-PE SUM w), PE 1
+        MvtuCfg {
+            name: "w2_bipx_pe1",
+            mw: 3,
+            mh: 3,
+            pe: 1,
+            simd: 1,
+            wbits: 2,
+            wtype: 2,
+            fanin: 3,
+            ..base.clone()
+        },
+    ];
+    let jobs: Vec<(String, Job)> = cfgs
+        .into_iter()
+        .map(|c| (c.name.to_string(), Box::new(move || vvau_job(c)) as Job))
+        .collect();
+    run_jobs("bnn_vvau", jobs);
+}
+
+// ===========================================================================
 // FIFO
 // ===========================================================================
 
@@ -1734,6 +1998,8 @@ struct SwgCfg {
     p: (usize, usize),
     /// buffer words beyond `Window::depth()`
     extra: usize,
+    /// `DEPTHWISE = 1`: per window the channel words outermost, kx innermost
+    dw: bool,
 }
 
 impl SwgCfg {
@@ -1789,30 +2055,43 @@ impl SwgCfg {
             param("PW", self.p.1),
             param("DEPTH", self.depth()),
             param("PAD", format!("{}'h{}", self.cw * self.wbits, lit.hex())),
+            param("DEPTHWISE", u32::from(self.dw)),
         ]
+    }
+
+    /// The beats `(ky, kx, cw)` of one window in stream order.
+    fn window_beats(&self) -> Vec<(usize, usize, usize)> {
+        let mut v = Vec::new();
+        for a in 0..self.k.0 * self.k.1 * self.cw {
+            v.push(if self.dw {
+                let (cw, r) = (a / (self.k.0 * self.k.1), a % (self.k.0 * self.k.1));
+                (r / self.k.1, r % self.k.1, cw)
+            } else {
+                let (r, cw) = (a / self.cw, a % self.cw);
+                (r / self.k.1, r % self.k.1, cw)
+            });
+        }
+        v
     }
 }
 
 /// im2col reference: per frame, per output pixel (raster order), per
-/// (ky, kx, cw) the input word or the pad word; `true` marks input words.
+/// (ky, kx, cw) (cw innermost; depthwise: cw outermost, kx innermost) the
+/// input word or the pad word; `true` marks input words.
 fn swg_reference(c: &SwgCfg, pad: &[u64], frames: &[Vec<u64>]) -> Vec<(u64, bool)> {
     let mut out = Vec::new();
     for f in frames {
         for oy in 0..c.oh() {
             for ox in 0..c.ow() {
-                for ky in 0..c.k.0 {
-                    for kx in 0..c.k.1 {
-                        let iy = (oy * c.s.0 + ky) as i64 - c.p.0 as i64;
-                        let ix = (ox * c.s.1 + kx) as i64 - c.p.1 as i64;
-                        let inside = iy >= 0 && ix >= 0 && iy < c.ih as i64 && ix < c.iw as i64;
-                        for cw in 0..c.cw {
-                            out.push(if inside {
-                                (f[(iy as usize * c.iw + ix as usize) * c.cw + cw], true)
-                            } else {
-                                (pad[cw], false)
-                            });
-                        }
-                    }
+                for (ky, kx, cw) in c.window_beats() {
+                    let iy = (oy * c.s.0 + ky) as i64 - c.p.0 as i64;
+                    let ix = (ox * c.s.1 + kx) as i64 - c.p.1 as i64;
+                    let inside = iy >= 0 && ix >= 0 && iy < c.ih as i64 && ix < c.iw as i64;
+                    out.push(if inside {
+                        (f[(iy as usize * c.iw + ix as usize) * c.cw + cw], true)
+                    } else {
+                        (pad[cw], false)
+                    });
                 }
             }
         }
@@ -1840,11 +2119,30 @@ const fn swg(
         s,
         p,
         extra,
+        dw: false,
+    }
+}
+
+/// [`swg`] in the depthwise order (`DEPTHWISE = 1`).
+#[allow(clippy::too_many_arguments)]
+const fn swg_dw(
+    ih: usize,
+    iw: usize,
+    cw: usize,
+    wbits: usize,
+    k: (usize, usize),
+    s: (usize, usize),
+    p: (usize, usize),
+    extra: usize,
+) -> SwgCfg {
+    SwgCfg {
+        dw: true,
+        ..swg(ih, iw, cw, wbits, k, s, p, extra)
     }
 }
 
 /// (IH, IW, CW, WBITS, (KH, KW), (SH, SW), (PH, PW), extra depth)
-const SWG_CFGS: [SwgCfg; 28] = [
+const SWG_CFGS: [SwgCfg; 35] = [
     // 3x3 stride 1, padding 1 / 0 (CNV style)
     swg(5, 7, 1, 1, (3, 3), (1, 1), (1, 1), 0),
     swg(5, 7, 2, 8, (3, 3), (1, 1), (0, 0), 0),
@@ -1882,6 +2180,14 @@ const SWG_CFGS: [SwgCfg; 28] = [
     swg(4, 4, 1, 6, (1, 1), (1, 1), (1, 1), 0),
     swg(3, 3, 1, 10, (3, 3), (1, 1), (2, 2), 0),
     swg(3, 5, 2, 4, (2, 3), (1, 2), (2, 2), 0),
+    // depthwise order: channel words outer, kernel positions inner
+    swg_dw(5, 7, 3, 4, (3, 3), (1, 1), (1, 1), 0),
+    swg_dw(7, 5, 2, 6, (3, 3), (2, 2), (1, 1), 0),
+    swg_dw(5, 7, 1, 5, (3, 3), (1, 1), (1, 1), 0),
+    swg_dw(6, 5, 2, 3, (2, 3), (1, 2), (0, 1), 3),
+    swg_dw(1, 9, 3, 2, (1, 3), (1, 1), (0, 1), 0),
+    swg_dw(3, 3, 2, 7, (3, 3), (1, 1), (2, 2), 0),
+    swg_dw(7, 7, 2, 1, (1, 1), (1, 1), (0, 0), 0),
 ];
 
 /// Frames per run.

@@ -137,7 +137,7 @@ fn rule_and_net_toml_reach_wrappers_report_and_readme() {
         n.layers
             .iter()
             .filter_map(|l| match &l.op {
-                Op::MatVec(m) => Some(m.folding),
+                Op::MatVec(m) | Op::Depthwise(m) => Some(m.folding),
                 Op::MaxPool(_) | Op::GlobalAvgPool(_) => None,
             })
             .collect()

@@ -2,13 +2,14 @@
 //! any directory. `build` copies the modules a design needs into `DIR/rtl/`.
 
 /// Every library module: file name and text, leaves first (a valid compile order).
-pub const MODULES: [(&str, &str); 13] = [
+pub const MODULES: [(&str, &str); 14] = [
     ("bnn_resize.v", include_str!("../../hw/bnn_resize.v")),
     ("bnn_rom.v", include_str!("../../hw/bnn_rom.v")),
     ("bnn_addtree.v", include_str!("../../hw/bnn_addtree.v")),
     ("bnn_dot.v", include_str!("../../hw/bnn_dot.v")),
     ("bnn_thresh.v", include_str!("../../hw/bnn_thresh.v")),
     ("bnn_mvtu.v", include_str!("../../hw/bnn_mvtu.v")),
+    ("bnn_vvau.v", include_str!("../../hw/bnn_vvau.v")),
     ("bnn_dwc.v", include_str!("../../hw/bnn_dwc.v")),
     ("bnn_fifo.v", include_str!("../../hw/bnn_fifo.v")),
     (
@@ -35,7 +36,8 @@ pub fn module(name: &str) -> Option<&'static str> {
 }
 
 /// The library files a design needs, in compile order: the MVTU and its parts always, the width
-/// converter, FIFO, top-k head, window generator, max-pool and global pool when used.
+/// converter, FIFO, top-k head, window generator, max-pool, global pool and VVAU (depthwise)
+/// when used.
 pub fn needed(
     dwc: bool,
     fifo: bool,
@@ -43,6 +45,7 @@ pub fn needed(
     swg: bool,
     pool: bool,
     gap: bool,
+    vvau: bool,
 ) -> Vec<&'static str> {
     MODULES
         .iter()
@@ -54,6 +57,7 @@ pub fn needed(
             "bnn_swg.v" => swg,
             "bnn_pool.v" => pool,
             "bnn_gap.v" => gap,
+            "bnn_vvau.v" => vvau,
             _ => true,
         })
         .collect()

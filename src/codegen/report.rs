@@ -154,15 +154,18 @@ pub struct LayerReport {
     pub name: String,
     /// The generated module (MVTU layers) or the library module (pools).
     pub module: String,
-    /// `dense`, `conv2d` or `maxpool`.
+    /// `dense`, `conv2d`, `depthwise` or `maxpool`.
     pub kind: &'static str,
     /// Cycles per frame at full speed (the busiest of its blocks).
     pub cycles_per_frame: u64,
     /// Input and output tensors: pixels · channels, in pixels · slots.
     pub input_layout: [usize; 3],
     pub output_layout: [usize; 3],
-    /// The `bnn_swg` in front (conv and max-pool layers).
+    /// The `bnn_swg` in front (conv, depthwise and max-pool layers).
     pub window: Option<WindowReport>,
+    /// A 1×1 stride-1 unpadded conv layer has no window generator: what that saves.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub window_bypass: Option<WindowBypassReport>,
     /// The `bnn_pool` (max-pool layers).
     pub pool: Option<PoolReport>,
     /// The `bnn_mvtu` (dense and conv layers).
@@ -185,6 +188,18 @@ pub struct GlobalPoolReport {
     pub divisor: usize,
     /// Where the division went (`docs/hardware.md`, "Global pooling").
     pub divisor_folded_into: String,
+}
+
+/// The window generator a 1×1 conv layer does not instantiate (its MVTU reads the stream
+/// directly): the line buffer and logic it would have cost, estimated as for a real one.
+#[derive(Clone, Debug, Serialize)]
+pub struct WindowBypassReport {
+    pub saved_buffer_words: usize,
+    pub saved_buffer_bits: u64,
+    pub saved_estimated_luts: u64,
+    pub saved_estimated_bram18: u64,
+    /// The generator's 2 cycles of latency (stage R and its output queue) are saved too.
+    pub saved_latency_cycles: u64,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -396,13 +411,23 @@ pub fn latency(hw: &HwNetwork) -> (u64, String) {
             first + (last - first) * need / words.max(1)
         });
         match (&layer.kind, w0) {
-            (HwKind::Mvtu(m), None) => {
+            (HwKind::Mvtu(m) | HwKind::Vvau(m), None) if m.vectors > 1 => {
+                // a 1×1 conv reading the stream directly: its first pixel's SF words, then
+                // NF·SF cycles per pixel, or the producer's pace
+                let (nf, sf, v) = (m.nf() as u64, m.sf() as u64, m.vectors as u64);
+                let lat = mvtu_params(m).latency() as u64;
+                let start = first;
+                first = start + sf + lat;
+                last = (last + (nf - 1) * sf + lat + 1).max(start + v * nf * sf + lat);
+            }
+            (HwKind::Mvtu(m) | HwKind::Vvau(m), None) => {
                 let (nf, sf) = (m.nf() as u64, m.sf() as u64);
                 let lat = mvtu_params(m).latency() as u64;
                 first = last + lat + 1;
                 last += (nf - 1) * sf + lat + 1;
             }
-            (HwKind::Mvtu(m), Some(w0)) => {
+            // The VVAU has the MVTU's pipeline (LAT) and reads a stream word every beat.
+            (HwKind::Mvtu(m) | HwKind::Vvau(m), Some(w0)) => {
                 let (nf, sf, v) = (m.nf() as u64, m.sf() as u64, m.vectors as u64);
                 let lat = mvtu_params(m).latency() as u64;
                 first = w0 + 2 + sf + lat;
@@ -510,6 +535,13 @@ pub fn build_report(hw: &HwNetwork, top: &str, modules: &[String]) -> BuildRepor
             cycles_per_frame: l.cycles() as u64,
             input_layout: [l.input.pixels, l.input.channels, l.input.slots],
             output_layout: [l.output.pixels, l.output.channels, l.output.slots],
+            window_bypass: l.bypassed_window.as_ref().map(|w| WindowBypassReport {
+                saved_buffer_words: w.depth,
+                saved_buffer_bits: (w.depth * w.word_bits()) as u64,
+                saved_estimated_luts: cost::swg_luts(w),
+                saved_estimated_bram18: cost::swg_bram18(w),
+                saved_latency_cycles: 2,
+            }),
             window: l.window.as_ref().map(|w| {
                 let g = &w.geom;
                 WindowReport {
@@ -549,7 +581,7 @@ pub fn build_report(hw: &HwNetwork, top: &str, modules: &[String]) -> BuildRepor
                     window_positions: p.kk,
                     words_per_pixel: p.cw,
                 }),
-                HwKind::Mvtu(_) | HwKind::Gap(_) => None,
+                HwKind::Mvtu(_) | HwKind::Vvau(_) | HwKind::Gap(_) => None,
             },
             global_pool: match &l.kind {
                 HwKind::Gap(g) => Some(GlobalPoolReport {

@@ -93,6 +93,12 @@ pub const MVTU_PE_GROUP: usize = 8;
 struct LayerTemplate {
     header: Vec<String>,
     module: String,
+    /// The library unit the wrapper instantiates (`bnn_mvtu`, or `bnn_vvau` for depthwise) and
+    /// its instance name.
+    core: &'static str,
+    core_inst: &'static str,
+    /// Elements per input word (SIMD; PE·SIMD for the VVAU).
+    in_elems: usize,
     blank: String,
     r_in: String,
     r_out: String,
@@ -357,7 +363,7 @@ fn layer_modules(hw: &HwNetwork, top: &str) -> Vec<String> {
                 // Pools instantiate library modules directly.
                 HwKind::Pool(_) => return "bnn_pool".to_string(),
                 HwKind::Gap(_) => return "bnn_gap".to_string(),
-                HwKind::Mvtu(_) => {}
+                HwKind::Mvtu(_) | HwKind::Vvau(_) => {}
             }
             let mut name = format!("{}_{}", hw.ident, l.ident);
             while used.contains(&name) {
@@ -473,7 +479,19 @@ fn layer_header(hw: &HwNetwork, layer: &HwLayer, l: &HwMvtu) -> Vec<String> {
         ),
         String::new(),
     ];
-    if let Some(w) = &layer.window {
+    if let (Some(w), true) = (&layer.window, layer.is_vvau()) {
+        let g = &w.geom;
+        h.push(format!(
+            "Depthwise {}x{} stride {}x{} padding {}x{} on {}x{}x{} -> {}x{}x{}: per output pixel and channel fold, each of {} channels' {}-position window, fed by bnn_swg in its depthwise order (kw innermost, then kh, then the channel word).",
+            g.kh, g.kw, g.sh, g.sw, g.ph, g.pw, g.ih, g.iw, layer.input.channels, g.oh(), g.ow(), layer.output.channels, l.pe, l.mw
+        ));
+    } else if let Some(w) = &layer.bypassed_window {
+        let g = &w.geom;
+        h.push(format!(
+            "Conv 1x1 on {}x{}x{} -> {}x{}x{}: one {}-element vector per pixel, read from the stream directly (no window generator: saves a {}-word line buffer).",
+            g.ih, g.iw, layer.input.channels, g.oh(), g.ow(), l.mh, l.mw, w.depth
+        ));
+    } else if let Some(w) = &layer.window {
         let g = &w.geom;
         h.push(format!(
             "Conv {}x{} stride {}x{} padding {}x{} on {}x{}x{} -> {}x{}x{}: one {}-element window per output pixel, fed by bnn_swg (channels innermost, then kw, then kh).",
@@ -620,8 +638,9 @@ fn layer_file(hw: &HwNetwork, layer: &HwLayer, l: &HwMvtu, module: &str) -> Resu
     } else {
         Vec::new()
     };
+    let in_elems = layer.in_elems_of_unit();
     let widths = [
-        l.simd * l.ibits() as usize,
+        in_elems * l.ibits() as usize,
         l.pe * l.obits() as usize,
         groups * waw,
         l.pe * ww,
@@ -636,6 +655,13 @@ fn layer_file(hw: &HwNetwork, layer: &HwLayer, l: &HwMvtu, module: &str) -> Resu
     let t = LayerTemplate {
         header: layer_header(hw, layer, l),
         module: module.to_string(),
+        core: if layer.is_vvau() {
+            "bnn_vvau"
+        } else {
+            "bnn_mvtu"
+        },
+        core_inst: if layer.is_vvau() { "u_vvau" } else { "u_mvtu" },
+        in_elems,
         blank: " ".repeat(col),
         r_in: range(widths[0], col),
         r_out: range(widths[1], col),
@@ -683,7 +709,7 @@ fn swg_params(w: &HwWindow) -> Vec<Param> {
     for (s, &v) in w.pad.iter().enumerate() {
         pad.set(s * eb, eb, v);
     }
-    vec![
+    let mut params = vec![
         param("IH", g.ih),
         param("IW", g.iw),
         param("CW", g.cw),
@@ -697,7 +723,11 @@ fn swg_params(w: &HwWindow) -> Vec<Param> {
         param("DEPTH", w.depth),
         param("RAM_STYLE", format!("\"{}\"", w.buffer_kind().name())),
         param("PAD", format!("{bits}'h{}", pad.to_hex())),
-    ]
+    ];
+    if w.depthwise {
+        params.push(param("DEPTHWISE", 1));
+    }
+    params
 }
 
 /// The `bnn_gap` instance of global-pool layer `i` (parameters as `cyclesim::gap_params`).
@@ -788,7 +818,7 @@ fn top_file(hw: &HwNetwork, top: &str, modules: &[String]) -> Result<(Vec<u8>, V
         let out = format!("l{i}_{}", l.ident);
         wires.push(wire(out.clone(), l.out_word_bits()));
         match &l.kind {
-            HwKind::Mvtu(m) => blocks.push(Block {
+            HwKind::Mvtu(m) | HwKind::Vvau(m) => blocks.push(Block {
                 comment: format!(
                     "Layer {i} \"{}\": {} {} -> {}, PE {}, SIMD {}, NF {} x SF {}{} = {} cycles/frame.",
                     l.name,
@@ -1080,15 +1110,16 @@ pub(super) fn generate(hw: HwNetwork) -> Result<Design> {
     let any_swg = hw.layers.iter().any(|l| l.window.is_some());
     let any_pool = hw.layers.iter().any(|l| matches!(l.kind, HwKind::Pool(_)));
     let any_gap = hw.layers.iter().any(|l| matches!(l.kind, HwKind::Gap(_)));
-    let used = (
+    let any_vvau = hw.layers.iter().any(HwLayer::is_vvau);
+    for name in hwlib::needed(
         any_dwc,
         any_fifo,
         hw.head.is_some(),
         any_swg,
         any_pool,
         any_gap,
-    );
-    for name in hwlib::needed(used.0, used.1, used.2, used.3, used.4, used.5) {
+        any_vvau,
+    ) {
         let text = hwlib::module(name).expect("a library module");
         files.push(GeneratedFile {
             path: format!("rtl/{name}"),

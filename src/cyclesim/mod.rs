@@ -54,6 +54,7 @@ mod pool;
 mod stall;
 mod swg;
 mod topk;
+mod vvau;
 
 pub use bits::{from_hex, limbs, to_hex};
 pub use dwc::Dwc;
@@ -64,6 +65,7 @@ pub use pool::{Pool, PoolParams};
 pub use stall::{threshold as stall_threshold, StallGen, Stalls};
 pub use swg::{Swg, SwgParams};
 pub use topk::{TopK, TopkParams};
+pub use vvau::Vvau;
 
 use crate::datatype::DataType;
 use crate::error::{Error, Result};
@@ -175,6 +177,7 @@ impl Words {
 #[derive(Clone, Debug)]
 pub enum Block {
     Mvtu(Box<Mvtu>),
+    Vvau(Box<Vvau>),
     Fifo(Fifo),
     Dwc(Dwc),
     TopK(TopK),
@@ -188,6 +191,7 @@ impl Block {
     fn s_ready(&self, m_ready: bool) -> bool {
         match self {
             Block::Mvtu(b) => b.s_ready(),
+            Block::Vvau(b) => b.s_ready(),
             Block::Fifo(b) => b.s_ready(),
             Block::Dwc(b) => b.s_ready(),
             Block::TopK(b) => b.s_ready(m_ready),
@@ -201,6 +205,7 @@ impl Block {
     fn m_data(&self) -> &[u64] {
         match self {
             Block::Mvtu(b) => b.m_data(),
+            Block::Vvau(b) => b.m_data(),
             Block::Fifo(b) => b.m_data(),
             Block::Dwc(b) => b.m_data(),
             Block::TopK(b) => b.m_data(),
@@ -216,6 +221,7 @@ impl Block {
     fn flags(&self) -> Flags {
         match self {
             Block::Mvtu(b) => Flags::new(b.s_ready(), b.m_valid(), b.idle_edge()),
+            Block::Vvau(b) => Flags::new(b.s_ready(), b.m_valid(), b.idle_edge()),
             Block::Fifo(b) => Flags::new(b.s_ready(), b.m_valid(), b.idle_edge()),
             Block::Dwc(b) => Flags::new(b.s_ready(), b.m_valid(), b.idle_edge()),
             Block::TopK(b) => Flags {
@@ -234,6 +240,10 @@ impl Block {
     fn tick_flags(&mut self, push: Option<&[u64]>, pop: bool) -> Flags {
         match self {
             Block::Mvtu(b) => {
+                b.tick(push, pop);
+                Flags::new(b.s_ready(), b.m_valid(), b.idle_edge())
+            }
+            Block::Vvau(b) => {
                 b.tick(push, pop);
                 Flags::new(b.s_ready(), b.m_valid(), b.idle_edge())
             }
@@ -271,6 +281,7 @@ impl Block {
     fn reset(&mut self) {
         match self {
             Block::Mvtu(b) => b.reset(),
+            Block::Vvau(b) => b.reset(),
             Block::Fifo(b) => b.reset(),
             Block::Dwc(b) => b.reset(),
             Block::TopK(b) => b.reset(),
@@ -280,10 +291,11 @@ impl Block {
         }
     }
 
-    /// `mvtu`, `fifo`, `dwc-up`, `dwc-down`, `dwc-general`, `topk`, `swg`, `pool`, `gap`.
+    /// `mvtu`, `vvau`, `fifo`, `dwc-up`, `dwc-down`, `dwc-general`, `topk`, `swg`, `pool`, `gap`.
     pub fn kind(&self) -> String {
         match self {
             Block::Mvtu(_) => "mvtu".into(),
+            Block::Vvau(_) => "vvau".into(),
             Block::Fifo(_) => "fifo".into(),
             Block::Dwc(d) => format!("dwc-{}", d.kind()),
             Block::TopK(_) => "topk".into(),
@@ -590,6 +602,11 @@ impl Pipeline {
                     beats: m.beats,
                     stall_cycles: m.stall_cycles,
                 }),
+                Block::Vvau(m) => mvtus.push(MvtuStat {
+                    name: name.clone(),
+                    beats: m.beats,
+                    stall_cycles: m.stall_cycles,
+                }),
                 _ => {}
             }
         }
@@ -714,6 +731,11 @@ fn push_layer(p: &mut Pipeline, i: usize, l: &HwLayer) -> std::result::Result<()
             let b = Mvtu::new(&mvtu_params(m), &wrom, &trom)?;
             p.push(format!("l{i}_{}", l.ident), Block::Mvtu(Box::new(b)));
         }
+        HwKind::Vvau(m) => {
+            let (wrom, trom) = rom_images(m);
+            let b = Vvau::new(&mvtu_params(m), &wrom, &trom)?;
+            p.push(format!("l{i}_{}", l.ident), Block::Vvau(Box::new(b)));
+        }
         HwKind::Pool(q) => {
             let b = Pool::new(&PoolParams {
                 cw: q.cw,
@@ -763,6 +785,7 @@ pub fn swg_params(w: &HwWindow) -> SwgParams {
         wbits,
         depth: w.depth,
         pad,
+        depthwise: w.depthwise,
     }
 }
 

@@ -26,6 +26,9 @@ pub struct SwgParams {
     /// The pad words, `CW·WBITS` bits as little-endian limbs: pad word `cw` is
     /// `PAD[cw·WBITS +: WBITS]`. Missing limbs are zero.
     pub pad: Vec<u64>,
+    /// `DEPTHWISE`: per window, `cw` outermost and `kx` innermost (the VVAU's order), instead of
+    /// `cw` innermost.
+    pub depthwise: bool,
 }
 
 impl SwgParams {
@@ -370,24 +373,43 @@ impl Swg {
         }
     }
 
-    /// Advances the odometer by one beat (`cw` innermost, then `kx`, `ky`, `ox`, `oy`).
+    /// Advances the odometer by one beat (`cw` innermost, then `kx`, `ky`, `ox`, `oy`; with
+    /// `depthwise`, `kx` innermost, then `ky`, `cw`, `ox`, `oy`).
     #[inline]
     fn advance(&mut self) {
-        self.cw += 1;
-        if self.cw < self.cw_n {
-            return;
+        if self.p.depthwise {
+            self.kx += 1;
+            if self.kx < self.kw {
+                return;
+            }
+            self.kx = 0;
+            self.ky += 1;
+            if self.ky < self.kh {
+                return;
+            }
+            self.ky = 0;
+            self.cw += 1;
+            if self.cw < self.cw_n {
+                return;
+            }
+            self.cw = 0;
+        } else {
+            self.cw += 1;
+            if self.cw < self.cw_n {
+                return;
+            }
+            self.cw = 0;
+            self.kx += 1;
+            if self.kx < self.kw {
+                return;
+            }
+            self.kx = 0;
+            self.ky += 1;
+            if self.ky < self.kh {
+                return;
+            }
+            self.ky = 0;
         }
-        self.cw = 0;
-        self.kx += 1;
-        if self.kx < self.kw {
-            return;
-        }
-        self.kx = 0;
-        self.ky += 1;
-        if self.ky < self.kh {
-            return;
-        }
-        self.ky = 0;
         let w = &self.p.window;
         self.win += 1;
         if self.win == self.nwin {
@@ -425,7 +447,33 @@ mod tests {
             wbits,
             depth,
             pad,
+            depthwise: rng.below(2) == 0,
         }
+    }
+
+    /// The beats `(ky, kx, cw)` of one window in stream order: `cw` innermost, or (depthwise)
+    /// outermost.
+    fn window_beats(p: &SwgParams) -> Vec<(usize, usize, usize)> {
+        let w = &p.window;
+        let mut v = Vec::new();
+        if p.depthwise {
+            for c in 0..w.cw {
+                for ky in 0..w.kh {
+                    for kx in 0..w.kw {
+                        v.push((ky, kx, c));
+                    }
+                }
+            }
+        } else {
+            for ky in 0..w.kh {
+                for kx in 0..w.kw {
+                    for c in 0..w.cw {
+                        v.push((ky, kx, c));
+                    }
+                }
+            }
+        }
+        v
     }
 
     /// im2col of `frames` frames of `inputs`, the way the golden model pads.
@@ -436,19 +484,15 @@ mod tests {
         for f in 0..frames {
             for oy in 0..w.oh() {
                 for ox in 0..w.ow() {
-                    for ky in 0..w.kh {
-                        for kx in 0..w.kw {
-                            for c in 0..w.cw {
-                                let iy = (oy * w.sh + ky) as i64 - w.ph as i64;
-                                let ix = (ox * w.sw + kx) as i64 - w.pw as i64;
-                                if iy < 0 || ix < 0 || iy >= w.ih as i64 || ix >= w.iw as i64 {
-                                    bits::extract(&mut pw, &p.pad, c * p.wbits, p.wbits);
-                                    out.push(&pw);
-                                } else {
-                                    let n = (iy as usize * w.iw + ix as usize) * w.cw + c;
-                                    out.push(inputs.get(f * w.frame_words() + n));
-                                }
-                            }
+                    for (ky, kx, c) in window_beats(p) {
+                        let iy = (oy * w.sh + ky) as i64 - w.ph as i64;
+                        let ix = (ox * w.sw + kx) as i64 - w.pw as i64;
+                        if iy < 0 || ix < 0 || iy >= w.ih as i64 || ix >= w.iw as i64 {
+                            bits::extract(&mut pw, &p.pad, c * p.wbits, p.wbits);
+                            out.push(&pw);
+                        } else {
+                            let n = (iy as usize * w.iw + ix as usize) * w.cw + c;
+                            out.push(inputs.get(f * w.frame_words() + n));
                         }
                     }
                 }
@@ -464,24 +508,20 @@ mod tests {
         let mut n = 0;
         for j in 0..w.oh() * w.ow() {
             let (oy, ox) = (j / w.ow(), j % w.ow());
-            for ky in 0..w.kh {
-                for kx in 0..w.kw {
-                    let iy = (oy * w.sh + ky) as i64 - w.ph as i64;
-                    let ix = (ox * w.sw + kx) as i64 - w.pw as i64;
-                    let pad = iy < 0 || ix < 0 || iy >= w.ih as i64 || ix >= w.iw as i64;
-                    for c in 0..w.cw {
-                        let wlast = ky + 1 == w.kh && kx + 1 == w.kw && c + 1 == w.cw;
-                        let rel = if j + 1 == w.oh() * w.ow() {
-                            w.frame_words()
-                        } else {
-                            w.hold((j + 1) / w.ow(), (j + 1) % w.ow())
-                        };
-                        if !pad || (wlast && rel > 0) {
-                            return n;
-                        }
-                        n += 1;
-                    }
+            for (ky, kx, c) in window_beats(p) {
+                let iy = (oy * w.sh + ky) as i64 - w.ph as i64;
+                let ix = (ox * w.sw + kx) as i64 - w.pw as i64;
+                let pad = iy < 0 || ix < 0 || iy >= w.ih as i64 || ix >= w.iw as i64;
+                let wlast = ky + 1 == w.kh && kx + 1 == w.kw && c + 1 == w.cw;
+                let rel = if j + 1 == w.oh() * w.ow() {
+                    w.frame_words()
+                } else {
+                    w.hold((j + 1) / w.ow(), (j + 1) % w.ow())
+                };
+                if !pad || (wlast && rel > 0) {
+                    return n;
                 }
+                n += 1;
             }
         }
         n
@@ -699,6 +739,7 @@ mod tests {
             wbits: 4,
             depth: w.depth(),
             pad: vec![0xff],
+            depthwise: false,
         };
         assert!(Swg::new(&ok).is_ok());
         let bad = |f: &dyn Fn(&mut SwgParams)| {
@@ -729,6 +770,7 @@ mod tests {
             wbits: 1,
             depth,
             pad: vec![0],
+            depthwise: false,
         };
         let mut s = Swg::new(&p).unwrap();
         let sf = w.window_words();

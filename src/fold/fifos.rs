@@ -296,7 +296,7 @@ pub fn size(
     let mut net = net.clone();
     for layer in &mut net.layers {
         match &mut layer.op {
-            Op::MatVec(mv) => {
+            Op::MatVec(mv) | Op::Depthwise(mv) => {
                 mv.folding.fifo_depth = None;
                 mv.folding.buffer_depth = None;
             }
@@ -535,8 +535,10 @@ impl Sizing {
         for b in &self.buffers {
             let d = (b.chosen != b.rule).then_some(b.chosen);
             match (&mut net.layers[b.layer].op, b.kind) {
-                (Op::MatVec(mv), BufferKind::Fifo) => mv.folding.fifo_depth = d,
-                (Op::MatVec(mv), BufferKind::Window) => mv.folding.buffer_depth = d,
+                (Op::MatVec(mv) | Op::Depthwise(mv), BufferKind::Fifo) => mv.folding.fifo_depth = d,
+                (Op::MatVec(mv) | Op::Depthwise(mv), BufferKind::Window) => {
+                    mv.folding.buffer_depth = d
+                }
                 (Op::MaxPool(p), BufferKind::Window) => p.buffer_depth = d,
                 (Op::MaxPool(_), BufferKind::Fifo) => {}
                 (Op::GlobalAvgPool(_), _) => {}
@@ -718,6 +720,7 @@ mod tests {
                     wbits: 4,
                     depth,
                     pad: vec![0],
+                    depthwise: false,
                 };
                 let mut pipe = Pipeline::single(Block::Swg(Box::new(Swg::new(&p).unwrap())), 4, 4);
                 let mut input = Words::new(4);

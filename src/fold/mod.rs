@@ -127,6 +127,11 @@ pub struct Design {
 pub fn apply(net: &mut Network, folds: &[LayerFold]) {
     for (layer, f) in net.layers.iter_mut().zip(folds) {
         match &mut layer.op {
+            // A depthwise layer's folding is not searched (`Problem::new` refuses them).
+            Op::Depthwise(mv) => {
+                mv.folding.fifo_depth = None;
+                mv.folding.buffer_depth = None;
+            }
             Op::MatVec(mv) => {
                 mv.folding.pe = f.pe;
                 mv.folding.simd = f.simd;
@@ -388,6 +393,7 @@ impl Design {
                 match &layer.op {
                     Op::MatVec(mv) if mv.conv.is_some() => "conv2d",
                     Op::MatVec(_) => "dense",
+                    Op::Depthwise(_) => "depthwise",
                     Op::MaxPool(_) => "maxpool",
                     Op::GlobalAvgPool(_) => "globalavgpool",
                 }

@@ -172,6 +172,16 @@ impl<'a> Problem<'a> {
     /// Prepares `net` (lowered, see [`crate::passes::lower`]). Errors: whatever `pad` rejects
     /// at the fully folded design (PE = SIMD = 1), which no folding changes.
     pub fn new(net: &'a Network) -> Result<Problem<'a>> {
+        if let Some(l) = net.layers.iter().find(|l| matches!(l.op, Op::Depthwise(_))) {
+            // The cost model knows the MVTU's and the pool's resources, not the VVAU's; a
+            // folding it cannot price would be a wrong answer, not an estimate.
+            return Err(Error::Unsupported(format!(
+                "layer \"{}\" is a depthwise convolution, which the auto-folding does not model \
+                 yet\nhelp: set pe and simd of every layer by hand in net.toml (see \
+                 docs/net-format.md, `groups`)",
+                l.name
+            )));
+        }
         let mut plain = net.clone();
         for l in &mut plain.layers {
             if let Op::MatVec(mv) = &mut l.op {
@@ -327,6 +337,7 @@ impl<'a> Problem<'a> {
                     ram_style: mv.folding.ram_style,
                     threshold_ram_style: mv.folding.threshold_ram_style,
                 },
+                Op::Depthwise(mv) => LayerFold::new(mv.folding.pe, mv.folding.simd),
                 Op::MaxPool(_) | Op::GlobalAvgPool(_) => LayerFold::new(1, 1),
             })
             .collect()
@@ -408,6 +419,7 @@ impl<'a> Problem<'a> {
                     depth: self.depth(i, &geom, 1),
                     rule_depth: self.depth(i, &geom, 1),
                     pad: Vec::new(),
+                    depthwise: false,
                 };
                 let core = lout.pixels * kernel[0] * kernel[1] * geom.cw;
                 let cycles = geom
@@ -438,6 +450,8 @@ impl<'a> Problem<'a> {
                 let mh_pad = lout.slots;
                 let (window, mw_pad, vectors) = match m.conv {
                     None => (None, lin.total_slots(), 1),
+                    // 1×1 conv: no window generator (passes::pad, "1×1 convolutions")
+                    Some(g) if g.is_pointwise() => (None, lin.slots, lout.pixels),
                     Some(g) => {
                         let geom = Window {
                             ih: m.image.0,
@@ -457,6 +471,7 @@ impl<'a> Problem<'a> {
                             depth: self.depth(i, &geom, mh_pad / pe),
                             rule_depth: self.depth(i, &geom, mh_pad / pe),
                             pad: Vec::new(),
+                            depthwise: false,
                         };
                         (Some(window), geom.window_words() * simd, lout.pixels)
                     }

@@ -183,6 +183,13 @@ impl Exporter {
             self.line("[[layer]]");
             match &layer.op {
                 Op::MatVec(m) => self.matvec(layer, m)?,
+                Op::Depthwise(_) => {
+                    return Err(Error::Unsupported(format!(
+                        "layer \"{}\": writing a depthwise convolution back to net.toml is not \
+                         implemented",
+                        layer.name
+                    )))
+                }
                 Op::MaxPool(p) => {
                     self.line("kind = \"maxpool\"");
                     self.line(format!("name = \"{}\"", layer.name));

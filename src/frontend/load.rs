@@ -431,6 +431,31 @@ impl Ctx {
             ));
         };
         let ofm = positive(c.out_channels, MAX_DIM).map_err(|m| at.err("out_channels", m))?;
+        let depthwise = match c.groups {
+            None | Some(1) => false,
+            Some(g) if g == ifm as i64 && ofm == ifm => true,
+            Some(g) if g == ifm as i64 => {
+                return Err(at.err(
+                    "out_channels",
+                    format!(
+                        "{ofm} with groups = {g}: a depthwise layer has a depth multiplier of 1, \
+                         out_channels = in_channels = {ifm}\nhelp: set out_channels = {ifm}, \
+                         and follow with a 1x1 conv2d to change the channel count"
+                    ),
+                ))
+            }
+            Some(g) => {
+                return Err(at.err(
+                    "groups",
+                    format!(
+                        "{g}: only 1 (a full convolution) and {ifm} (depthwise: one channel per \
+                         group, the in_channels of {}) are supported\nhelp: set groups = 1 or \
+                         groups = {ifm}",
+                        at.source
+                    ),
+                ))
+            }
+        };
         let kernel = pair(&c.kernel, 1, MAX_WINDOW).map_err(|m| at.err("kernel", m))?;
         let stride = match &c.stride {
             Some(s) => pair(s, 1, MAX_WINDOW).map_err(|m| at.err("stride", m))?,
@@ -494,9 +519,11 @@ impl Ctx {
         let raw = npy::read_int(&path).map_err(in_field(&loc))?;
         let layout = c.weight_layout.as_deref().unwrap_or("oihw");
         let [kh, kw] = kernel;
+        // A grouped weight tensor's "i" axis is in_channels / groups: 1 for depthwise.
+        let wi = if depthwise { 1 } else { ifm };
         let expected = match layout {
-            "oihw" => [ofm, ifm, kh, kw],
-            "hwio" => [kh, kw, ifm, ofm],
+            "oihw" => [ofm, wi, kh, kw],
+            "hwio" => [kh, kw, wi, ofm],
             other => {
                 return Err(at.err(
                     "weight_layout",
@@ -504,10 +531,11 @@ impl Ctx {
                 ))
             }
         };
-        let names = if layout == "oihw" {
-            "[out_channels, in_channels, kh, kw]"
-        } else {
-            "[kh, kw, in_channels, out_channels]"
+        let names = match (layout == "oihw", depthwise) {
+            (true, false) => "[out_channels, in_channels, kh, kw]",
+            (false, false) => "[kh, kw, in_channels, out_channels]",
+            (true, true) => "[channels, 1, kh, kw]",
+            (false, true) => "[kh, kw, 1, channels]",
         };
         let w4 = shaped::<Ix4>(
             raw,
@@ -525,6 +553,18 @@ impl Ctx {
         } else {
             w4.permuted_axes([3, 0, 1, 2])
         };
+        if depthwise {
+            return self.depthwise(
+                at,
+                c,
+                ohwi,
+                weight_dtype,
+                activation,
+                input,
+                [oh, ow],
+                pad_value,
+            );
+        }
         let mw = kh * kw * ifm;
         if ofm.saturating_mul(mw) > MAX_WEIGHTS {
             return Err(at.err(
@@ -575,6 +615,62 @@ impl Ctx {
             dtype: activation_output(&mv, in_dtype),
         };
         Ok((Op::MatVec(mv), output))
+    }
+
+    /// The rest of [`Self::conv`] for `groups = in_channels`: weights `(C, kh, kw, 1)` (FINN's
+    /// order with one input channel per group) become the `[C, kh·kw]` matrix of
+    /// [`Op::Depthwise`]; PE folds the channels, SIMD the kernel positions.
+    #[allow(clippy::too_many_arguments)]
+    fn depthwise(
+        &self,
+        at: &At,
+        c: ConvSpec,
+        ohwi: ndarray::Array4<i64>,
+        weight_dtype: DataType,
+        activation: toml::Table,
+        input: TensorType,
+        [oh, ow]: [usize; 2],
+        pad_value: i64,
+    ) -> Result<(Op, TensorType)> {
+        let in_dtype = matvec_input(at, input)?;
+        let (ch, kh, kw) = (ohwi.shape()[0], ohwi.shape()[1], ohwi.shape()[2]);
+        let weights =
+            Array2::from_shape_vec((ch, kh * kw), ohwi.iter().map(|&v| v as i32).collect())
+                .expect("C x (kh·kw) elements");
+        let mut folding = folding(at, c.pe, c.simd, ch, kh * kw)?;
+        folding.ram_style = ram_style(at, "ram_style", c.ram_style.as_deref())?;
+        folding.threshold_ram_style =
+            ram_style(at, "threshold_ram_style", c.threshold_ram_style.as_deref())?;
+        folding.buffer_depth = depth(at, "buffer_depth", c.buffer_depth, 1)?;
+        let mut mv = MatVec {
+            conv: Some(ConvGeometry {
+                kernel: [kh, kw],
+                stride: match &c.stride {
+                    Some(s) => pair(s, 1, MAX_WINDOW).map_err(|m| at.err("stride", m))?,
+                    None => [1, 1],
+                },
+                padding: match &c.padding {
+                    Some(p) => pair(p, 0, MAX_WINDOW).map_err(|m| at.err("padding", m))?,
+                    None => [0, 0],
+                },
+                pad_value,
+            }),
+            weights,
+            weight_dtype,
+            activation: Activation::Identity,
+            folding,
+        };
+        mv.activation = self.activation(at, activation, &mv)?;
+        no_threshold_style_without_thresholds(at, &mv)?;
+        let output = TensorType {
+            shape: Shape::Image {
+                h: oh,
+                w: ow,
+                c: ch,
+            },
+            dtype: activation_output(&mv, in_dtype),
+        };
+        Ok((Op::Depthwise(mv), output))
     }
 
     fn maxpool(&self, at: &At, p: PoolSpec, input: TensorType) -> Result<(Op, TensorType)> {

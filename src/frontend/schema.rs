@@ -66,6 +66,8 @@ pub struct ConvSpec {
     #[allow(dead_code)]
     pub name: Option<String>,
     pub out_channels: i64,
+    /// `1` (default) or the input channel count (depthwise, `out_channels = in_channels`).
+    pub groups: Option<i64>,
     pub kernel: Pair,
     pub stride: Option<Pair>,
     pub padding: Option<Pair>,

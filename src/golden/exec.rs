@@ -176,6 +176,7 @@ fn run_stage<const R: usize, K: BlockKernel<R>, const F: usize>(st: &Stage, ws: 
             run_packed::<R, K, F>(p, &ws.cur.words, st.out_fmt, out, &mut ws.win, &mut ws.rows)
         }
         StageOp::Mac(m) => run_mac(m, &ws.cur.vals, st.out_fmt, out, &mut ws.winv),
+        StageOp::Depthwise(m) => super::depthwise::run(m, &ws.cur.vals, st.out_fmt, out),
         StageOp::Pool(p) => run_pool(p, st.in_fmt, st.out_fmt, &ws.cur, out, &mut ws.tmp),
         StageOp::GlobalSum(g) => {
             super::gap::run_global_sum(g, st.out_fmt, &ws.cur, out, &mut ws.tmp)
@@ -249,7 +250,7 @@ fn values_of(st: &Stage, b: &Bufs) -> Vec<i64> {
 }
 
 /// Sizes and zeroes `out` for `pixels × c` elements in `fmt`.
-fn prepare(fmt: Fmt, pixels: usize, c: usize, out: &mut Bufs) {
+pub(super) fn prepare(fmt: Fmt, pixels: usize, c: usize, out: &mut Bufs) {
     match fmt {
         Fmt::Values => {
             out.vals.clear();
@@ -264,7 +265,7 @@ fn prepare(fmt: Fmt, pixels: usize, c: usize, out: &mut Bufs) {
 
 /// Writes value `v` of channel `ch` of pixel `p` (a tensor of `c` channels).
 #[inline(always)]
-fn write_value(fmt: Fmt, out: &mut Bufs, p: usize, ch: usize, c: usize, v: i64) {
+pub(super) fn write_value(fmt: Fmt, out: &mut Bufs, p: usize, ch: usize, c: usize, v: i64) {
     match fmt {
         Fmt::Values => out.vals[p * c + ch] = v,
         Fmt::Planes(dt) => {

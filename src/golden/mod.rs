@@ -41,6 +41,7 @@
 //! (784-1024-1024-1024-10) runs at about 340 k frames/s one frame at a time and 530–600 k frames/s
 //! in batches, 1.0–1.8 binary TMAC/s; `cargo bench --bench golden` measures it.
 
+mod depthwise;
 mod exec;
 mod gap;
 mod kernels;

@@ -131,6 +131,8 @@ pub(crate) struct Pool {
 pub(crate) enum StageOp {
     Packed(PackedMatVec),
     Mac(MacMatVec),
+    /// A depthwise convolution (`golden::depthwise`): `weights` `[C][KH·KW]`, `mh = C`.
+    Depthwise(MacMatVec),
     Pool(Pool),
     GlobalSum(super::gap::GlobalSum),
 }
@@ -143,14 +145,14 @@ pub(crate) struct Stage {
     pub out_c: usize,
 }
 
-fn hw(s: Shape) -> (usize, usize, usize) {
+pub(super) fn hw(s: Shape) -> (usize, usize, usize) {
     match s {
         Shape::Flat(c) => (1, 1, c),
         Shape::Image { h, w, c } => (h, w, c),
     }
 }
 
-fn loc(i: usize, l: &Layer) -> String {
+pub(super) fn loc(i: usize, l: &Layer) -> String {
     format!("layer {i} (\"{}\")", l.name)
 }
 
@@ -190,6 +192,7 @@ pub(crate) fn plan(net: &Network, isa: Isa) -> Result<Vec<Stage>> {
         }
         let op = match &layer.op {
             Op::MatVec(m) => plan_matvec(i, layer, m, isa)?,
+            Op::Depthwise(m) => super::depthwise::plan(i, layer, m)?,
             Op::MaxPool(p) => plan_pool(i, layer, p)?,
             Op::GlobalAvgPool(g) => {
                 StageOp::GlobalSum(super::gap::plan_global_sum(&loc(i, layer), layer, g)?)
@@ -217,7 +220,7 @@ pub(crate) fn plan(net: &Network, isa: Isa) -> Result<Vec<Stage>> {
         .zip(&net.layers)
         .map(|(op, l)| match op {
             StageOp::Packed(p) => Fmt::Planes(p.in_dtype),
-            StageOp::Mac(_) | StageOp::GlobalSum(_) => Fmt::Values,
+            StageOp::Mac(_) | StageOp::Depthwise(_) | StageOp::GlobalSum(_) => Fmt::Values,
             StageOp::Pool(_) => match l.input.dtype {
                 ValueType::Data(d @ (DataType::Bipolar | DataType::UInt(1))) => Fmt::Planes(d),
                 _ => Fmt::Values,
@@ -444,17 +447,17 @@ fn plan_matvec(i: usize, layer: &Layer, m: &ir::MatVec, isa: Isa) -> Result<Stag
 }
 
 /// Checked thresholds with their count → value table.
-struct CheckedThresholds<'a> {
+pub(super) struct CheckedThresholds<'a> {
     t: &'a ir::Thresholds,
-    steps: usize,
+    pub(super) steps: usize,
     out: DataType,
-    value: Vec<i64>,
+    pub(super) value: Vec<i64>,
 }
 
 impl CheckedThresholds<'_> {
     /// `[row][step]` clamped into `[lo − 1, hi + 1]` (a threshold outside the reachable range is
     /// "always" or "never" either way), and the per-row `≤` flags.
-    fn per_row(&self, mh: usize, lo: i64, hi: i64) -> (Vec<i64>, Vec<bool>) {
+    pub(super) fn per_row(&self, mh: usize, lo: i64, hi: i64) -> (Vec<i64>, Vec<bool>) {
         let mut t = Vec::with_capacity(mh * self.steps);
         let mut le = Vec::with_capacity(mh);
         for r in 0..mh {
@@ -470,7 +473,7 @@ impl CheckedThresholds<'_> {
     }
 }
 
-fn check_thresholds<'a>(
+pub(super) fn check_thresholds<'a>(
     at: &str,
     t: &'a ir::Thresholds,
     mh: usize,

@@ -778,6 +778,7 @@ fn reference(net: &Network, frame: &[i64]) -> (Vec<Vec<i64>>, Vec<i64>) {
             Op::GlobalAvgPool(_) => (0..c)
                 .map(|ch| (0..h * w).map(|p| at(&x, p / w, p % w, ch)).sum())
                 .collect(),
+            Op::Depthwise(_) => unreachable!("the random nets have no depthwise layers"),
             Op::MaxPool(p) => {
                 let Shape::Image { h: oh, w: ow, .. } = layer.output.shape else {
                     unreachable!()

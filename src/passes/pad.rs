@@ -9,6 +9,17 @@
 //! - **conv2d** → `bnn_swg` (im2col window generator with the padding built in) → `bnn_mvtu`, one
 //!   vector (window) per output pixel, `NF·SF` cycles each;
 //! - **maxpool** → `bnn_swg` → `bnn_pool` (lane-wise max over the window; OR for binary).
+//! - **depthwise** (`conv2d` with `groups = in_channels`) → `bnn_swg` in its depthwise order →
+//!   `bnn_vvau`, PE channels per word, one kernel position per beat.
+//!
+//! # 1×1 convolutions
+//!
+//! A 1×1 stride-1 unpadded conv2d reads every input word once, in stream order: its window
+//! generator would be a pass-through with a line buffer. It gets none; its MVTU reads the stream
+//! directly, one vector (pixel) of `SF` words at a time (`HwLayer::bypassed_window` keeps what
+//! was saved for `report.json`). With NF > 1 the MVTU replays each pixel from its input buffer
+//! and takes no input during the other neuron folds, so it gets the FIFO rule of a dense layer:
+//! one vector (`SF` words) in front.
 //!
 //! # Padding (see `docs/hardware.md`)
 //!
@@ -86,7 +97,7 @@ pub fn pad(net: &Network) -> Result<HwNetwork> {
     let layouts = tensor_layouts(
         net,
         &|i| match &net.layers[i].op {
-            Op::MatVec(mv) => (mv.folding.pe, mv.folding.simd),
+            Op::MatVec(mv) | Op::Depthwise(mv) => (mv.folding.pe, mv.folding.simd),
             Op::MaxPool(_) | Op::GlobalAvgPool(_) => (1, 1),
         },
         Some(&mut notes),
@@ -105,6 +116,7 @@ pub fn pad(net: &Network) -> Result<HwNetwork> {
             None => HwElement::Data(input_dtype),
             Some(prev) => prev.out_element(),
         };
+        let mut bypassed = None;
         let (window, kind) = match &layer.op {
             Op::MatVec(mv) => {
                 let in_dtype = match in_element {
@@ -161,6 +173,7 @@ pub fn pad(net: &Network) -> Result<HwNetwork> {
                             depth: buffer_depth(layer, &geom, mv.folding.buffer_depth, rule_depth)?,
                             rule_depth,
                             pad,
+                            depthwise: false,
                         };
                         let m = pad_mvtu(
                             layer,
@@ -171,9 +184,27 @@ pub fn pad(net: &Network) -> Result<HwNetwork> {
                             lout.slots,
                             lout.pixels,
                         )?;
-                        (Some(window), HwKind::Mvtu(Box::new(m)))
+                        if g.is_pointwise() {
+                            // The generator would pass every word through once, in order: the
+                            // MVTU reads the stream itself (module docs, "1×1 convolutions").
+                            bypassed = Some(window);
+                            (None, HwKind::Mvtu(Box::new(m)))
+                        } else {
+                            (Some(window), HwKind::Mvtu(Box::new(m)))
+                        }
                     }
                 }
+            }
+            Op::Depthwise(mv) => {
+                let HwElement::Data(in_dtype) = in_element else {
+                    return Err(Error::Unsupported(format!(
+                        "layer \"{}\": its input is raw accumulators (the previous layer has no \
+                         activation); the Verilog backend needs a declared datatype",
+                        layer.name
+                    )));
+                };
+                let (window, m) = depthwise_unit(layer, mv, in_dtype, lin, lout)?;
+                (Some(window), HwKind::Vvau(Box::new(m)))
             }
             Op::MaxPool(p) => {
                 let Shape::Image { h, w, .. } = layer.input.shape else {
@@ -204,6 +235,7 @@ pub fn pad(net: &Network) -> Result<HwNetwork> {
                     depth: buffer_depth(layer, &geom, p.buffer_depth, rule_depth)?,
                     rule_depth,
                     pad: vec![0; lin.slots],
+                    depthwise: false,
                 };
                 let pool = HwPool {
                     lanes,
@@ -223,6 +255,7 @@ pub fn pad(net: &Network) -> Result<HwNetwork> {
             name: layer.name.clone(),
             ident,
             window,
+            bypassed_window: bypassed,
             kind,
             input: lin,
             output: lout,
@@ -296,7 +329,8 @@ pub fn pad(net: &Network) -> Result<HwNetwork> {
     })
 }
 
-/// The analytic depth of the FIFO in front of layer `b`, if it gets one: a dense consumer with
+/// The analytic depth of the FIFO in front of layer `b`, if it gets one: a dense (or 1×1 conv,
+/// module docs) consumer with
 /// NF > 1 reads its input only during the first neuron fold, and a FIFO of one frame (SF words)
 /// lets the producer run a whole frame ahead. A consumer with NF = 1 reads every cycle, and a
 /// window generator buffers its input itself: no FIFO. `bnn-gen fold --size-fifos` measures how
@@ -311,7 +345,7 @@ pub fn rule_fifo_depth(b: &HwLayer) -> Option<usize> {
 /// `net.toml`'s `fifo_depth` of a layer.
 fn fifo_depth_of(layer: &Layer) -> Option<usize> {
     match &layer.op {
-        Op::MatVec(mv) => mv.folding.fifo_depth,
+        Op::MatVec(mv) | Op::Depthwise(mv) => mv.folding.fifo_depth,
         Op::MaxPool(_) | Op::GlobalAvgPool(_) => None,
     }
 }
@@ -372,12 +406,7 @@ pub fn tensor_layouts(
             net.layers[n - 1].output.shape
         }
     };
-    let matvec = |i: usize| -> Option<&MatVec> {
-        match &net.layers[i].op {
-            Op::MatVec(mv) => Some(mv),
-            Op::MaxPool(_) | Op::GlobalAvgPool(_) => None,
-        }
-    };
+    let matvec = |i: usize| -> Option<&MatVec> { net.layers[i].op.matvec() };
 
     let mut layouts: Vec<Layout> = Vec::with_capacity(n + 1);
     for t in 0..=n {
@@ -401,6 +430,10 @@ pub fn tensor_layouts(
         } else {
             let mv = matvec(j).expect("j is an MVTU");
             match mv.conv {
+                // The depthwise window generator's word is PE channels of one pixel.
+                Some(_) if matches!(net.layers[j].op, Op::Depthwise(_)) => {
+                    Consumer::Conv(fold(j).0)
+                }
                 Some(_) => Consumer::Conv(fold(j).1),
                 None => Consumer::Dense(fold(j).1, shape(j).pixels()),
             }
@@ -482,6 +515,76 @@ fn pad_gap(
         in_element,
         out_dtype: g.sum_dtype(in_dtype),
     })
+}
+
+/// The window generator and the VVAU of depthwise layer `layer` (see `docs/hardware.md`, "The
+/// VVAU").
+///
+/// The generator runs in its depthwise order with words of PE channels (CW = C_slots / PE):
+/// per output pixel, for each channel word (the VVAU's neuron fold), the kernel positions in
+/// (ky, kx) order innermost (`docs/swg-pool-spec.md`, "Depthwise order"), so the VVAU meets
+/// each fold's window beat by beat with SIMD = 1. Channels may be padded (PE ∤ C): the padded
+/// slots carry zero bits in and out, as for an MVTU, which needs the same slot count on both
+/// sides.
+fn depthwise_unit(
+    layer: &Layer,
+    mv: &MatVec,
+    in_dtype: DataType,
+    lin: Layout,
+    lout: Layout,
+) -> Result<(HwWindow, HwMvtu)> {
+    let at = format!("layer \"{}\"", layer.name);
+    let (Shape::Image { h, w, c }, Some(g)) = (layer.input.shape, mv.conv) else {
+        return Err(Error::invalid(
+            at,
+            "a depthwise convolution needs an image input and a window",
+        ));
+    };
+    let (pe, simd) = (mv.folding.pe, mv.folding.simd);
+    if simd != 1 {
+        return Err(Error::Unsupported(format!(
+            "{at}: a depthwise layer in hardware needs simd = 1, found {simd}: the window \
+             generator emits one kernel position per word, and packing several per VVAU beat is \
+             not implemented yet\nhelp: set simd = 1 on this layer (and raise pe for speed)"
+        )));
+    }
+    let cs = lin.slots;
+    if lout.slots != cs {
+        return Err(Error::Unsupported(format!(
+            "{at}: its {c} channels travel in {cs} slots per pixel in and {} out; a depthwise \
+             layer meets each channel slot with itself, so both sides need the same slots\nhelp: \
+             choose a PE for this layer that divides {c}, or a SIMD for the next layer that \
+             divides {cs}",
+            lout.slots
+        )));
+    }
+    let geom = Window {
+        ih: h,
+        iw: w,
+        cw: cs / pe,
+        kh: g.kernel[0],
+        kw: g.kernel[1],
+        sh: g.stride[0],
+        sw: g.stride[1],
+        ph: g.padding[0],
+        pw: g.padding[1],
+    };
+    let pad_bits = in_dtype.encode(g.pad_value);
+    // The VVAU reads one window (CW·KH·KW words) in as many cycles: one word per cycle.
+    let rule_depth = geom.depth_for(1);
+    let window = HwWindow {
+        geom,
+        elems: pe,
+        ebits: in_dtype.bits(),
+        depth: buffer_depth(layer, &geom, mv.folding.buffer_depth, rule_depth)?,
+        rule_depth,
+        pad: (0..cs).map(|s| if s < c { pad_bits } else { 0 }).collect(),
+        depthwise: true,
+    };
+    // Row = channel, column = kernel position: the weight matrix keeps its IR shape.
+    let kk = geom.kh * geom.kw;
+    let m = pad_mvtu(layer, mv, in_dtype, &|j| j, kk, cs, lout.pixels)?;
+    Ok((window, m))
 }
 
 /// The hardware MVTU of `layer`: true column `j` of the weights goes to padded column

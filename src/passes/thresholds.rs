@@ -40,7 +40,8 @@ pub fn lower_activations(net: &mut Network) -> Result<()> {
     // float model's.
     let mut divisor = 1i64;
     for layer in &mut net.layers {
-        let Op::MatVec(mv) = &mut layer.op else {
+        // Depthwise layers fold the same way: `acc_range` is over the per-channel fan-in.
+        let Some(mv) = layer.op.matvec_mut() else {
             divisor = match &layer.op {
                 Op::GlobalAvgPool(g) => g.pixels() as i64,
                 _ => 1,

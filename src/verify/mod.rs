@@ -683,7 +683,9 @@ impl Bench {
                     name: l.name.clone(),
                     formula: match &l.kind {
                         HwKind::Mvtu(m) if m.vectors == 1 => format!("{}x{}", m.nf(), m.sf()),
-                        HwKind::Mvtu(m) => format!("{}x{}x{}", m.nf(), m.sf(), m.vectors),
+                        HwKind::Mvtu(m) | HwKind::Vvau(m) => {
+                            format!("{}x{}x{}", m.nf(), m.sf(), m.vectors)
+                        }
                         HwKind::Pool(p) => format!("{}x{}x{}", p.kk, p.cw, p.pixels),
                         HwKind::Gap(g) => format!("{}x{}", g.pixels, g.cw),
                     },
