@@ -59,7 +59,8 @@ enum Command {
         no_prune: bool,
     },
     /// Generate a synthesizable streaming accelerator (RTL, ROM contents, synthesis scripts,
-    /// README and report.json) for a network of dense, conv2d and maxpool layers.
+    /// README and report.json) for a network of dense, conv2d (also depthwise), maxpool and
+    /// globalavgpool layers.
     Build {
         /// The network: net.toml, or a QONNX model (.onnx), imported in memory.
         net: PathBuf,

@@ -1,6 +1,8 @@
 //! The hand-written RTL library (`hw/*.v`), embedded in the binary so `bnn-gen build` works from
 //! any directory. `build` copies the modules a design needs into `DIR/rtl/`.
 
+use crate::hwir::{HwKind, HwLayer, HwNetwork};
+
 /// Every library module: file name and text, leaves first (a valid compile order).
 pub const MODULES: [(&str, &str); 14] = [
     ("bnn_resize.v", include_str!("../../hw/bnn_resize.v")),
@@ -35,18 +37,17 @@ pub fn module(name: &str) -> Option<&'static str> {
     MODULES.iter().find(|(n, _)| *n == name).map(|(_, t)| *t)
 }
 
-/// The library files a design needs, in compile order: the MVTU and its parts always, the width
-/// converter, FIFO, top-k head, window generator, max-pool, global pool and VVAU (depthwise)
-/// when used.
-pub fn needed(
-    dwc: bool,
-    fifo: bool,
-    topk: bool,
-    swg: bool,
-    pool: bool,
-    gap: bool,
-    vvau: bool,
-) -> Vec<&'static str> {
+/// The library files design `hw` needs, in compile order: the MVTU and its parts always, the
+/// width converter, FIFO, top-k head, window generator, max-pool, global pool and VVAU
+/// (depthwise) when used.
+pub fn needed(hw: &HwNetwork) -> Vec<&'static str> {
+    let dwc = hw.links.iter().any(|k| k.dwc());
+    let fifo = hw.links.iter().any(|k| k.fifo_depth.is_some());
+    let topk = hw.head.is_some();
+    let swg = hw.layers.iter().any(|l| l.window.is_some());
+    let pool = hw.layers.iter().any(|l| matches!(l.kind, HwKind::Pool(_)));
+    let gap = hw.layers.iter().any(|l| matches!(l.kind, HwKind::Gap(_)));
+    let vvau = hw.layers.iter().any(HwLayer::is_vvau);
     MODULES
         .iter()
         .map(|(n, _)| *n)

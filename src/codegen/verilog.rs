@@ -1104,22 +1104,8 @@ pub(super) fn generate(hw: HwNetwork) -> Result<Design> {
     let modules = layer_modules(&hw, &top);
     let mut files = Vec::new();
 
-    let any_dwc = hw.links.iter().any(|k| k.dwc());
-    let any_fifo = hw.links.iter().any(|k| k.fifo_depth.is_some());
     let mut rtl: Vec<String> = Vec::new();
-    let any_swg = hw.layers.iter().any(|l| l.window.is_some());
-    let any_pool = hw.layers.iter().any(|l| matches!(l.kind, HwKind::Pool(_)));
-    let any_gap = hw.layers.iter().any(|l| matches!(l.kind, HwKind::Gap(_)));
-    let any_vvau = hw.layers.iter().any(HwLayer::is_vvau);
-    for name in hwlib::needed(
-        any_dwc,
-        any_fifo,
-        hw.head.is_some(),
-        any_swg,
-        any_pool,
-        any_gap,
-        any_vvau,
-    ) {
+    for name in hwlib::needed(&hw) {
         let text = hwlib::module(name).expect("a library module");
         files.push(GeneratedFile {
             path: format!("rtl/{name}"),
