@@ -378,7 +378,7 @@ fn explore_marks_bnn_pynq_on_lfc() {
 
 fn random_net(seed: u64) -> Option<Network> {
     let limits = synth::RandomLimits::default();
-    let net = if seed % 2 == 0 {
+    let net = if seed.is_multiple_of(2) {
         synth::mlp(&synth::random_mlp_spec(seed, &limits), seed)
     } else {
         synth::cnn(&synth::random_cnn_spec(seed, &limits), seed)

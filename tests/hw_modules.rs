@@ -439,7 +439,7 @@ impl MvtuTiming {
             a_nf: 0,
             a_sf: 0,
             credits: q,
-            pipe: std::iter::repeat(false).take(lat).collect(),
+            pipe: std::iter::repeat_n(false, lat).collect(),
             q_cnt: 0,
         }
     }

@@ -400,7 +400,7 @@ fn mvtu_credits_under_backpressure() {
             "{shape:?}"
         );
         let reading_folds = (0..q).filter(|k| k % nf == 0).count();
-        let partial = if q % nf == 0 { sf - 1 } else { 0 };
+        let partial = if q.is_multiple_of(nf) { sf - 1 } else { 0 };
         assert_eq!(
             r.in_cycles.len(),
             reading_folds * sf + partial,

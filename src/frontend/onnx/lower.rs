@@ -2036,7 +2036,7 @@ fn resolve_shape(from: &[usize], target: &[i64]) -> Result<Vec<usize>, String> {
     }
     let known: usize = out.iter().product();
     if let Some(i) = infer {
-        if known == 0 || total % known != 0 {
+        if known == 0 || !total.is_multiple_of(known) {
             return Err(format!("cannot reshape {from:?} to {target:?}"));
         }
         out[i] = total / known;
@@ -2096,7 +2096,7 @@ fn folding(pe: usize, simd: usize) -> Folding {
 }
 
 fn largest_divisor_at_most(n: usize, max: usize) -> usize {
-    (1..=max.min(n)).rev().find(|d| n % d == 0).unwrap_or(1)
+    (1..=max.min(n)).rev().find(|d| n.is_multiple_of(*d)).unwrap_or(1)
 }
 
 #[cfg(test)]
