@@ -1351,6 +1351,16 @@ fn vvau_job(c: MvtuCfg) -> Result<(), String> {
 #[test]
 fn vvau_random_stalls() {
     require("verilator");
+    let jobs: Vec<(String, Job)> = vvau_configs()
+        .into_iter()
+        .map(|c| (c.name.to_string(), Box::new(move || vvau_job(c)) as Job))
+        .collect();
+    run_jobs("bnn_vvau", jobs);
+}
+
+/// The VVAU configurations of [`vvau_random_stalls`] (also linted by
+/// [`verilator_lint_all_modules`]).
+fn vvau_configs() -> Vec<MvtuCfg> {
     let base = MvtuCfg {
         name: "",
         mw: 9,
@@ -1368,7 +1378,7 @@ fn vvau_random_stalls() {
         dirs: true,
         vectors: 6,
     };
-    let cfgs = vec![
+    vec![
         // XNOR, 3x3 kernel one position per beat, NF 3
         MvtuCfg {
             name: "xnor_nf3",
@@ -1415,12 +1425,7 @@ fn vvau_random_stalls() {
             fanin: 3,
             ..base.clone()
         },
-    ];
-    let jobs: Vec<(String, Job)> = cfgs
-        .into_iter()
-        .map(|c| (c.name.to_string(), Box::new(move || vvau_job(c)) as Job))
-        .collect();
-    run_jobs("bnn_vvau", jobs);
+    ]
 }
 
 // ===========================================================================
@@ -2697,6 +2702,13 @@ fn lint_targets() -> Vec<LintTarget> {
         let mut pw = p;
         pw.push(param("MEM_DIR", "\"/nonexistent\""));
         t.push(("mvtu_tb_top".to_string(), mvtu_sources(), pw));
+    }
+    let mut vvau_core = mvtu_core.clone();
+    vvau_core[0] = hw("bnn_vvau.v");
+    for c in vvau_configs() {
+        let case = vvau_case(&c, 1);
+        let p = mvtu_params(&c, &case);
+        t.push(("bnn_vvau".to_string(), vvau_core.clone(), p));
     }
     for (w, d) in FIFO_CFGS {
         t.push((

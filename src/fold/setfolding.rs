@@ -25,7 +25,9 @@ use super::model::{LayerFold, Problem};
 
 /// Divisors of `n`, ascending.
 pub fn divisors(n: usize) -> Vec<usize> {
-    (1..=n.max(1)).filter(|d| n.max(1).is_multiple_of(*d)).collect()
+    (1..=n.max(1))
+        .filter(|d| n.max(1).is_multiple_of(*d))
+        .collect()
 }
 
 /// SetFolding's folding of `problem` for `target` cycles per frame.

@@ -2096,7 +2096,10 @@ fn folding(pe: usize, simd: usize) -> Folding {
 }
 
 fn largest_divisor_at_most(n: usize, max: usize) -> usize {
-    (1..=max.min(n)).rev().find(|d| n.is_multiple_of(*d)).unwrap_or(1)
+    (1..=max.min(n))
+        .rev()
+        .find(|d| n.is_multiple_of(*d))
+        .unwrap_or(1)
 }
 
 #[cfg(test)]
