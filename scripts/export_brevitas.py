@@ -551,10 +551,26 @@ def error_models():
     # a grouped convolution
     inits, nodes = [], []
     nodes.append(quant("x", "xq", 1 / 15, 0, 4, False, False, inits, "qin"))
-    inits.append(init("w", np.ones((2, 1, 3, 3))))
+    inits.append(init("w", np.ones((4, 2, 3, 3))))
     nodes.append(quant("w", "wq", 1.0, 0, 2, True, True, inits, "qw"))
     nodes.append(helper.make_node("Conv", ["xq", "wq"], ["y"], name="conv0", kernel_shape=[3, 3], group=2))
-    out["err_conv"] = model_of(nodes, inits, [1, 2, 4, 4], [1, 2, 2, 2])
+    out["err_conv"] = model_of(nodes, inits, [1, 4, 4, 4], [1, 4, 2, 2])
+    # average pooling over windows (only the global pool is supported)
+    inits, nodes = [], []
+    nodes.append(quant("x", "xq", 1 / 15, 0, 4, False, False, inits, "qin"))
+    nodes.append(helper.make_node("AveragePool", ["xq"], ["y"], name="avgpool", kernel_shape=[2, 2],
+                                  strides=[2, 2]))
+    out["err_avgpool"] = model_of(nodes, inits, [1, 2, 4, 4], [1, 2, 2, 2])
+    # a quantized hidden layer after the global pool (only the classifier may follow it)
+    inits, nodes = [], []
+    nodes.append(quant("x", "xq", 1 / 15, 0, 4, False, False, inits, "qin"))
+    nodes.append(helper.make_node("GlobalAveragePool", ["xq"], ["p"], name="gap"))
+    nodes.append(helper.make_node("Flatten", ["p"], ["pf"], name="flat", axis=1))
+    inits.append(init("w", np.ones((2, 4))))
+    nodes.append(quant("w", "wq", 1.0, 0, 2, True, True, inits, "qw"))
+    nodes.append(helper.make_node("MatMul", ["pf", "wq"], ["h"], name="mm"))
+    nodes.append(quant("h", "y", 0.5, 0, 2, False, False, inits, "qact"))
+    out["err_gap_act"] = model_of(nodes, inits, [1, 2, 4, 4], [1, 4])
     # a padded max-pool
     inits, nodes = [], []
     nodes.append(quant("x", "xq", 1 / 15, 0, 4, False, False, inits, "qin"))

@@ -296,6 +296,13 @@ fn note_pruned(report: Option<passes::prune::PruneReport>) {
 }
 
 fn main() -> ExitCode {
+    // Rust ignores SIGPIPE, so printing into a closed pipe (`bnn-gen check N | head`) fails and
+    // `println!` panics. A command-line tool should end quietly there, as `cat` does.
+    #[cfg(unix)]
+    // SAFETY: setting a signal's disposition to the default before any thread starts.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
     let cli = Cli::parse();
     match run(cli.command) {
         Ok(()) => ExitCode::SUCCESS,

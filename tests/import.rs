@@ -11,7 +11,9 @@
 //!   with a negative γ and an activation zero point of 1, against its qonnx reference;
 //! - a hand-built graph with accumulators planted a few float32 ulps from rounding boundaries
 //!   (float32 exactness of the threshold search), against its qonnx reference;
-//! - the MobileNet-style digits nets: refused at the first depthwise Conv (no IR op yet);
+//! - the MobileNet-style digits nets (issue 14: depthwise `Conv` with `group = C`,
+//!   `GlobalAveragePool` + `Trunc`), raw and clean, and the magnitude-pruned variant: as the
+//!   Brevitas models above, on the digits frames; `verify` three-way with 20 % stalls;
 //! - every refused construct and malformed file: exit status 1, `error: ` naming the file and node.
 
 mod common;
@@ -125,13 +127,23 @@ fn printed_correct(stdout: &str) -> usize {
     inner.split('/').next().unwrap().parse().expect("a count")
 }
 
+/// The test frames and labels of a committed model: `digits256_*` for the MobileNet-style nets
+/// (trained on scikit-learn's digits), `mnist256_*` for the others.
+fn dataset(name: &str) -> &'static str {
+    if name.starts_with("mobilenet") {
+        "digits256"
+    } else {
+        "mnist256"
+    }
+}
+
 /// Import, run (golden and cycle) and compare one committed model form with its qonnx reference.
 fn check_model(name: &str, form: &str) {
     let dir = models().join(name);
     let model = dir.join(format!("{form}.onnx"));
     let reference = read_f32(&dir.join(format!("ref_{form}.npy")));
-    let x = models().join("mnist256_x.npy");
-    let labels_path = models().join("mnist256_y.npy");
+    let x = models().join(format!("{}_x.npy", dataset(name)));
+    let labels_path = models().join(format!("{}_y.npy", dataset(name)));
     let labels = read_i64(&labels_path);
     let tmp = tempfile::tempdir().unwrap();
     let m = model.to_str().unwrap();
@@ -235,6 +247,71 @@ fn cnv_w1a1_clean() {
     check_model("cnv-w1a1", "clean");
 }
 
+#[test]
+fn mobilenet_digits_raw() {
+    check_model("mobilenet-digits", "raw");
+}
+
+#[test]
+fn mobilenet_digits_clean() {
+    check_model("mobilenet-digits", "clean");
+}
+
+#[test]
+fn mobilenet_digits_pruned_clean() {
+    check_model("mobilenet-digits-pruned", "clean");
+}
+
+/// The MobileNet-style net's imported net.toml: depthwise layers as `conv2d` with `groups`,
+/// the global pool as `globalavgpool`, SIMD 1 on the depthwise layers, and the output scale
+/// stated on the average (H·W = 16 times the sums' scale, which `run` divides back).
+#[test]
+fn mobilenet_digits_net_toml_conventions() {
+    let tmp = tempfile::tempdir().unwrap();
+    let model = models().join("mobilenet-digits/clean.onnx");
+    ok(&[
+        "import",
+        model.to_str().unwrap(),
+        "-o",
+        tmp.path().to_str().unwrap(),
+    ]);
+    let toml = std::fs::read_to_string(tmp.path().join("net.toml")).unwrap();
+    let net: toml::Table = toml.parse().unwrap();
+    let layers = net["layer"].as_array().unwrap();
+    let kinds: Vec<(&str, Option<i64>)> = layers
+        .iter()
+        .map(|l| {
+            (
+                l["kind"].as_str().unwrap(),
+                l.get("groups").and_then(|g| g.as_integer()),
+            )
+        })
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            ("conv2d", None),
+            ("conv2d", Some(16)),
+            ("conv2d", None),
+            ("conv2d", Some(32)),
+            ("conv2d", None),
+            ("conv2d", Some(32)),
+            ("conv2d", None),
+            ("globalavgpool", None),
+            ("dense", None),
+        ],
+        "{toml}"
+    );
+    for l in layers.iter().filter(|l| l.get("groups").is_some()) {
+        assert_eq!(l["simd"].as_integer(), Some(1), "{toml}");
+    }
+    // The graph's classifier scale is s_sum·s_w with s_sum = s/16; net.toml states s·s_w.
+    let scale = net["output"]["scale"].as_array().unwrap()[0]
+        .as_float()
+        .unwrap();
+    assert!((0.04..0.08).contains(&scale), "{scale}");
+}
+
 /// The conv model's imported net.toml: NCHW input transposed to NHWC, Brevitas' zero padding of
 /// a bipolar tensor reproduced with an int2 (±1) activation and pad value 0, the flatten into the
 /// first dense layer permuted to NHWC order.
@@ -262,7 +339,7 @@ fn cnv_w1a1_net_toml_conventions() {
 fn verify_model(name: &str) {
     common::require_tool("verilator", "tests/import.rs", "verilator");
     let tmp = tempfile::tempdir().unwrap();
-    let x: ArrayD<f32> = read_f32(&models().join("mnist256_x.npy"));
+    let x: ArrayD<f32> = read_f32(&models().join(format!("{}_x.npy", dataset(name))));
     let x20 = x
         .slice_axis(Axis(0), ndarray::Slice::from(0..20))
         .to_owned();
@@ -300,6 +377,12 @@ fn verify_tfc_w2a2() {
 #[test]
 fn verify_cnv_w1a1() {
     verify_model("cnv-w1a1");
+}
+
+/// Depthwise (VVAU), 1×1 (window bypass) and global-pool layers of a trained net, three-way.
+#[test]
+fn verify_mobilenet_digits() {
+    verify_model("mobilenet-digits");
 }
 
 /// A hand-built graph against its qonnx reference: `run` on the .onnx within 1e-4, and the
@@ -396,7 +479,21 @@ fn refused_constructs_name_file_node_and_reason() {
         ),
         ("err_shape", "\"mm_shape\" (MatMul)", "shape mismatch"),
         ("err_missing", "\"qw\" (Quant)", "neither an initializer"),
-        ("err_conv", "\"conv0\" (Conv)", "group != 1"),
+        (
+            "err_conv",
+            "\"conv0\" (Conv)",
+            "grouped convolution with group = 2 on 4 channels",
+        ),
+        (
+            "err_avgpool",
+            "\"avgpool\" (AveragePool)",
+            "help: pool the whole image",
+        ),
+        (
+            "err_gap_act",
+            "\"qact\" (Quant)",
+            "right after GlobalAveragePool",
+        ),
         ("err_pool_pad", "\"pool_pad\" (MaxPool)", "has no padding"),
         ("err_trunc", "\"trunc_odd\" (Trunc)", "do not restate"),
         (
@@ -415,31 +512,6 @@ fn refused_constructs_name_file_node_and_reason() {
         );
         assert!(stderr.contains(node), "{file}: {stderr}");
         assert!(stderr.contains(why), "{file}: {stderr}");
-    }
-}
-
-/// The MobileNet-style digits nets (issue 14; `scripts/export_mobilenet.py`) are committed before
-/// bnn-gen has depthwise convolution and global pooling: until then the import stops at the first
-/// depthwise Conv (the second Conv) with the clear refusal, in both forms and the pruned variant.
-#[test]
-fn compact_nets_are_refused_at_the_depthwise_conv() {
-    for name in ["mobilenet-digits", "mobilenet-digits-pruned"] {
-        for (form, node) in [
-            ("raw", "\"/features/features.3/Conv\" (Conv)"),
-            ("clean", "\"Conv_1\" (Conv)"),
-        ] {
-            let path = models().join(name).join(format!("{form}.onnx"));
-            let stderr = fails(&["check", path.to_str().unwrap()]);
-            assert!(
-                stderr.contains(&format!("{}", path.display())),
-                "{name} {form}: {stderr}"
-            );
-            assert!(stderr.contains(node), "{name} {form}: {stderr}");
-            assert!(
-                stderr.contains("grouped or depthwise convolution (group != 1)"),
-                "{name} {form}: {stderr}"
-            );
-        }
     }
 }
 

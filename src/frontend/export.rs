@@ -182,14 +182,8 @@ impl Exporter {
             self.line("");
             self.line("[[layer]]");
             match &layer.op {
-                Op::MatVec(m) => self.matvec(layer, m)?,
-                Op::Depthwise(_) => {
-                    return Err(Error::Unsupported(format!(
-                        "layer \"{}\": writing a depthwise convolution back to net.toml is not \
-                         implemented",
-                        layer.name
-                    )))
-                }
+                Op::MatVec(m) => self.matvec(layer, m, false)?,
+                Op::Depthwise(m) => self.matvec(layer, m, true)?,
                 Op::MaxPool(p) => {
                     self.line("kind = \"maxpool\"");
                     self.line(format!("name = \"{}\"", layer.name));
@@ -221,7 +215,8 @@ impl Exporter {
         Ok(())
     }
 
-    fn matvec(&mut self, layer: &Layer, m: &MatVec) -> Result<()> {
+    /// A dense, conv or (`depthwise`) depthwise conv layer.
+    fn matvec(&mut self, layer: &Layer, m: &MatVec, depthwise: bool) -> Result<()> {
         let name = &layer.name;
         let ValueType::Data(in_dt) = layer.input.dtype else {
             return Err(Error::Unsupported(format!(
@@ -277,9 +272,18 @@ impl Exporter {
             }
             Some(g) => {
                 let [kh, kw] = g.kernel;
-                let ic = layer.input.shape.channels();
                 let oc = m.rows();
-                if !matches!(layer.input.shape, Shape::Image { .. }) || m.cols() != kh * kw * ic {
+                // A depthwise kernel sees one input channel (net.toml `groups = in_channels`,
+                // weights [C, 1, kh, kw]); its IR row is (ky, kx), the dense one's (ky, kx, c).
+                let ic = if depthwise {
+                    1
+                } else {
+                    layer.input.shape.channels()
+                };
+                if !matches!(layer.input.shape, Shape::Image { .. })
+                    || m.cols() != kh * kw * ic
+                    || (depthwise && layer.input.shape.channels() != oc)
+                {
                     return Err(Error::invalid(
                         format!("layer \"{name}\""),
                         format!(
@@ -306,6 +310,9 @@ impl Exporter {
                 self.line("kind = \"conv2d\"");
                 self.line(format!("name = \"{name}\""));
                 self.line(format!("out_channels = {oc}"));
+                if depthwise {
+                    self.line(format!("groups = {oc}"));
+                }
                 self.line(format!("kernel = {}", pair(g.kernel)));
                 self.line(format!("stride = {}", pair(g.stride)));
                 if g.padding != [0, 0] {

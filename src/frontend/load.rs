@@ -639,6 +639,8 @@ impl Ctx {
                 .expect("C x (kh·kw) elements");
         let mut folding = folding(at, c.pe, c.simd, ch, kh * kw)?;
         folding.ram_style = ram_style(at, "ram_style", c.ram_style.as_deref())?;
+        folding.weight_storage =
+            weight_storage(at, c.weight_storage.as_deref(), folding.ram_style)?;
         folding.threshold_ram_style =
             ram_style(at, "threshold_ram_style", c.threshold_ram_style.as_deref())?;
         folding.buffer_depth = depth(at, "buffer_depth", c.buffer_depth, 1)?;

@@ -90,6 +90,9 @@ struct Pending {
     activation: Option<Activation>,
     out_dtype: Option<DataType>,
     conv: Option<ConvGeometry>,
+    /// A depthwise conv (`group` = channels): `weights` is `[C, kh·kw]`, row c the kernel of
+    /// channel c alone ([`Op::Depthwise`]).
+    depthwise: bool,
     /// The IR shapes of its input and output.
     in_shape: Shape,
     out_shape: Shape,
@@ -103,6 +106,12 @@ enum Stage {
         in_shape: Shape,
         out_shape: Shape,
     },
+    /// `GlobalAveragePool`: the per-channel integer sum over the image (its value carries the
+    /// scale `s/(H·W)`, so the division is in the scale, not in the integers).
+    GlobalPool {
+        pool: GlobalAvgPool,
+        channels: usize,
+    },
 }
 
 impl Stage {
@@ -110,6 +119,11 @@ impl Stage {
         match self {
             Stage::Mv(p) => p.in_shape,
             Stage::Pool { in_shape, .. } => *in_shape,
+            Stage::GlobalPool { pool, channels } => Shape::Image {
+                h: pool.h,
+                w: pool.w,
+                c: *channels,
+            },
         }
     }
 }
@@ -313,6 +327,7 @@ impl Lowerer<'_> {
                 self.matmul(node, node.int("transB", 0)? != 0, alpha, bias)
             }
             "Mul" | "Div" | "Add" | "Sub" => self.elementwise(node),
+            "Log" | "Exp" | "Ceil" | "Floor" | "Sqrt" | "Neg" | "Abs" => self.unary_constant(node),
             "BatchNormalization" => self.batchnorm(node),
             "Relu" => self.relu(node),
             "Reshape" | "Flatten" => self.reshape(node),
@@ -320,11 +335,12 @@ impl Lowerer<'_> {
             "Conv" => self.conv(node),
             "MaxPool" => self.maxpool(node),
             "Trunc" => self.trunc(node),
-            "AveragePool" | "GlobalAveragePool" => Err(node.err(
-                "average pooling is not supported: bnn-gen has max-pool only",
+            "GlobalAveragePool" => self.global_avg_pool(node),
+            "AveragePool" => Err(node.err(
+                "AveragePool (over windows) is not supported: bnn-gen has max-pool and global average pooling\nhelp: pool the whole image (GlobalAveragePool, or AdaptiveAvgPool2d(1) in PyTorch), or use MaxPool",
             )),
             other => Err(node.err(format!(
-                "op {other} is not supported\nhelp: supported: Quant, BipolarQuant, Trunc, MultiThreshold, MatMul, Gemm, Conv, MaxPool, BatchNormalization, Mul, Div, Add, Sub, Relu (before a quantizer), Reshape, Flatten, Transpose (of weights), Identity, Dropout, Constant (docs/import.md)"
+                "op {other} is not supported\nhelp: supported: Quant, BipolarQuant, Trunc, MultiThreshold, MatMul, Gemm, Conv, MaxPool, BatchNormalization, Mul, Div, Add, Sub, GlobalAveragePool, Log/Exp/Ceil/Floor/Sqrt/Neg/Abs (on constants), Relu (before a quantizer), Reshape, Flatten, Transpose (of weights), Identity, Dropout, Constant (docs/import.md)"
             ))),
         }
     }
@@ -599,6 +615,14 @@ impl Lowerer<'_> {
         q: &ActQuant,
         dtype: DataType,
     ) -> Result<()> {
+        if layer > 0 && matches!(self.layers[layer - 1], Stage::GlobalPool { .. }) {
+            // The IR holds a quantized layer's thresholds after a global pool on the average's
+            // dot product (net.toml's convention, scaled by H·W in `passes::thresholds`); the
+            // exact thresholds found here are on the sum's and need not be multiples of H·W.
+            return Err(node.err(
+                "a quantized activation on the layer right after GlobalAveragePool is not supported: only the classifier (whose float output is the graph's) may follow the pool\nhelp: end the network with the dense classifier after the pool, as MobileNet does",
+            ));
+        }
         let p = self.pending(layer);
         if p.activation.is_some() {
             return Err(node.err("the layer already has an activation"));
@@ -660,7 +684,9 @@ impl Lowerer<'_> {
     fn pending(&mut self, i: usize) -> &mut Pending {
         match &mut self.layers[i] {
             Stage::Mv(p) => p,
-            Stage::Pool { .. } => unreachable!("activations belong to dense/conv layers"),
+            Stage::Pool { .. } | Stage::GlobalPool { .. } => {
+                unreachable!("activations belong to dense/conv layers")
+            }
         }
     }
 
@@ -788,6 +814,7 @@ impl Lowerer<'_> {
             activation: None,
             out_dtype: None,
             conv,
+            depthwise: false,
             in_shape,
             out_shape,
         }));
@@ -884,20 +911,29 @@ impl Lowerer<'_> {
     fn conv(&mut self, node: &Node) -> Result<()> {
         let input = self.chained_input(node)?;
         let [ifm, ih, iw] = self.image_input(node, &input)?;
-        if node.int("group", 1)? != 1 {
-            return Err(node.err(
-                "grouped or depthwise convolution (group != 1) is not supported: bnn-gen's conv layers are dense over the input channels",
-            ));
+        let group = node.int("group", 1)?;
+        // Depthwise: one group per input channel, one output channel per group.
+        let depthwise = group != 1;
+        if depthwise && group != ifm as i64 {
+            return Err(node.err(format!(
+                "grouped convolution with group = {group} on {ifm} channels is not supported: only dense (group = 1) and depthwise (group = in_channels = {ifm}) convolutions are"
+            )));
         }
         let geometry = window_attributes(node)?;
         let (q, scale, wdtype) = self.weights(node)?;
         let [ofm, wc, kh, kw] = q.shape()[..] else {
             return Err(node.err(format!(
-                "weights of shape {:?}: expected [out_channels, in_channels, kh, kw]",
+                "weights of shape {:?}: expected [out_channels, in_channels / group, kh, kw]",
                 q.shape()
             )));
         };
-        if wc != ifm {
+        if depthwise && (wc != 1 || ofm != ifm) {
+            return Err(node.err(format!(
+                "a depthwise convolution (group = {group}) with weights of shape {:?}: expected [{ifm}, 1, kh, kw] (a depth multiplier of 1)",
+                q.shape()
+            )));
+        }
+        if !depthwise && wc != ifm {
             return Err(node.err(format!(
                 "shape mismatch: the weights take {wc} input channels, the data has {ifm}"
             )));
@@ -934,15 +970,16 @@ impl Lowerer<'_> {
         } else {
             self.zero_pad_value(node, &mut input)?
         };
-        // [OFM, IFM, kh, kw] → [OFM, (kh, kw, IFM)]: the order the sliding window emits.
+        // [OFM, IFM, kh, kw] → [OFM, (kh, kw, IFM)]: the order the sliding window emits. A
+        // depthwise [C, 1, kh, kw] becomes [C, (kh, kw)] the same way.
         let q = q.permuted_axes(IxDyn(&[0, 2, 3, 1]));
-        let mw = kh * kw * ifm;
+        let mw = kh * kw * wc;
         let weights = Array2::from_shape_vec((ofm, mw), q.iter().map(|&v| v as i32).collect())
             .expect("OFM x (kh·kw·IFM) elements");
         let scale = scale
             .as_standard_layout()
             .into_owned()
-            .into_shape_with_order(IxDyn(&[ofm, ifm * kh * kw]))
+            .into_shape_with_order(IxDyn(&[ofm, mw]))
             .map_err(|e| node.err(e.to_string()))?;
         let bias = if node.proto.input.get(2).is_some_and(|s| !s.is_empty()) {
             let b = self.konst(node, 2, "the bias")?;
@@ -987,7 +1024,47 @@ impl Lowerer<'_> {
                 w: ow,
                 c: ofm,
             },
-        )
+        )?;
+        let layer = self.layers.len() - 1;
+        self.pending(layer).depthwise = depthwise;
+        Ok(())
+    }
+
+    /// ONNX `GlobalAveragePool` on a quantized image `[C, H, W]` with value `s·q + o`: the mean
+    /// is `(s/(H·W))·Σq + o`, so the IR's integer sum Σq ([`Op::GlobalAvgPool`]) with the scale
+    /// `s/(H·W)` is the graph's value; nothing is divided in the integers. (Brevitas'
+    /// `TruncAdaptiveAvgPool2d` follows it with a `Trunc` of exactly that scale, which restates
+    /// the sum's integers: [`Self::trunc`].)
+    fn global_avg_pool(&mut self, node: &Node) -> Result<()> {
+        if let Val::Acc { .. } = self.get(node, 0)? {
+            return Err(node.err(
+                "GlobalAveragePool on a layer's float output, before its quantizer, is not supported\nhelp: pool after the activation quantizer (conv → BN → act → quant → pool, as Brevitas' MobileNets do)",
+            ));
+        }
+        let input = self.chained_input(node)?;
+        let [c, h, w] = self.image_input(node, &input)?;
+        let pool = GlobalAvgPool { h, w };
+        let sum = pool.sum_dtype(input.dtype);
+        if sum.bits() > GlobalAvgPool::MAX_SUM_BITS {
+            let (lo, hi) = pool.sum_range(input.dtype);
+            return Err(node.err(format!(
+                "the sum over {h}x{w} pixels of {} values ({lo} .. {hi}) needs {} bits; the next layer's input lanes take at most {}\nhelp: pool to a smaller image first (MaxPool), or quantize the activation before the pool to fewer bits",
+                input.dtype,
+                sum.bits(),
+                GlobalAvgPool::MAX_SUM_BITS
+            )));
+        }
+        self.layers.push(Stage::GlobalPool { pool, channels: c });
+        let v = Val::Quant {
+            dims: vec![c, 1, 1],
+            dtype: sum,
+            scale: input.scale / pool.pixels() as f64,
+            offset: input.offset,
+            producer: Some(self.layers.len() - 1),
+            // [C, 1, 1] is the flat vector of the C sums, in ONNX's order and the IR's alike.
+            layout: Layout::Natural,
+        };
+        self.set(node, v)
     }
 
     /// The integer that stands for the float 0 a Conv pads with: `−offset / scale`. A bipolar
@@ -1024,6 +1101,9 @@ impl Lowerer<'_> {
         while let Some(i) = at {
             match &mut self.layers[i] {
                 Stage::Pool { .. } => at = i.checked_sub(1),
+                Stage::GlobalPool { .. } => {
+                    return Err(node.err("a global pool's sums cannot be padded as ±1"))
+                }
                 Stage::Mv(p) => {
                     let (lo, hi) = acc_range(&p.weights, p.weight_dtype, p.in_dtype);
                     let Some(Activation::Thresholds(t)) = &mut p.activation else {
@@ -1171,9 +1251,18 @@ impl Lowerer<'_> {
     ) -> Result<()> {
         let mut at = producer;
         while let Some(i) = at {
-            let Stage::Mv(p) = &mut self.layers[i] else {
-                at = i.checked_sub(1);
-                continue;
+            let p = match &mut self.layers[i] {
+                Stage::Mv(p) => p,
+                // A max-pool commutes with a monotone map; a sum does not.
+                Stage::Pool { .. } => {
+                    at = i.checked_sub(1);
+                    continue;
+                }
+                Stage::GlobalPool { .. } => {
+                    return Err(node.err(
+                        "a Trunc that changes a global pool's sums (a shift, or a clamp below their range) is not supported: the sums are exact integers in bnn-gen\nhelp: give the Trunc after the pool the pool's own scale and enough output bits (Brevitas' TruncAdaptiveAvgPool2d with trunc_bits covering the sum)",
+                    ))
+                }
             };
             let (lo, hi) = acc_range(&p.weights, p.weight_dtype, p.in_dtype);
             let Some(Activation::Thresholds(t)) = &mut p.activation else {
@@ -1294,6 +1383,30 @@ impl Lowerer<'_> {
                 "a constant of shape {sh:?} is not per-tensor or per-channel for {c} channels"
             )))
         }
+    }
+
+    /// A unary op on a constant, evaluated in float32 as the graph computes it. Brevitas' raw
+    /// exports compute a `Trunc`'s bit widths this way (`ceil(log(16) / log(2))` after a
+    /// `TruncAdaptiveAvgPool2d`); on activations these ops have no integer hardware.
+    fn unary_constant(&mut self, node: &Node) -> Result<()> {
+        let op = node.op();
+        let x = match self.get(node, 0)? {
+            Val::Const(_) | Val::QConst { .. } => self.konst(node, 0, "the operand")?,
+            other => return Err(node.err(format!(
+                "{op} is supported on constants only (it computes no integer hardware), found {}",
+                other.kind()
+            ))),
+        };
+        let f: fn(f32) -> f32 = match op {
+            "Log" => f32::ln,
+            "Exp" => f32::exp,
+            "Ceil" => f32::ceil,
+            "Floor" => f32::floor,
+            "Sqrt" => f32::sqrt,
+            "Neg" => |v| -v,
+            _ => f32::abs,
+        };
+        self.set(node, Val::Const(x.mapv(|v| f64::from(f(v as f32)))))
     }
 
     fn elementwise(&mut self, node: &Node) -> Result<()> {
@@ -1701,9 +1814,27 @@ impl Lowerer<'_> {
         let mut net_layers = Vec::with_capacity(layers.len());
         let mut current = in_type;
         let count = layers.len();
-        let (mut dense, mut convs, mut pools) = (0, 0, 0);
+        let (mut dense, mut convs, mut pools, mut depthwise, mut gaps) = (0, 0, 0, 0, 0);
         for (i, stage) in layers.into_iter().enumerate() {
             let p = match stage {
+                Stage::GlobalPool { pool, channels } => {
+                    let ValueType::Data(in_dtype) = current.dtype else {
+                        unreachable!("a global pool's input is a quantized activation")
+                    };
+                    let output = TensorType {
+                        shape: Shape::Flat(channels),
+                        dtype: ValueType::Data(pool.sum_dtype(in_dtype)),
+                    };
+                    net_layers.push(Layer {
+                        name: format!("gap{gaps}"),
+                        input: current,
+                        output,
+                        op: Op::GlobalAvgPool(pool),
+                    });
+                    gaps += 1;
+                    current = output;
+                    continue;
+                }
                 Stage::Pool {
                     pool, out_shape, ..
                 } => {
@@ -1737,7 +1868,9 @@ impl Lowerer<'_> {
             }
             let (mh, mw) = p.weights.dim();
             // Conv: SIMD lanes carry channels of one pixel, so SIMD divides the input channels.
+            // Depthwise: the hardware takes one kernel position per beat (SIMD 1).
             let simd = match p.conv {
+                _ if p.depthwise => 1,
                 Some(_) => largest_divisor_at_most(p.in_shape.channels(), 32),
                 None => largest_divisor_at_most(mw, 32),
             };
@@ -1759,18 +1892,21 @@ impl Lowerer<'_> {
                 shape: p.out_shape,
                 dtype: out_dtype,
             };
-            let name = if mv.conv.is_some() {
+            let (name, op) = if p.depthwise {
+                depthwise += 1;
+                (format!("dw{}", depthwise - 1), Op::Depthwise(mv))
+            } else if mv.conv.is_some() {
                 convs += 1;
-                format!("conv{}", convs - 1)
+                (format!("conv{}", convs - 1), Op::MatVec(mv))
             } else {
                 dense += 1;
-                format!("fc{}", dense - 1)
+                (format!("fc{}", dense - 1), Op::MatVec(mv))
             };
             net_layers.push(Layer {
                 name,
                 input: current,
                 output,
-                op: Op::MatVec(mv),
+                op,
             });
             current = output;
         }
@@ -1791,6 +1927,14 @@ impl Lowerer<'_> {
             input: in_type,
             layers: net_layers,
             head: None,
+        };
+        // The affine above is the graph's, on the integer sums of a final global pool (their
+        // scale carries the 1/(H·W)). The IR's output affine is on the average
+        // (`Network::output_divisor`, which `run` divides it by), so it is stated H·W times.
+        let divisor = net.output_divisor() as f64;
+        let affine = OutputAffine {
+            scale: affine.scale.iter().map(|s| s * divisor).collect(),
+            bias: affine.bias,
         };
         Ok((
             net,
