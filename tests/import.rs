@@ -262,20 +262,25 @@ fn mobilenet_digits_pruned_clean() {
     check_model("mobilenet-digits-pruned", "clean");
 }
 
-/// The MobileNet-style net's imported net.toml: depthwise layers as `conv2d` with `groups`,
-/// the global pool as `globalavgpool`, SIMD 1 on the depthwise layers, and the output scale
-/// stated on the average (H·W = 16 times the sums' scale, which `run` divides back).
-#[test]
-fn mobilenet_digits_net_toml_conventions() {
+/// The net.toml that `import` writes for `model` (a path below tests/models).
+fn imported_net_toml(model: &str) -> String {
     let tmp = tempfile::tempdir().unwrap();
-    let model = models().join("mobilenet-digits/clean.onnx");
+    let model = models().join(model);
     ok(&[
         "import",
         model.to_str().unwrap(),
         "-o",
         tmp.path().to_str().unwrap(),
     ]);
-    let toml = std::fs::read_to_string(tmp.path().join("net.toml")).unwrap();
+    std::fs::read_to_string(tmp.path().join("net.toml")).unwrap()
+}
+
+/// The MobileNet-style net's imported net.toml: depthwise layers as `conv2d` with `groups`,
+/// the global pool as `globalavgpool`, SIMD 1 on the depthwise layers, and the output scale
+/// stated on the average (H·W = 16 times the sums' scale, which `run` divides back).
+#[test]
+fn mobilenet_digits_net_toml_conventions() {
+    let toml = imported_net_toml("mobilenet-digits/clean.onnx");
     let net: toml::Table = toml.parse().unwrap();
     let layers = net["layer"].as_array().unwrap();
     let kinds: Vec<(&str, Option<i64>)> = layers
@@ -317,15 +322,7 @@ fn mobilenet_digits_net_toml_conventions() {
 /// first dense layer permuted to NHWC order.
 #[test]
 fn cnv_w1a1_net_toml_conventions() {
-    let tmp = tempfile::tempdir().unwrap();
-    let model = models().join("cnv-w1a1/clean.onnx");
-    ok(&[
-        "import",
-        model.to_str().unwrap(),
-        "-o",
-        tmp.path().to_str().unwrap(),
-    ]);
-    let toml = std::fs::read_to_string(tmp.path().join("net.toml")).unwrap();
+    let toml = imported_net_toml("cnv-w1a1/clean.onnx");
     assert!(toml.contains("shape = [28, 28, 1]"), "{toml}");
     assert!(toml.contains("source_layout = \"chw\""), "{toml}");
     assert!(toml.contains("kind = \"conv2d\""), "{toml}");

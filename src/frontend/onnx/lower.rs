@@ -1392,10 +1392,12 @@ impl Lowerer<'_> {
         let op = node.op();
         let x = match self.get(node, 0)? {
             Val::Const(_) | Val::QConst { .. } => self.konst(node, 0, "the operand")?,
-            other => return Err(node.err(format!(
+            other => {
+                return Err(node.err(format!(
                 "{op} is supported on constants only (it computes no integer hardware), found {}",
                 other.kind()
-            ))),
+            )))
+            }
         };
         let f: fn(f32) -> f32 = match op {
             "Log" => f32::ln,
@@ -1817,42 +1819,41 @@ impl Lowerer<'_> {
         let (mut dense, mut convs, mut pools, mut depthwise, mut gaps) = (0, 0, 0, 0, 0);
         for (i, stage) in layers.into_iter().enumerate() {
             let p = match stage {
-                Stage::GlobalPool { pool, channels } => {
-                    let ValueType::Data(in_dtype) = current.dtype else {
-                        unreachable!("a global pool's input is a quantized activation")
-                    };
-                    let output = TensorType {
-                        shape: Shape::Flat(channels),
-                        dtype: ValueType::Data(pool.sum_dtype(in_dtype)),
-                    };
-                    net_layers.push(Layer {
-                        name: format!("gap{gaps}"),
-                        input: current,
-                        output,
-                        op: Op::GlobalAvgPool(pool),
-                    });
-                    gaps += 1;
-                    current = output;
-                    continue;
-                }
-                Stage::Pool {
-                    pool, out_shape, ..
-                } => {
-                    let output = TensorType {
-                        shape: out_shape,
-                        dtype: current.dtype,
-                    };
-                    net_layers.push(Layer {
-                        name: format!("pool{pools}"),
-                        input: current,
-                        output,
-                        op: Op::MaxPool(pool),
-                    });
-                    pools += 1;
-                    current = output;
-                    continue;
-                }
                 Stage::Mv(p) => p,
+                pool_stage => {
+                    let (name, op, output) = match pool_stage {
+                        Stage::GlobalPool { pool, channels } => {
+                            let ValueType::Data(in_dtype) = current.dtype else {
+                                unreachable!("a global pool's input is a quantized activation")
+                            };
+                            gaps += 1;
+                            let sums = TensorType {
+                                shape: Shape::Flat(channels),
+                                dtype: ValueType::Data(pool.sum_dtype(in_dtype)),
+                            };
+                            (format!("gap{}", gaps - 1), Op::GlobalAvgPool(pool), sums)
+                        }
+                        Stage::Pool {
+                            pool, out_shape, ..
+                        } => {
+                            pools += 1;
+                            let pooled = TensorType {
+                                shape: out_shape,
+                                dtype: current.dtype,
+                            };
+                            (format!("pool{}", pools - 1), Op::MaxPool(pool), pooled)
+                        }
+                        Stage::Mv(_) => unreachable!("matched above"),
+                    };
+                    net_layers.push(Layer {
+                        name,
+                        input: current,
+                        output,
+                        op,
+                    });
+                    current = output;
+                    continue;
+                }
             };
             let activation = p.activation.ok_or_else(|| {
                 Error::invalid(
