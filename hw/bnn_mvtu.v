@@ -36,6 +36,13 @@
 // reads them at every edge: wmem_en = 1, tmem_en = 1 (tmem_en = 0 and
 // tmem_addr = 0 when NSTEPS = 0; tmem_rdata is then ignored).
 //
+// DEPTHWISE = 1 (bnn_vvau.v, FINN's VVAU): MH channels, MW kernel positions;
+// acc[r] = sum_k W[r][k] * x[k][r] (XNOR: #{k : wbit[r][k] == xbit[k][r]}):
+// each PE dots its own input lanes instead of one word broadcast to all PEs.
+// Input word (PE*SIMD*IBITS bits) of beat (nf, sf): lane l*PE + p, at
+// [(l*PE + p)*IBITS +: IBITS], is kernel position sf*SIMD + l of channel
+// nf*PE + p; a vector is NF*SF words, nf outer (bnn_vvau.v's header).
+//
 // Datapath modes (derived from the types; lane terms see bnn_dot.v):
 //   XNOR   WTYPE = ITYPE = 0                  per beat: popcount of XNOR
 //   OFFSET exactly one of WTYPE, ITYPE is 0    per beat: 2*SUM(u ? v : 0) - SUM v
@@ -43,7 +50,8 @@
 //          per-PE accumulator holds A = SUM SUM (u ? v : 0), the accumulator
 //          acc_v holds SUM SUM v, and FIN forms 2*A - acc_v. Bipolar weights:
 //          SUM v = SUM x is one tree shared by all PEs (its accumulator is
-//          replicated per PE group, for fan-out); bipolar inputs: SUM v =
+//          replicated per PE group, for fan-out; DEPTHWISE: one tree and
+//          accumulator per PE over its own lanes); bipolar inputs: SUM v =
 //          SUM w is a second tree and accumulator per PE.
 //   SEL    else, one operand uint1             per beat: SUM (b ? v : 0)
 //   MAC    otherwise                           per beat: SUM w*x (exact products)
@@ -65,7 +73,8 @@
 //   registers a_nf (R) in [0,NF), a_sf (R) in [0,SF), a_addr (R) =
 //   a_nf*SF + a_sf (a counter), credits (R, reset Q), the SF-word input
 //   buffer ibuf (NF > 1 only).
-//   a_in      = (a_nf == 0)              this beat reads the stream
+//   a_in      = (a_nf == 0) || DEPTHWISE this beat reads the stream (no input
+//                                        buffer when DEPTHWISE: every beat reads)
 //   a_last    = (a_sf == SF-1)           this beat finishes a fold (reserves a slot)
 //   a_valid   = !a_in || s_axis_tvalid
 //   can       = !a_last || (credits != 0)
@@ -90,7 +99,9 @@
 //            in every cycle, reset 0, loaded with a_addr's next value)
 //   t+1      stage X: b_x copied into one register per PE group (and one for
 //            the shared SUM x tree): the broadcast to all PEs is its own
-//            stage; weight ROM output registers rdata <= mem[a_addr at t]
+//            stage (DEPTHWISE: a group's copy holds only its PEs' lanes, and
+//            each PE's SUM x tree reads them here); weight ROM output
+//            registers rdata <= mem[a_addr at t]
 //   t+2 ..   (MAC: the products at t+2,) then TS adder-tree stages, one
 //   t+1+PROD+TS   tree level each (bnn_dot / bnn_addtree); the last holds
 //            the beat's sum per PE (and SUM v); the valid/first flags of this
@@ -150,12 +161,13 @@ module bnn_mvtu #(
     parameter integer TBITS      = 6,   // threshold width, signed (ignored when NSTEPS = 0)
     parameter integer OUT_BIAS   = 0,   // signed integer added to the threshold count
     parameter integer XNOR_FANIN = 16,  // true fan-in K for XNOR no-activation output 2*P - K (<= MW)
-    parameter integer PE_GROUP   = 8    // PEs per replicated input-word copy / enable / ROM address (>= 1; no timing effect)
+    parameter integer PE_GROUP   = 8,   // PEs per replicated input-word copy / enable / ROM address (>= 1; no timing effect)
+    parameter integer DEPTHWISE  = 0    // 1: each PE dots its own PE-interleaved lanes (bnn_vvau.v), no input buffer
 ) (
     input  wire                         ap_clk,         // clock
     input  wire                         ap_rst_n,       // synchronous reset, active low
-    // input vector stream
-    input  wire [SIMD*IBITS-1:0]        s_axis_tdata,
+    // input vector stream (DEPTHWISE: PE channels x SIMD kernel positions per word)
+    input  wire [((DEPTHWISE == 1) ? PE : 1)*SIMD*IBITS-1:0] s_axis_tdata,
     input  wire                         s_axis_tvalid,
     output wire                         s_axis_tready,
     // output stream
@@ -183,7 +195,8 @@ module bnn_mvtu #(
     localparam integer NFW = (NF > 1) ? $clog2(NF) : 1;
     localparam integer SFW = (SF > 1) ? $clog2(SF) : 1;
     localparam integer WAW = (NF * SF > 1) ? $clog2(NF * SF) : 1;
-    localparam integer XW  = SIMD * IBITS;          // input word width
+    localparam integer PXW = SIMD * IBITS;          // one PE's lanes
+    localparam integer XW  = ((DEPTHWISE == 1) ? PE : 1) * PXW;  // input word width
     localparam integer OW  = PE * OBITS;            // output word width
     localparam integer WW  = SIMD * WBITS;          // weight word width per PE
     localparam integer TW  = NSTEPS * TBITS + 1;    // threshold word width per PE
@@ -195,7 +208,8 @@ module bnn_mvtu #(
         (WTYPE == 0 || ITYPE == 0) ? 1 :
         ((WTYPE == 1 && WBITS == 1) || (ITYPE == 1 && IBITS == 1)) ? 2 : 3;
     localparam integer XNOR     = (MODE == 0) ? 1 : 0;
-    localparam integer SHARED_V = (MODE == 1 && WTYPE == 0) ? 1 : 0;  // SUM v = SUM x
+    localparam integer SHARED_V = (MODE == 1 && WTYPE == 0 && DEPTHWISE == 0) ? 1 : 0;  // SUM v = SUM x, one tree
+    localparam integer OWN_XV   = (MODE == 1 && WTYPE == 0 && DEPTHWISE == 1) ? 1 : 0;  // SUM x per PE
     localparam integer PE_V     = (MODE == 1 && ITYPE == 0) ? 1 : 0;  // SUM v = SUM w
 
     // pipeline geometry (docs/mvtu-spec.md, section 3)
@@ -261,7 +275,7 @@ module bnn_mvtu #(
     reg  [WAW-1:0] a_addr;
     reg  [QCW-1:0] credits;
 
-    wire a_in      = (a_nf == {NFW{1'b0}});
+    wire a_in      = (DEPTHWISE == 1) || (a_nf == {NFW{1'b0}});
     wire a_last    = (a_sf == SF_LAST);
     wire a_valid   = !a_in || s_axis_tvalid;
     wire can       = !a_last || (credits != {QCW{1'b0}});
@@ -306,7 +320,7 @@ module bnn_mvtu #(
     wire [XW-1:0]  a_x;          // the beat's input word
 
     generate
-        if (NF > 1) begin : g_ibuf
+        if (NF > 1 && DEPTHWISE == 0) begin : g_ibuf
             wire [XW-1:0] ib_rd;
             if (SF > 1) begin : g_mem
                 reg [XW-1:0] ibuf [0:SF-1];
@@ -363,7 +377,12 @@ module bnn_mvtu #(
     // ------------------------------------------------------------------
     // stage X: one input-word copy per PE group; group enables at stage ST
     // ------------------------------------------------------------------
-    wire [G*XW-1:0] x_g;     // per group copy of the input word (stage X)
+    // Broadcast: copy g is the whole word, at x_g[g*XW +: XW]. DEPTHWISE:
+    // group g (PEs g*GPE .. g*GPE+GN-1, GN = min(GPE, PE - g*GPE)) copies only
+    // its PEs' lanes, lane (l, q) = kernel position l of its PE q at
+    // x_g[g*GPE*PXW + (l*GN + q)*IBITS +: IBITS]; the groups tile XW bits.
+    localparam integer XGW = (DEPTHWISE == 1) ? XW : G * XW;
+    wire [XGW-1:0]  x_g;     // the groups' copies of the input word (stage X)
     wire [G-1:0]    gv;      // per group: the beat in stage ST is valid
     wire [G-1:0]    gf;      // per group: ... and is the first of its fold
 
@@ -387,10 +406,24 @@ module bnn_mvtu #(
 
     generate
         for (g = 0; g < G; g = g + 1) begin : g_grp
-            reg [XW-1:0] xr;
-            reg          vr, fr;
+            localparam integer GN = (PE - g * GPE < GPE) ? PE - g * GPE : GPE;
+            localparam integer CW = (DEPTHWISE == 1) ? GN * PXW : XW;       // copy width
+            localparam integer CO = (DEPTHWISE == 1) ? g * GPE * PXW : g * XW;  // its offset in x_g
+            wire [CW-1:0] xsel;
+            reg  [CW-1:0] xr;
+            reg           vr, fr;
+            if (DEPTHWISE == 1) begin : g_lanes
+                genvar l, q;
+                for (l = 0; l < SIMD; l = l + 1) begin : g_l
+                    for (q = 0; q < GN; q = q + 1) begin : g_q
+                        assign xsel[(l*GN + q)*IBITS +: IBITS] = b_x[(l*PE + g*GPE + q)*IBITS +: IBITS];
+                    end
+                end
+            end else begin : g_word
+                assign xsel = b_x;
+            end
             (* keep *) always @(posedge ap_clk) begin
-                xr <= b_x;
+                xr <= xsel;
             end
             (* keep *) always @(posedge ap_clk) begin
                 vr <= v_p[ST-1];
@@ -398,7 +431,7 @@ module bnn_mvtu #(
             (* keep *) always @(posedge ap_clk) begin
                 fr <= f_p[ST-1];
             end
-            assign x_g[g*XW +: XW] = xr;
+            assign x_g[CO +: CW] = xr;
             assign gv[g] = vr;
             assign gf[g] = fr;
         end
@@ -442,9 +475,21 @@ module bnn_mvtu #(
 
     generate
         for (p = 0; p < PE; p = p + 1) begin : g_pe
-            localparam integer GP = p / GPE;
+            localparam integer GP  = p / GPE;
+            localparam integer GNP = (PE - GP * GPE < GPE) ? PE - GP * GPE : GPE;  // its group's PEs
             wire [AB-1:0] dsum, dvsum;
             reg  [AB-1:0] acc;
+            // this PE's SIMD lanes: its group's copy of the word, or (DEPTHWISE)
+            // lanes l*GNP + p - GP*GPE of its group's copy
+            wire [PXW-1:0] xp;
+            if (DEPTHWISE == 1) begin : g_own
+                genvar l;
+                for (l = 0; l < SIMD; l = l + 1) begin : g_lane
+                    assign xp[l*IBITS +: IBITS] = x_g[GP*GPE*PXW + (l*GNP + p - GP*GPE)*IBITS +: IBITS];
+                end
+            end else begin : g_bcast
+                assign xp = x_g[GP*XW +: XW];
+            end
             bnn_dot #(
                 .SIMD    (SIMD),
                 .WBITS   (WBITS),
@@ -455,7 +500,7 @@ module bnn_mvtu #(
             ) u_dot (
                 .ap_clk(ap_clk),
                 .w     (wmem_rdata[p*WW +: WW]),
-                .x     (x_g[GP*XW +: XW]),
+                .x     (xp),
                 .sum   (dsum),
                 .vsum  (dvsum)
             );
@@ -476,6 +521,23 @@ module bnn_mvtu #(
                     end
                     assign av = accv;
                     wire unused_accv_g = &{1'b0, accv_g[GP*AB +: AB]};
+                end else if (OWN_XV == 1) begin : g_xv
+                    // DEPTHWISE, bipolar weights: SUM x over this PE's own lanes,
+                    // read at stage X as its dot product's, so acc_v aligns with acc
+                    wire [AB-1:0] vs;
+                    reg  [AB-1:0] accv;
+                    bnn_addtree #(
+                        .N(SIMD), .W(IBITS), .SIGNED((ITYPE == 2) ? 1 : 0), .STAGES(TS), .OUT_W(AB)
+                    ) u_vtree (
+                        .ap_clk(ap_clk), .terms(xp), .sel({SIMD{1'b0}}), .sum(vs)
+                    );
+                    always @(posedge ap_clk) begin
+                        if (gv[GP]) begin
+                            accv <= gf[GP] ? vs : accv + vs;
+                        end
+                    end
+                    assign av = accv;
+                    wire unused_sv = &{1'b0, dvsum, accv_g[GP*AB +: AB]};
                 end else begin : g_shv
                     assign av = accv_g[GP*AB +: AB];
                     wire unused_dvsum = &{1'b0, dvsum};

@@ -756,6 +756,7 @@ fn mvtu_sources() -> Vec<String> {
         "bnn_thresh.v",
         "bnn_resize.v",
         "bnn_rom.v",
+        "bnn_vvau.v",
     ] {
         v.push(hw(f));
     }
@@ -1275,17 +1276,12 @@ fn vvau_job(c: MvtuCfg) -> Result<(), String> {
         }
     }
     let mut params = mvtu_params(&c, &case);
+    params.push(param("DEPTHWISE", 1));
     params.push(param("MEM_DIR", format!("\"{}\"", dir.display())));
-    let mut sources = mvtu_sources();
-    sources[0] = root()
-        .join("tests/hw/vvau_tb_top.v")
-        .to_string_lossy()
-        .into_owned();
-    sources.push(hw("bnn_vvau.v"));
     let exe = build(
         &dir,
-        "vvau_tb_top",
-        &sources,
+        "mvtu_tb_top",
+        &mvtu_sources(),
         &params,
         c.pe * c.simd * c.ibits,
         c.pe * case.obits,
@@ -2704,7 +2700,7 @@ fn lint_targets() -> Vec<LintTarget> {
         t.push(("mvtu_tb_top".to_string(), mvtu_sources(), pw));
     }
     let mut vvau_core = mvtu_core.clone();
-    vvau_core[0] = hw("bnn_vvau.v");
+    vvau_core.push(hw("bnn_vvau.v"));
     for c in vvau_configs() {
         let case = vvau_case(&c, 1);
         let p = mvtu_params(&c, &case);

@@ -1,4 +1,6 @@
 // mvtu_tb_top.v -- test wrapper used by tests/hw_modules.rs: one bnn_mvtu
+// (DEPTHWISE = 0) or bnn_vvau (DEPTHWISE = 1, the depthwise unit, whose input
+// word holds PE channels x SIMD kernel positions)
 // plus one weight bnn_rom and one threshold bnn_rom per PE, loaded from
 // MEM_DIR/wNNN.mem and MEM_DIR/tNNN.mem (NNN = PE index, 3 decimal digits).
 // This is what the generator's per-layer wrappers do, with the file names
@@ -22,11 +24,12 @@ module mvtu_tb_top #(
     parameter integer TBITS      = 6,   // see bnn_mvtu
     parameter integer OUT_BIAS   = 0,   // see bnn_mvtu
     parameter integer XNOR_FANIN = 16,  // see bnn_mvtu
+    parameter integer DEPTHWISE  = 0,   // 1: bnn_vvau
     parameter         MEM_DIR    = "."  // directory holding wNNN.mem / tNNN.mem
 ) (
     input  wire                  ap_clk,         // clock
     input  wire                  ap_rst_n,       // synchronous reset, active low
-    input  wire [SIMD*IBITS-1:0] s_axis_tdata,   // input stream
+    input  wire [((DEPTHWISE == 1) ? PE : 1)*SIMD*IBITS-1:0] s_axis_tdata,  // input stream
     input  wire                  s_axis_tvalid,
     output wire                  s_axis_tready,
     output wire [PE*OBITS-1:0]   m_axis_tdata,   // output stream
@@ -50,18 +53,35 @@ module mvtu_tb_top #(
     wire [TAW-1:0]      tmem_addr;
     wire [PE*TW-1:0]    tmem_rdata;
 
-    bnn_mvtu #(
-        .MW(MW), .MH(MH), .PE(PE), .SIMD(SIMD), .WBITS(WBITS), .IBITS(IBITS),
-        .WTYPE(WTYPE), .ITYPE(ITYPE), .ACC_BITS(ACC_BITS), .NSTEPS(NSTEPS),
-        .OBITS(OBITS), .TBITS(TBITS), .OUT_BIAS(OUT_BIAS), .XNOR_FANIN(XNOR_FANIN),
-        .PE_GROUP(PE_GROUP)
-    ) u_mvtu (
-        .ap_clk(ap_clk), .ap_rst_n(ap_rst_n),
-        .s_axis_tdata(s_axis_tdata), .s_axis_tvalid(s_axis_tvalid), .s_axis_tready(s_axis_tready),
-        .m_axis_tdata(m_axis_tdata), .m_axis_tvalid(m_axis_tvalid), .m_axis_tready(m_axis_tready),
-        .wmem_en(wmem_en), .wmem_addr(wmem_addr), .wmem_rdata(wmem_rdata),
-        .tmem_en(tmem_en), .tmem_addr(tmem_addr), .tmem_rdata(tmem_rdata)
-    );
+    generate
+        if (DEPTHWISE == 1) begin : g_vvau
+            bnn_vvau #(
+                .MW(MW), .MH(MH), .PE(PE), .SIMD(SIMD), .WBITS(WBITS), .IBITS(IBITS),
+                .WTYPE(WTYPE), .ITYPE(ITYPE), .ACC_BITS(ACC_BITS), .NSTEPS(NSTEPS),
+                .OBITS(OBITS), .TBITS(TBITS), .OUT_BIAS(OUT_BIAS), .XNOR_FANIN(XNOR_FANIN),
+                .PE_GROUP(PE_GROUP)
+            ) u_vvau (
+                .ap_clk(ap_clk), .ap_rst_n(ap_rst_n),
+                .s_axis_tdata(s_axis_tdata), .s_axis_tvalid(s_axis_tvalid), .s_axis_tready(s_axis_tready),
+                .m_axis_tdata(m_axis_tdata), .m_axis_tvalid(m_axis_tvalid), .m_axis_tready(m_axis_tready),
+                .wmem_en(wmem_en), .wmem_addr(wmem_addr), .wmem_rdata(wmem_rdata),
+                .tmem_en(tmem_en), .tmem_addr(tmem_addr), .tmem_rdata(tmem_rdata)
+            );
+        end else begin : g_mvtu
+            bnn_mvtu #(
+                .MW(MW), .MH(MH), .PE(PE), .SIMD(SIMD), .WBITS(WBITS), .IBITS(IBITS),
+                .WTYPE(WTYPE), .ITYPE(ITYPE), .ACC_BITS(ACC_BITS), .NSTEPS(NSTEPS),
+                .OBITS(OBITS), .TBITS(TBITS), .OUT_BIAS(OUT_BIAS), .XNOR_FANIN(XNOR_FANIN),
+                .PE_GROUP(PE_GROUP)
+            ) u_mvtu (
+                .ap_clk(ap_clk), .ap_rst_n(ap_rst_n),
+                .s_axis_tdata(s_axis_tdata), .s_axis_tvalid(s_axis_tvalid), .s_axis_tready(s_axis_tready),
+                .m_axis_tdata(m_axis_tdata), .m_axis_tvalid(m_axis_tvalid), .m_axis_tready(m_axis_tready),
+                .wmem_en(wmem_en), .wmem_addr(wmem_addr), .wmem_rdata(wmem_rdata),
+                .tmem_en(tmem_en), .tmem_addr(tmem_addr), .tmem_rdata(tmem_rdata)
+            );
+        end
+    endgenerate
 
     genvar p;
     generate
