@@ -319,7 +319,7 @@ pub fn rom_distinct_bits(depth: usize, width: usize) -> f64 {
 /// LUT6s per distinct data bit of a LUT ROM with random contents. Up to 8 address bits abc maps
 /// a bit as one LUT6, LUT7 (2 LUT6 + MUXF7) or LUT8 (4 LUT6 + MUXF7 + MUXF8): 1, 2 or 4 (144
 /// words: 4, measured). Deeper, one LUT6 per 64 words and a tree of LUT6 4:1 multiplexers over
-/// them (each takes three inputs off): ⌈D/64⌉ + ⌈(⌈D/64⌉ − 1)/3⌉, within −18 … +20 % of the
+/// them (each takes three inputs off): ⌈D/64⌉ + ⌈(⌈D/64⌉ − 1)/3⌉, within −21 … +21 % of the
 /// measured 320- to 1,920-word ROMs (`docs/cost-model.md`).
 pub fn rom_luts_per_bit(depth: usize) -> f64 {
     if depth <= 1 {
@@ -347,9 +347,10 @@ pub fn bank_mux_luts(rom: &RomShape, roms: usize) -> f64 {
 
 /// The deepest threshold ROM costed with [`Features::trom`]'s coefficient; deeper ones use
 /// [`Features::trom_deep`]'s. Up to 32 words a data bit is a function of at most 5 address bits,
-/// and the measured threshold ROMs take 0.6–0.9 of the LUTs of random bits (the high bits of
-/// clustered thresholds repeat each other); from 64 words on every bit fills LUT6s and their
-/// multiplexers, and the measured ones take 0.8–1.1 (CNV's 512 × 11: 1.11).
+/// and the measured threshold ROMs take mostly 0.4–1.0 of the LUTs of random bits (fitted: 0.71;
+/// the high bits of clustered thresholds repeat each other); deeper, every bit fills LUT6s and
+/// their multiplexers, and the measured ones take 0.67–1.1 (fitted: 0.82; CNV's fc0, 512 × 11:
+/// 0.91).
 pub const SHALLOW_ROM_WORDS: usize = 32;
 
 /// LUTs of one ROM set (`roms` ROMs) built in LUTs, before the fitted coefficient; 0 in block RAM.
