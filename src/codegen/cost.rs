@@ -15,7 +15,7 @@
 //! fitted fraction.
 
 use crate::cyclesim::{mvtu_params, rom_images, MvtuMode, MvtuParams};
-use crate::hwir::{HwMvtu, HwWindow, MemKind};
+use crate::hwir::{BlockTiling, HwMvtu, HwWindow, MemKind};
 use crate::ir::WeightStorage;
 
 /// One ROM set of a layer: one ROM per PE, `depth` words of `width` bits, built as `kind`.
@@ -74,15 +74,16 @@ pub fn weight_density(weights: ndarray::ArrayView2<i32>) -> f64 {
 /// fold word per PE (NF·SF = 1) every weight is a constant of its product, which collapses, and
 /// zero weights remove their adder-tree inputs too; with more folds each weight bit stays a LUT
 /// function of the fold address and only bits constant over all folds go. Fitted (least squares
-/// per regime) to the six `weight_storage = "logic"` builds of `scripts/bench-weights-logic`
-/// (a W2A2 layer unrolled and folded to 32 words per PE, at 0, 50 and 90 % zeros; yosys 0.70 xc7;
-/// `docs/performance.md`): within 11 % (unrolled) and 7 % (folded) of those builds. Two shapes,
+/// per regime; refitted to the smallest largest error with the base model of 2026-11-30) to the
+/// six `weight_storage = "logic"` builds of `scripts/bench-weights-logic` (a W2A2 layer unrolled
+/// and folded to 32 words per PE, at 0, 50 and 90 % zeros; yosys 0.70 xc7;
+/// `docs/performance.md`): within 9 % (unrolled) and 5 % (folded) of those builds. Two shapes,
 /// so a first calibration, not a fit over shapes. Flip-flops are not scaled (the MVTU's
 /// registers stay; measured 2–3 % fewer than with ROMs, up to 45 % fewer for the unrolled layer
 /// at 90 % zeros, which the estimate then overstates).
-pub const LOGIC_LUT_SCALE_UNROLLED: (f64, f64) = (0.248, 0.182);
+pub const LOGIC_LUT_SCALE_UNROLLED: (f64, f64) = (0.248, 0.207);
 /// The same for layers with more than one fold word per PE.
-pub const LOGIC_LUT_SCALE_FOLDED: (f64, f64) = (0.687, 0.117);
+pub const LOGIC_LUT_SCALE_FOLDED: (f64, f64) = (0.679, 0.125);
 
 fn logic_scale(s: &MvtuShape) -> f64 {
     s.weight_density.map_or(1.0, |d| {
@@ -133,33 +134,36 @@ impl MvtuShape {
 /// The fitted LUT coefficients, in the order of [`Features`]' fields (`scripts/calibrate-cost
 /// fit` on `docs/cost-calibration.csv`, yosys 0.70 xc7; see `docs/cost-model.md`).
 const LUT_COEF: Features = Features {
-    one: 25.4953,
-    ctrl: 0.8012,
-    ibuf: 0.5012,
-    tree1: 1.1356,
+    one: 11.2567,
+    pe: 5.6664,
+    ctrl: 1.0802,
+    ibuf: 0.8753,
+    tree1: 1.0866,
     treew: 1.0,
-    sel: 0.8658,
-    acc: 1.3084,
-    prod: 1.8593,
-    prod_pp: 1.6389,
-    thr: 0.8213,
-    thr_c: 0.7702,
+    sel: 0.8522,
+    acc: 1.0899,
+    prod: 1.7821,
+    prod_pp: 1.6141,
+    thr: 0.8127,
+    thr_c: 0.7111,
     tcount: 0.0,
-    xout: 0.4304,
-    wrom: 1.0105,
-    trom: 0.7162,
+    xout: 0.3511,
+    wrom: 1.0146,
+    trom: 0.7069,
+    trom_deep: 0.8188,
+    bankmux: 1.0,
 };
 
 /// The fitted flip-flop coefficients (same fit), over [`ff_features`].
 const FF_COEF: FfFeatures = FfFeatures {
-    one: 61.8842,
-    ctrl: -0.1586,
-    x: 0.9152,
-    tree: 1.0376,
-    acc: 1.1422,
-    prod: 0.9871,
-    thr: 0.8208,
-    rom: 1.0511,
+    one: 37.8084,
+    ctrl: 0.2422,
+    x: 1.1219,
+    tree: 1.01,
+    acc: 0.995,
+    prod: 1.0146,
+    thr: 1.04,
+    rom: 0.9257,
     romreg: 1.0,
 };
 
@@ -168,6 +172,8 @@ const FF_COEF: FfFeatures = FfFeatures {
 pub struct Features {
     /// 1 (the fixed control: issue stage, credits, output queue).
     pub one: f64,
+    /// PE: each PE's fixed logic (accumulator and compare-stage control, its output lane).
+    pub pe: f64,
     /// Counter bits: clog2 NF + clog2 SF + clog2 (NF·SF).
     pub ctrl: f64,
     /// The input-buffer replay multiplexer: SIMD·A bits when NF > 1.
@@ -198,13 +204,18 @@ pub struct Features {
     pub xout: f64,
     /// LUTs of the weight ROMs in LUTs (random contents; [`rom_luts`]).
     pub wrom: f64,
-    /// The same for the threshold ROMs.
+    /// The same for threshold ROMs of at most [`SHALLOW_ROM_WORDS`] words.
     pub trom: f64,
+    /// The same for deeper threshold ROMs.
+    pub trom_deep: f64,
+    /// The bank multiplexer of tiled block ROMs ([`bank_mux_luts`]); coefficient 1.
+    pub bankmux: f64,
 }
 
 impl Features {
     fn dot(&self, c: &Features) -> f64 {
         self.one * c.one
+            + self.pe * c.pe
             + self.ctrl * c.ctrl
             + self.ibuf * c.ibuf
             + self.tree1 * c.tree1
@@ -219,6 +230,8 @@ impl Features {
             + self.xout * c.xout
             + self.wrom * c.wrom
             + self.trom * c.trom
+            + self.trom_deep * c.trom_deep
+            + self.bankmux * c.bankmux
     }
 }
 
@@ -238,7 +251,8 @@ pub struct FfFeatures {
     pub prod: f64,
     /// Compare-stage registers: PE · (thresholds + 1), or PE · acc bits without activation.
     pub thr: f64,
-    /// Read registers of the ROMs in LUTs (one per distinct data bit).
+    /// Read and address registers of the ROMs in LUTs (one per distinct data bit, clog2 depth
+    /// address bits), per PE.
     pub rom: f64,
     /// Output registers of the block ROMs (`bnn_rom`'s second read stage, in the fabric: yosys
     /// absorbs neither into RAMB18/36 nor DP16KD): one per varying data bit, coefficient 1.
@@ -302,15 +316,42 @@ pub fn rom_distinct_bits(depth: usize, width: usize) -> f64 {
     ((f / 2.0 - free) * (1.0 - (1.0 - 2.0 / f).powi(width as i32))).max(0.0)
 }
 
-/// LUT6s per distinct data bit of a LUT ROM: one per 64 words, plus the multiplexer LUTs
-/// above 256 words (MUXF7/MUXF8 join four LUTs for free).
+/// LUT6s per distinct data bit of a LUT ROM with random contents. Up to 8 address bits abc maps
+/// a bit as one LUT6, LUT7 (2 LUT6 + MUXF7) or LUT8 (4 LUT6 + MUXF7 + MUXF8): 1, 2 or 4 (144
+/// words: 4, measured). Deeper, one LUT6 per 64 words and a tree of LUT6 4:1 multiplexers over
+/// them (each takes three inputs off): ⌈D/64⌉ + ⌈(⌈D/64⌉ − 1)/3⌉, within −21 … +21 % of the
+/// measured 320- to 1,920-word ROMs (`docs/cost-model.md`).
 pub fn rom_luts_per_bit(depth: usize) -> f64 {
     if depth <= 1 {
         return 0.0;
     }
+    if depth <= 256 {
+        return (1usize << clog2(depth).saturating_sub(6)) as f64;
+    }
     let k = depth.div_ceil(64);
-    (k + if k > 4 { k.div_ceil(4) - 1 } else { 0 }) as f64
+    (k + (k - 1).div_ceil(3)) as f64
 }
+
+/// LUTs of the bank multiplexer of a set of `roms` tiled block ROMs
+/// ([`crate::hwir::BlockTiling`]): per data bit a banks:1 multiplexer between the RAMs' read
+/// registers and the ROM's output register, one LUT3 for 2 banks (CNV conv4: 4 × 32, measured
+/// 128) and one LUT6 per 3 more banks; 0 for a ROM the tool maps itself.
+pub fn bank_mux_luts(rom: &RomShape, roms: usize) -> f64 {
+    if rom.kind != MemKind::Block {
+        return 0.0;
+    }
+    BlockTiling::for_rom(rom.depth, rom.width).map_or(0.0, |t| {
+        (roms * rom.width * (t.banks - 1).div_ceil(3)) as f64
+    })
+}
+
+/// The deepest threshold ROM costed with [`Features::trom`]'s coefficient; deeper ones use
+/// [`Features::trom_deep`]'s. Up to 32 words a data bit is a function of at most 5 address bits,
+/// and the measured threshold ROMs take mostly 0.4–1.0 of the LUTs of random bits (fitted: 0.71;
+/// the high bits of clustered thresholds repeat each other); deeper, every bit fills LUT6s and
+/// their multiplexers, and the measured ones take 0.67–1.1 (fitted: 0.82; CNV's fc0, 512 × 11:
+/// 0.91).
+pub const SHALLOW_ROM_WORDS: usize = 32;
 
 /// LUTs of one ROM set (`roms` ROMs) built in LUTs, before the fitted coefficient; 0 in block RAM.
 pub fn rom_luts(rom: &RomShape, roms: usize) -> f64 {
@@ -446,6 +487,7 @@ pub fn features(s: &MvtuShape) -> Features {
     let cw = ab.max(p.tbits as usize);
     Features {
         one: 1.0,
+        pe: pe as f64,
         ctrl: (clog2(nf) + clog2(sf) + clog2(nf * sf)) as f64,
         ibuf: if nf > 1 {
             (simd * p.ibits as usize) as f64
@@ -467,7 +509,18 @@ pub fn features(s: &MvtuShape) -> Features {
             0.0
         },
         wrom: rom_luts(&s.weights, pe),
-        trom: s.thresholds.as_ref().map_or(0.0, |t| rom_luts(t, pe)),
+        trom: s
+            .thresholds
+            .as_ref()
+            .filter(|t| t.depth <= SHALLOW_ROM_WORDS)
+            .map_or(0.0, |t| rom_luts(t, pe)),
+        trom_deep: s
+            .thresholds
+            .as_ref()
+            .filter(|t| t.depth > SHALLOW_ROM_WORDS)
+            .map_or(0.0, |t| rom_luts(t, pe)),
+        bankmux: bank_mux_luts(&s.weights, pe)
+            + s.thresholds.as_ref().map_or(0.0, |t| bank_mux_luts(t, pe)),
     }
 }
 
@@ -484,9 +537,11 @@ pub fn ff_features(s: &MvtuShape) -> FfFeatures {
     } else {
         0
     };
+    // a LUT ROM's read register (one per distinct data bit) and registered address
     let rom_bits = |r: &RomShape| match r.kind {
         MemKind::Block => 0.0,
-        _ => pe as f64 * rom_distinct_bits(r.depth, r.width),
+        _ if r.depth <= 1 => 0.0,
+        _ => pe as f64 * (rom_distinct_bits(r.depth, r.width) + clog2(r.depth) as f64),
     };
     let block_reg_bits = |r: &RomShape| match r.kind {
         MemKind::Block if r.varying.is_empty() => (pe * r.width) as f64,
@@ -531,7 +586,8 @@ pub fn shape_dsp(s: &MvtuShape) -> u64 {
     }
 }
 
-/// BRAM18 equivalents of a layer's block ROMs (RAMB36 = 2), as yosys maps them.
+/// BRAM18 equivalents of a layer: its block ROMs (RAMB36 = 2), as yosys maps them, and the
+/// input buffer where yosys puts it in block RAM ([`ibuf_bram18`]).
 pub fn shape_bram18(s: &MvtuShape) -> u64 {
     let set = |r: &RomShape| match r.kind {
         MemKind::Block => {
@@ -547,7 +603,36 @@ pub fn shape_bram18(s: &MvtuShape) -> u64 {
         }
         _ => 0,
     };
-    set(&s.weights) + s.thresholds.as_ref().map_or(0, set)
+    set(&s.weights) + s.thresholds.as_ref().map_or(0, set) + ibuf_bram18(&s.params)
+}
+
+/// The (address bits, width) options of yosys's xc7 LUT RAMs for a memory with one write and
+/// one read port (`lutrams_xc5v.txt`: `$__XILINX_LUTRAM_SDP_` 32 × 6 and 64 × 3,
+/// `$__XILINX_LUTRAM_DP_` 32 × 4, 64 × 2 and 128 × 1), each at cost 8.
+const LUTRAM_CONFIGS: [(u32, u64); 5] = [(5, 6), (6, 3), (5, 4), (6, 2), (7, 1)];
+
+/// BRAM18 equivalents of `bnn_mvtu`'s input buffer (`ibuf`, SF words × SIMD·A bits, when
+/// NF > 1 and SF > 1): yosys's `memory_libmap` builds it from whichever is cheaper, LUT RAM
+/// (cost 8 per cell, [`LUTRAM_CONFIGS`] tiled) or block RAM (129 per RAMB18, 257 per RAMB36,
+/// [`rom_blocks`]). 72 × 32 (CNV conv5) costs 144 in LUT RAM and takes one RAMB18; 64 × 32
+/// costs 88 and stays in LUT RAM.
+pub fn ibuf_bram18(p: &MvtuParams) -> u64 {
+    let (nf, sf) = (p.mh / p.pe, (p.mw / p.simd) as u64);
+    let width = (p.simd * p.ibits as usize) as u64;
+    if nf <= 1 || sf <= 1 || width == 0 {
+        return 0;
+    }
+    let lutram = LUTRAM_CONFIGS
+        .iter()
+        .map(|&(abits, w)| 8 * sf.div_ceil(1 << abits) * width.div_ceil(w))
+        .min()
+        .unwrap_or(u64::MAX);
+    let (b18, b36) = rom_blocks(sf, width);
+    if 129 * b18 + 257 * b36 < lutram {
+        b18 + 2 * b36
+    } else {
+        0
+    }
 }
 
 /// LUT estimate of a layer wrapper: the MVTU with its weight and threshold ROMs.
@@ -809,12 +894,12 @@ mod tests {
         use crate::synth::{self, ActSpec, DenseSpec, MlpSpec};
         // (in, out, PE, SIMD, zeros %, measured LUT6, tolerance)
         let cases = [
-            (64, 64, 8, 16, 0, 1846, 0.07),
-            (64, 64, 8, 16, 50, 1849, 0.07),
-            (64, 64, 8, 16, 90, 1587, 0.07),
-            (32, 16, 16, 32, 0, 2908, 0.11),
-            (32, 16, 16, 32, 50, 2681, 0.11),
-            (32, 16, 16, 32, 90, 1720, 0.11),
+            (64, 64, 8, 16, 0, 1846, 0.05),
+            (64, 64, 8, 16, 50, 1849, 0.05),
+            (64, 64, 8, 16, 90, 1587, 0.05),
+            (32, 16, 16, 32, 0, 2908, 0.09),
+            (32, 16, 16, 32, 50, 2681, 0.09),
+            (32, 16, 16, 32, 90, 1720, 0.09),
         ];
         for (i, o, pe, simd, zeros, measured, tol) in cases {
             let mut net = synth::mlp(
