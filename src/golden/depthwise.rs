@@ -5,7 +5,10 @@
 //! sharing nothing with the cycle simulator's VVAU or `hw/bnn_vvau.v`.
 
 use super::exec::{prepare, write_value, Bufs};
-use super::plan::{check_thresholds, hw, loc, Fmt, MacMatVec, RowThresholds, StageOp, Window};
+use super::plan::{
+    check_output_and_weights, check_thresholds, hw, loc, Fmt, MacMatVec, RowThresholds, StageOp,
+    Window,
+};
 use crate::ir::{self, Activation, Layer, Shape};
 use crate::{Error, Result};
 
@@ -65,27 +68,7 @@ pub(super) fn plan(i: usize, layer: &Layer, m: &ir::MatVec) -> Result<StageOp> {
             ),
         ));
     }
-    let want = Shape::Image { h: oh, w: ow, c };
-    if layer.output.shape != want {
-        return Err(Error::invalid(
-            &at,
-            format!(
-                "output shape should be {want}, found {}",
-                layer.output.shape
-            ),
-        ));
-    }
-    let wdt = m.weight_dtype;
-    if let Some(((r, col), v)) = m
-        .weights
-        .indexed_iter()
-        .find(|(_, &v)| !wdt.contains(i64::from(v)))
-    {
-        return Err(Error::invalid(
-            &at,
-            format!("weight [{r}, {col}] = {v} is not a value of the weight datatype {wdt}"),
-        ));
-    }
+    check_output_and_weights(&at, layer, Shape::Image { h: oh, w: ow, c }, m)?;
     let (lo, hi) = m.acc_range(in_dt);
     let act = match &m.activation {
         Activation::Thresholds(t) => {

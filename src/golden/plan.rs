@@ -385,26 +385,8 @@ fn plan_matvec(i: usize, layer: &Layer, m: &ir::MatVec, isa: Isa) -> Result<Stag
             c: mh,
         },
     };
-    if layer.output.shape != want_shape {
-        return Err(Error::invalid(
-            &at,
-            format!(
-                "output shape should be {want_shape}, found {}",
-                layer.output.shape
-            ),
-        ));
-    }
+    check_output_and_weights(&at, layer, want_shape, m)?;
     let wdt = m.weight_dtype;
-    if let Some(((r, col), v)) = m
-        .weights
-        .indexed_iter()
-        .find(|(_, &v)| !wdt.contains(i64::from(v)))
-    {
-        return Err(Error::invalid(
-            &at,
-            format!("weight [{r}, {col}] = {v} is not a value of the weight datatype {wdt}"),
-        ));
-    }
     let (lo, hi) = m.acc_range(in_dt);
     let thresholds = match &m.activation {
         Activation::Thresholds(t) => Some(check_thresholds(&at, t, mh, layer.output.dtype)?),
@@ -471,6 +453,37 @@ impl CheckedThresholds<'_> {
         }
         (t, le)
     }
+}
+
+/// The checks every matrix-vector layer (dense, conv, depthwise) shares: its output has shape
+/// `want`, and every weight is a value of the weight datatype.
+pub(super) fn check_output_and_weights(
+    at: &str,
+    layer: &Layer,
+    want: Shape,
+    m: &ir::MatVec,
+) -> Result<()> {
+    if layer.output.shape != want {
+        return Err(Error::invalid(
+            at,
+            format!(
+                "output shape should be {want}, found {}",
+                layer.output.shape
+            ),
+        ));
+    }
+    let wdt = m.weight_dtype;
+    if let Some(((r, col), v)) = m
+        .weights
+        .indexed_iter()
+        .find(|(_, &v)| !wdt.contains(i64::from(v)))
+    {
+        return Err(Error::invalid(
+            at,
+            format!("weight [{r}, {col}] = {v} is not a value of the weight datatype {wdt}"),
+        ));
+    }
+    Ok(())
 }
 
 pub(super) fn check_thresholds<'a>(
