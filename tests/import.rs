@@ -5,8 +5,9 @@
 //!   within 1e-4 on every frame and class, the imported net.toml gives the same outputs, the cycle
 //!   simulator equals the golden model, and the accuracy `run --labels` prints equals the
 //!   reference's;
-//! - each Brevitas model: `verify MODEL.onnx --input X.npy` (golden == cycle simulator ==
-//!   Verilator) on 20 of the frames with 20 % stalls;
+//! - TFC-W2A2, CNV-W1A1 and the MobileNet-style net: `verify MODEL.onnx --input X.npy` (golden
+//!   == cycle simulator == Verilator) on 20 of the frames with 20 % stalls (TFC-W1A1's dense
+//!   XNOR layers are the datapath every example verifies in tests/verify.rs);
 //! - a hand-built graph with per-channel scales, Gemm transB=1, MultiThreshold, BatchNormalization
 //!   with a negative γ and an activation zero point of 1, against its qonnx reference;
 //! - a hand-built graph with accumulators planted a few float32 ulps from rounding boundaries
@@ -359,11 +360,6 @@ fn verify_model(name: &str) {
     eprintln!("{name}: {stdout}");
     assert!(stdout.contains("PASS"), "{stdout}");
     assert!(stdout.contains("20 given frame(s), stall 0.2"), "{stdout}");
-}
-
-#[test]
-fn verify_tfc_w1a1() {
-    verify_model("tfc-w1a1");
 }
 
 #[test]

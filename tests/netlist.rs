@@ -6,6 +6,8 @@
 //! naming the netlist and the first wrong word.
 //!
 //! ECP5, not xc7: `synth_ecp5` of the tiny example takes about 12 s, `synth_xilinx` about 34 s.
+//! The two small nets in CI: tiny (XNOR, a lost ROM must fail) and w2a2 (MAC, thresholds;
+//! about 40 s of yosys and 60-170 s of Verilator on 5,000 cells).
 //! digits-mlp's netlist test is `#[ignore]`d (run it with `cargo test --test netlist --
 //! --ignored`): yosys alone takes about 80 s of CPU on it and Verilator about 220 s more to build
 //! its 8,000-cell netlist, far past CI's budget of about a minute per test (docs/hardware.md).
@@ -185,6 +187,35 @@ fn digits_mlp_ecp5_netlist_equals_golden_and_rtl() {
     assert!(
         report.netlist.unwrap().memory_cells > 0,
         "digits-mlp's ROMs are block RAMs"
+    );
+}
+
+/// The second small net: W2A2 (MAC lanes of 2-bit products, explicit thresholds, three
+/// layers), under stalls. Its products are narrow, so `synth_ecp5` runs with `-nodsp` and the
+/// netlist has no MULT18X18D (yosys ships no simulation model for it, only a black box).
+#[test]
+fn w2a2_ecp5_netlist_equals_golden_and_rtl() {
+    require();
+    let net = example("w2a2");
+    let opts = options("w2a2-ecp5", 12, 0.2);
+    let start = Instant::now();
+    let report = verify::run(&net, &opts).unwrap_or_else(|e| panic!("w2a2: {e}"));
+    eprintln!(
+        "{report}\n(w2a2 netlist: {:.1} s)",
+        start.elapsed().as_secs_f64()
+    );
+    if let Some(f) = &report.failure {
+        panic!("w2a2 --netlist ecp5: {f}");
+    }
+    let n = report.netlist.as_ref().expect("a netlist summary");
+    assert!(n.cells > 0);
+    let netlist = std::fs::read_to_string(
+        target_dir().join("netlist-tests/w2a2-ecp5/synth/ecp5-netlist/netlist.v"),
+    )
+    .unwrap();
+    assert!(
+        !netlist.contains("MULT18X18D"),
+        "2-bit products must stay in LUTs on the ECP5 (synth_ecp5 -nodsp)"
     );
 }
 

@@ -443,7 +443,7 @@ fn datapath(p: &MvtuParams) -> Datapath {
         sel,
         acc,
         acc_add,
-        dsp: mode == MvtuMode::Mac && wb + ib >= 9,
+        dsp: mode == MvtuMode::Mac && product_uses_dsp(wb as u32, ib as u32),
         g,
     }
 }
@@ -643,6 +643,14 @@ pub fn luts(layer: &HwMvtu) -> u64 {
 /// Flip-flop estimate of a layer wrapper.
 pub fn ffs(layer: &HwMvtu) -> u64 {
     shape_ffs(&MvtuShape::of(layer, false))
+}
+
+/// Whether a MAC lane's product of a `wbits`-bit weight and an `ibits`-bit input goes to a DSP:
+/// yosys's `synth_xilinx` maps a product of 9 bits or more to a DSP48E1 (`DSP_Y_MINWIDTH = 9`),
+/// narrower ones to LUTs. `build --synth ecp5` follows the same rule (`-nodsp` when no product
+/// reaches it: `synth_ecp5` alone would put even a 2×2-bit product in a MULT18X18D).
+pub fn product_uses_dsp(wbits: u32, ibits: u32) -> bool {
+    wbits + ibits >= 9
 }
 
 /// DSP estimate of a layer.

@@ -20,6 +20,7 @@ pub mod nextpnr;
 pub mod stat;
 pub mod tools;
 
+use crate::codegen::cost;
 use crate::error::{Error, Result};
 use nextpnr::{Blocks, CriticalPath, DeviceInfo};
 use serde::Serialize;
@@ -78,10 +79,15 @@ impl Fpga {
         }
     }
 
-    fn synth_command(self, top: &str) -> String {
+    /// The yosys synthesis command. `dsp_products`: some MAC product is wide enough for a DSP
+    /// ([`cost::product_uses_dsp`]); without one, ECP5 synthesis gets `-nodsp`, as `synth_xilinx`
+    /// keeps narrow products in LUTs by itself (`synth_ecp5` would map every product of 2×2 bits
+    /// or more to a MULT18X18D: a W2A2 layer of 128 lanes would need 128 of the 85F's 156).
+    fn synth_command(self, top: &str, dsp_products: bool) -> String {
         match self {
             Fpga::Xc7 => format!("synth_xilinx -family xc7 -top {top} -noiopad -noclkbuf"),
-            Fpga::Ecp5 => format!("synth_ecp5 -top {top} -noflatten"),
+            Fpga::Ecp5 if dsp_products => format!("synth_ecp5 -top {top} -noflatten"),
+            Fpga::Ecp5 => format!("synth_ecp5 -top {top} -noflatten -nodsp"),
             Fpga::Ice40 => format!("synth_ice40 -top {top} -noflatten"),
         }
     }
@@ -407,6 +413,9 @@ struct DesignFacts {
     /// Some layer keeps its weights as logic (`report.json`: a weight memory of style
     /// `constants`); its wrapper carries the `bnn_weights_as_logic` attribute.
     weights_as_logic: bool,
+    /// Some MAC layer's products are wide enough for a DSP ([`cost::product_uses_dsp`] of its
+    /// weight and input datatypes).
+    dsp_products: bool,
 }
 
 fn read_facts(dir: &Path) -> Result<DesignFacts> {
@@ -457,6 +466,18 @@ fn read_facts(dir: &Path) -> Result<DesignFacts> {
         a.iter()
             .any(|l| l["mvtu"]["weight_memory"]["style"].as_str() == Some("constants"))
     });
+    let bits = |d: &serde_json::Value| {
+        d.as_str()
+            .and_then(|n| n.parse::<crate::datatype::DataType>().ok())
+            .map_or(0, |t| t.bits())
+    };
+    let dsp_products = v["layers"].as_array().is_some_and(|a| {
+        a.iter().any(|l| {
+            let m = &l["mvtu"];
+            m["mode"].as_str() == Some("mac")
+                && cost::product_uses_dsp(bits(&m["weight_datatype"]), bits(&m["input_datatype"]))
+        })
+    });
     Ok(DesignFacts {
         top,
         network: v["network"].as_str().unwrap_or("").to_string(),
@@ -464,6 +485,7 @@ fn read_facts(dir: &Path) -> Result<DesignFacts> {
         layers,
         links,
         weights_as_logic,
+        dsp_products,
     })
 }
 
@@ -593,7 +615,7 @@ fn run_target(
     }
     script.push_str(&format!(
         "{}\ntee -q -o stat.txt stat\n",
-        f.synth_command(top)
+        f.synth_command(top, facts.dsp_products)
     ));
     let modern = !yosys.version.starts_with("Yosys 0.2") && !yosys.version.starts_with("Yosys 0.1");
     if modern {
@@ -607,7 +629,10 @@ fn run_target(
     progress(&format!(
         "{}: yosys {} ({}) in {rel}/",
         f.name(),
-        f.synth_command(top).split(' ').next().unwrap_or(""),
+        f.synth_command(top, facts.dsp_products)
+            .split(' ')
+            .next()
+            .unwrap_or(""),
         yosys.version
     ));
     let args: Vec<String> = ["-q", "-l", "yosys.log", "-s", "synth.ys"]
@@ -662,7 +687,7 @@ fn run_target(
         package: None,
         speed: None,
         tools: BTreeMap::from([("yosys".to_string(), yosys.clone())]),
-        synth_command: f.synth_command(top),
+        synth_command: f.synth_command(top, facts.dsp_products),
         synth_seconds: round1(took.as_secs_f64()),
         lut_kind: f.lut_kind(),
         bram36_equivalent: (f == Fpga::Xc7).then(|| {
@@ -1268,4 +1293,22 @@ pub fn fill_readme(path: &Path, reports: &[TargetReport]) -> Result<()> {
 /// The synthesis directory of a build.
 pub fn synth_dir(dir: &Path) -> PathBuf {
     dir.join(SYNTH_DIR)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// ECP5 synthesis keeps narrow products out of the DSPs, as synth_xilinx does by itself.
+    #[test]
+    fn ecp5_infers_dsps_only_for_wide_products() {
+        assert!(Fpga::Ecp5.synth_command("t", false).ends_with(" -nodsp"));
+        assert!(!Fpga::Ecp5.synth_command("t", true).contains("-nodsp"));
+        assert!(!Fpga::Xc7.synth_command("t", false).contains("-nodsp"));
+        assert!(
+            !cost::product_uses_dsp(4, 4),
+            "W4A4: an 8-bit product, LUTs"
+        );
+        assert!(cost::product_uses_dsp(8, 1) && cost::product_uses_dsp(4, 5));
+    }
 }
