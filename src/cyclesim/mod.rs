@@ -336,6 +336,107 @@ impl Flags {
     }
 }
 
+/// The [`Flags`] of every block as bit sets (bit `j % 64` of word `j / 64`: block j), so that a
+/// cycle's handshakes take a few word operations whatever the number of blocks, and only the
+/// blocks with something to do are visited.
+#[derive(Clone, Debug, Default)]
+struct FlagSets {
+    /// Registered `s_axis_tready` (rewritten every cycle for the blocks in `ask`).
+    s_ready: Vec<u64>,
+    m_valid: Vec<u64>,
+    idle: Vec<u64>,
+    /// Blocks whose `tready` depends on their `m_ready` ([`SReady::Ask`]), ascending.
+    ask: Vec<usize>,
+    /// This cycle's input handshakes, output handshakes, and the blocks to tick.
+    push: Vec<u64>,
+    pop: Vec<u64>,
+    tick: Vec<u64>,
+}
+
+impl FlagSets {
+    /// Room for `n` blocks.
+    fn grow(&mut self, n: usize) {
+        let words = n.div_ceil(64);
+        for v in [
+            &mut self.s_ready,
+            &mut self.m_valid,
+            &mut self.idle,
+            &mut self.push,
+            &mut self.pop,
+            &mut self.tick,
+        ] {
+            v.resize(words, 0);
+        }
+    }
+
+    #[inline]
+    fn bit(&self, set: &[u64], j: usize) -> bool {
+        (set[j / 64] >> (j % 64)) & 1 == 1
+    }
+
+    #[inline]
+    fn put(set: &mut [u64], j: usize, on: bool) {
+        let m = 1u64 << (j % 64);
+        if on {
+            set[j / 64] |= m;
+        } else {
+            set[j / 64] &= !m;
+        }
+    }
+
+    /// Block j's flags after its tick.
+    #[inline(always)]
+    fn set(&mut self, j: usize, f: Flags) {
+        let (w, b) = (j / 64, j % 64);
+        let keep = !(1u64 << b);
+        if f.s_ready == SReady::Ask {
+            if !self.ask.contains(&j) {
+                self.ask.push(j);
+                self.ask.sort_unstable();
+            }
+        } else {
+            self.s_ready[w] = (self.s_ready[w] & keep) | (u64::from(f.s_ready == SReady::Yes) << b);
+        }
+        self.m_valid[w] = (self.m_valid[w] & keep) | (u64::from(f.m_valid) << b);
+        self.idle[w] = (self.idle[w] & keep) | (u64::from(f.idle) << b);
+    }
+
+    /// `push`, `pop` and `tick` of `nb` blocks from the flags (every `ask` block's `s_ready`
+    /// resolved), the input port's `tvalid` and the output port's `tready`.
+    #[inline]
+    fn handshakes(&mut self, nb: usize, in_valid: bool, out_ready: bool) {
+        let nw = self.tick.len();
+        for w in 0..nw {
+            let v = self.m_valid[w];
+            let r = self.s_ready[w];
+            // tvalid into block j: block j − 1's (the input port's for block 0)
+            let carry_in = if w == 0 {
+                u64::from(in_valid)
+            } else {
+                self.m_valid[w - 1] >> 63
+            };
+            let v_in = (v << 1) | carry_in;
+            // tready at block j's output: block j + 1's (the output port's for the last)
+            let r_next = if w + 1 < nw {
+                (r >> 1) | (self.s_ready[w + 1] << 63)
+            } else {
+                let top = (nb - 1) % 64;
+                ((r >> 1) & !(1u64 << top)) | (u64::from(out_ready) << top)
+            };
+            let live = if w + 1 < nw || nb % 64 == 0 {
+                u64::MAX
+            } else {
+                (1u64 << (nb % 64)) - 1
+            };
+            let push = v_in & r & live;
+            let pop = v & r_next & live;
+            self.push[w] = push;
+            self.pop[w] = pop;
+            self.tick[w] = (push | pop | !self.idle[w]) & live;
+        }
+    }
+}
+
 /// How a run is driven: the harness's `--seed`/`--stall-in`/`--stall-out`, `--timeout` and
 /// `--extra`.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -413,10 +514,8 @@ pub struct Pipeline {
     names: Vec<String>,
     in_bits: usize,
     out_bits: usize,
-    valid: Vec<bool>,
-    ready: Vec<bool>,
-    /// Per block, its flags since its last tick (see [`Flags`]).
-    flags: Vec<Flags>,
+    /// The blocks' flags since their last ticks (see [`Flags`]), as bit sets.
+    flags: FlagSets,
     /// Skip the ticks of idle blocks (the default; off only to check that skipping changes
     /// nothing).
     skip_idle: bool,
@@ -432,9 +531,7 @@ impl Pipeline {
             names: Vec::new(),
             in_bits,
             out_bits,
-            valid: vec![false],
-            ready: vec![false],
-            flags: Vec::new(),
+            flags: FlagSets::default(),
             skip_idle: true,
         }
     }
@@ -448,11 +545,10 @@ impl Pipeline {
 
     /// Appends a block at the output end.
     pub fn push(&mut self, name: impl Into<String>, block: Block) {
-        self.flags.push(block.flags());
+        self.flags.grow(self.blocks.len() + 1);
+        self.flags.set(self.blocks.len(), block.flags());
         self.blocks.push(block);
         self.names.push(name.into());
-        self.valid.push(false);
-        self.ready.push(false);
     }
 
     pub fn blocks(&self) -> &[Block] {
@@ -482,8 +578,9 @@ impl Pipeline {
     pub fn reset(&mut self) {
         self.blocks.iter_mut().for_each(Block::reset);
         for (j, b) in self.blocks.iter().enumerate() {
-            self.flags[j] = b.flags();
-            self.valid[j + 1] = self.flags[j].m_valid;
+            let mut f = b.flags();
+            f.idle &= self.skip_idle;
+            self.flags.set(j, f);
         }
     }
 
@@ -524,19 +621,26 @@ impl Pipeline {
             } else {
                 &empty
             };
-            // tvalid front to back (registers only), tready back to front
-            // (the blocks' tvalid and registered tready are cached in `flags` at their ticks)
-            self.valid[0] = in_valid;
-            self.ready[nb] = out_ready;
-            for j in (0..nb).rev() {
-                self.ready[j] = match self.flags[j].s_ready {
-                    SReady::No => false,
-                    SReady::Yes => true,
-                    SReady::Ask => self.blocks[j].s_ready(self.ready[j + 1]),
+            // The handshakes of every link from the blocks' cached flags, as bit sets (bit j:
+            // block j). Only top-k's `tready` depends on its `m_ready`: those are resolved back
+            // to front first. Block j's input handshake is `tvalid` of block j − 1 (the port for
+            // j = 0) and its own `tready`; its output handshake its `tvalid` and the `tready` of
+            // block j + 1 (the port for the last).
+            let fl = &mut self.flags;
+            for &j in fl.ask.iter().rev() {
+                let rn = if j + 1 == nb {
+                    out_ready
+                } else {
+                    fl.bit(&fl.s_ready, j + 1)
                 };
+                let r = self.blocks[j].s_ready(rn);
+                FlagSets::put(&mut fl.s_ready, j, r);
             }
-            let in_hs = self.valid[0] && self.ready[0];
-            let out_hs = self.valid[nb] && self.ready[nb];
+            let out_hs = if nb == 0 {
+                in_valid && out_ready
+            } else {
+                fl.bit(&fl.m_valid, nb - 1) && out_ready
+            };
             if out_hs {
                 let data = if nb == 0 {
                     in_word
@@ -546,27 +650,35 @@ impl Pipeline {
                 outputs.push(data);
                 out_cycles.push(cycle);
             }
-            // rising edge, back to front: every consumer reads its producer's pre-edge data
+            let in_hs = if nb == 0 {
+                in_valid && out_ready
+            } else {
+                in_valid && fl.bit(&fl.s_ready, 0)
+            };
+            fl.handshakes(nb, in_valid, out_ready);
+            // rising edge, back to front: every consumer reads its producer's pre-edge data.
             // A block whose flags say idle is skipped in a cycle without a handshake on its
-            // ports: its edge would change nothing. `valid[j + 1]` is block j's own tvalid, read
-            // by block j + 1 (already ticked) and block j (now), so it may be updated here.
-            for j in (0..nb).rev() {
-                let push = self.valid[j] && self.ready[j];
-                let pop = self.valid[j + 1] && self.ready[j + 1];
-                if !push && !pop && self.flags[j].idle && self.skip_idle {
-                    continue;
+            // ports: its edge would change nothing.
+            for w in (0..self.flags.tick.len()).rev() {
+                let mut m = self.flags.tick[w];
+                while m != 0 {
+                    let b = 63 - m.leading_zeros() as usize;
+                    m &= !(1u64 << b);
+                    let j = w * 64 + b;
+                    let push = (self.flags.push[w] >> b) & 1 == 1;
+                    let pop = (self.flags.pop[w] >> b) & 1 == 1;
+                    let (head, tail) = self.blocks.split_at_mut(j);
+                    let data: Option<&[u64]> = if !push {
+                        None
+                    } else if j == 0 {
+                        Some(in_word)
+                    } else {
+                        Some(head[j - 1].m_data())
+                    };
+                    let mut f = tail[0].tick_flags(data, pop);
+                    f.idle &= self.skip_idle;
+                    self.flags.set(j, f);
                 }
-                let (head, tail) = self.blocks.split_at_mut(j);
-                let data: Option<&[u64]> = if !push {
-                    None
-                } else if j == 0 {
-                    Some(in_word)
-                } else {
-                    Some(head[j - 1].m_data())
-                };
-                let f = tail[0].tick_flags(data, pop);
-                self.flags[j] = f;
-                self.valid[j + 1] = f.m_valid;
             }
             if in_hs {
                 in_cycles.push(cycle);
