@@ -228,6 +228,7 @@ impl Block {
                 s_ready: SReady::Ask,
                 m_valid: b.m_valid(),
                 idle: b.idle_edge(),
+                quiet: 0,
             },
             Block::Swg(b) => Flags::new(b.s_ready(), b.m_valid(), b.idle_edge()),
             Block::Pool(b) => Flags::new(b.s_ready(), b.m_valid(), b.idle_edge()),
@@ -241,7 +242,9 @@ impl Block {
         match self {
             Block::Mvtu(b) => {
                 b.tick(push, pop);
-                Flags::new(b.s_ready(), b.m_valid(), b.idle_edge())
+                let mut f = Flags::new(b.s_ready(), b.m_valid(), b.idle_edge());
+                f.quiet = b.quiet_edges();
+                f
             }
             Block::Vvau(b) => {
                 b.tick(push, pop);
@@ -261,6 +264,7 @@ impl Block {
                     s_ready: SReady::Ask,
                     m_valid: b.m_valid(),
                     idle: b.idle_edge(),
+                    quiet: 0,
                 }
             }
             Block::Swg(b) => {
@@ -275,6 +279,15 @@ impl Block {
                 b.tick(push, pop);
                 Flags::new(b.s_ready(), b.m_valid(), b.idle_edge())
             }
+        }
+    }
+
+    /// Applies `n` edges without a handshake that the block's last [`Flags::quiet`] promised
+    /// change nothing but its internal counters.
+    fn skip_quiet(&mut self, n: usize) {
+        match self {
+            Block::Mvtu(b) => b.skip_quiet(n),
+            _ => debug_assert!(false, "only MVTUs sleep"),
         }
     }
 
@@ -323,6 +336,11 @@ struct Flags {
     /// An edge without a handshake would leave every register unchanged, so the pipeline skips
     /// the block's tick in such cycles (each module's `idle_edge`).
     idle: bool,
+    /// The next `quiet` edges without a handshake change nothing but counters internal to the
+    /// block (not its `tready` nor `tvalid`; an MVTU in the middle of a fold over a stored input
+    /// vector, see `Mvtu::quiet_edges`): the block sleeps through them and catches up in one
+    /// step ([`Block::skip_quiet`]) when it is ticked again.
+    quiet: usize,
 }
 
 impl Flags {
@@ -332,6 +350,7 @@ impl Flags {
             s_ready: if s_ready { SReady::Yes } else { SReady::No },
             m_valid,
             idle,
+            quiet: 0,
         }
     }
 }
@@ -437,6 +456,9 @@ impl FlagSets {
     }
 }
 
+/// `Pipeline::wake_at` of a block that is awake.
+const NEVER: u64 = u64::MAX;
+
 /// How a run is driven: the harness's `--seed`/`--stall-in`/`--stall-out`, `--timeout` and
 /// `--extra`.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -516,6 +538,11 @@ pub struct Pipeline {
     out_bits: usize,
     /// The blocks' flags since their last ticks (see [`Flags`]), as bit sets.
     flags: FlagSets,
+    /// Sleeping blocks ([`Flags::quiet`]): the cycle whose edge must tick block j (`NEVER`: it
+    /// is awake), and the first edge it has not applied; the earliest wake-up of all.
+    wake_at: Vec<u64>,
+    synced: Vec<u64>,
+    next_wake: u64,
     /// Skip the ticks of idle blocks (the default; off only to check that skipping changes
     /// nothing).
     skip_idle: bool,
@@ -532,6 +559,9 @@ impl Pipeline {
             in_bits,
             out_bits,
             flags: FlagSets::default(),
+            wake_at: Vec::new(),
+            synced: Vec::new(),
+            next_wake: NEVER,
             skip_idle: true,
         }
     }
@@ -547,6 +577,8 @@ impl Pipeline {
     pub fn push(&mut self, name: impl Into<String>, block: Block) {
         self.flags.grow(self.blocks.len() + 1);
         self.flags.set(self.blocks.len(), block.flags());
+        self.wake_at.push(NEVER);
+        self.synced.push(0);
         self.blocks.push(block);
         self.names.push(name.into());
     }
@@ -582,6 +614,8 @@ impl Pipeline {
             f.idle &= self.skip_idle;
             self.flags.set(j, f);
         }
+        self.wake_at.iter_mut().for_each(|w| *w = NEVER);
+        self.next_wake = NEVER;
     }
 
     /// Resets, then drives the pipeline exactly as `sim/axis_tb.cpp` drives a Verilated top:
@@ -655,6 +689,18 @@ impl Pipeline {
             } else {
                 in_valid && fl.bit(&fl.s_ready, 0)
             };
+            if cycle >= self.next_wake {
+                // sleepers due at this edge are ticked (after catching up)
+                let mut next = NEVER;
+                for (j, &w) in self.wake_at.iter().enumerate() {
+                    if w <= cycle {
+                        FlagSets::put(&mut fl.idle, j, false);
+                    } else {
+                        next = next.min(w);
+                    }
+                }
+                self.next_wake = next;
+            }
             fl.handshakes(nb, in_valid, out_ready);
             // rising edge, back to front: every consumer reads its producer's pre-edge data.
             // A block whose flags say idle is skipped in a cycle without a handshake on its
@@ -668,6 +714,12 @@ impl Pipeline {
                     let push = (self.flags.push[w] >> b) & 1 == 1;
                     let pop = (self.flags.pop[w] >> b) & 1 == 1;
                     let (head, tail) = self.blocks.split_at_mut(j);
+                    let block = &mut tail[0];
+                    if self.wake_at[j] != NEVER {
+                        // the quiet edges it slept through, then this one
+                        block.skip_quiet((cycle - self.synced[j]) as usize);
+                        self.wake_at[j] = NEVER;
+                    }
                     let data: Option<&[u64]> = if !push {
                         None
                     } else if j == 0 {
@@ -675,8 +727,15 @@ impl Pipeline {
                     } else {
                         Some(head[j - 1].m_data())
                     };
-                    let mut f = tail[0].tick_flags(data, pop);
+                    let mut f = block.tick_flags(data, pop);
                     f.idle &= self.skip_idle;
+                    if f.quiet > 0 && self.skip_idle {
+                        f.idle = true;
+                        let wake = cycle + 1 + f.quiet as u64;
+                        self.wake_at[j] = wake;
+                        self.synced[j] = cycle + 1;
+                        self.next_wake = self.next_wake.min(wake);
+                    }
                     self.flags.set(j, f);
                 }
             }
@@ -699,6 +758,13 @@ impl Pipeline {
                 stop_at = Some(cycle + cfg.extra);
             }
             cycle += 1;
+        }
+        // blocks asleep at the end apply the edges they slept through (their statistics)
+        for (j, b) in self.blocks.iter_mut().enumerate() {
+            if self.wake_at[j] != NEVER {
+                b.skip_quiet((cycle - self.synced[j]) as usize);
+                self.wake_at[j] = NEVER;
+            }
         }
         let mut fifos = Vec::new();
         let mut mvtus = Vec::new();

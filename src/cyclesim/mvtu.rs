@@ -367,6 +367,39 @@ impl Mvtu {
         self.a_nf == 0 && self.line_n == 0 && self.can_issue()
     }
 
+    /// How many of the next edges, if none has a handshake, would only advance stage A inside
+    /// a fold over the stored input vector: `a_nf > 0` (so `s_axis_tready` is 0 and no word
+    /// arrives), every beat issues (none is a fold's last, so no credit is needed and no word
+    /// is formed), and no word in flight reaches the queue (so `m_axis_tvalid` and the queue
+    /// keep their values). [`Mvtu::skip_quiet`] applies such edges in one step.
+    #[inline]
+    pub fn quiet_edges(&self) -> usize {
+        if self.a_nf == 0 || self.a_sf + 1 >= self.sf {
+            return 0;
+        }
+        let beats = self.sf - 1 - self.a_sf;
+        if self.line_n == 0 {
+            return beats;
+        }
+        let mut pos = self.line_pos;
+        for d in 0..beats {
+            if self.line_valid[pos] {
+                return d;
+            }
+            pos = if pos + 1 == self.lat { 0 } else { pos + 1 };
+        }
+        beats
+    }
+
+    /// `n` edges without a handshake, `n` at most [`Mvtu::quiet_edges`]: as many calls of
+    /// `tick(None, false)`.
+    pub fn skip_quiet(&mut self, n: usize) {
+        debug_assert!(n <= self.quiet_edges(), "skip_quiet beyond the quiet edges");
+        self.a_sf += n;
+        self.beats += n as u64;
+        self.line_pos = (self.line_pos + n) % self.lat;
+    }
+
     /// Whether nothing is in flight: every credit free (no queued or reserved word), at a
     /// vector boundary.
     pub fn idle(&self) -> bool {
