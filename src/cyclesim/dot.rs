@@ -4,7 +4,7 @@
 //!
 //! - **XNOR** (bipolar × bipolar): `dot = SIMD − popcount(w ^ x)`, the number of equal bits (the
 //!   RTL's XNOR-popcount; both operands are zero above SIMD bits, so no mask is needed).
-//! - **bit planes** (any other types when the plane count is small against SIMD): every operand
+//! - **bit planes** (other types when WB·IB·8 <= SIMD per limb of lanes): every operand
 //!   value is `α·Σ_j c_j·bit_j + β` (bipolar: α = 2, β = −1, c = [1]; unsigned: c_j = 2^j;
 //!   signed: the top plane weighs −2^(n−1)), so
 //!   `Σ w·x = αw·αx·Σ_ij cw_i·cx_j·popcount(W_i & X_j) + αw·βx·ΣW + βw·αx·ΣX + βw·βx·SIMD`,
@@ -245,17 +245,35 @@ fn mac_fold(w: &[i16], x: &[i16], out: &mut [i64]) {
     const CHUNK: usize = 65_536;
     let n = x.len();
     for (o, wp) in out.iter_mut().zip(w.chunks_exact(n)) {
-        let mut s = 0i64;
-        for (wc, xc) in wp.chunks(CHUNK).zip(x.chunks(CHUNK)) {
-            let d: i32 = wc
-                .iter()
-                .zip(xc)
-                .map(|(&a, &b)| i32::from(a) * i32::from(b))
-                .sum();
-            s += i64::from(d);
-        }
-        *o = s;
+        *o = if n <= CHUNK {
+            i64::from(dot_i16(wp, x))
+        } else {
+            wp.chunks(CHUNK)
+                .zip(x.chunks(CHUNK))
+                .map(|(a, b)| i64::from(dot_i16(a, b)))
+                .sum()
+        };
     }
+}
+
+/// `Σ a·b` of two equally long `i16` runs in `i32` (the caller bounds the length), in eight
+/// independent lanes so that it compiles to packed multiply-adds.
+#[inline(always)]
+fn dot_i16(a: &[i16], b: &[i16]) -> i32 {
+    let (ca, ra) = a.as_chunks::<8>();
+    let (cb, rb) = b.as_chunks::<8>();
+    let tail: i32 = ra
+        .iter()
+        .zip(rb)
+        .map(|(&p, &q)| i32::from(p) * i32::from(q))
+        .sum();
+    let mut acc = [0i32; 8];
+    for (p, q) in ca.iter().zip(cb) {
+        for ((s, &p), &q) in acc.iter_mut().zip(p).zip(q) {
+            *s += i32::from(p) * i32::from(q);
+        }
+    }
+    acc.iter().sum::<i32>() + tail
 }
 
 impl DotUnit {
@@ -291,7 +309,9 @@ impl DotUnit {
                 }
             }
             Path::Xnor { w }
-        } else if 2 * wb * ib * sl <= simd {
+        } else if 8 * wb * ib * sl <= simd {
+            // bit planes pay when the WB·IB AND-popcounts per limb of lanes are few against
+            // the lanes (W2A2 at 32 or 64 lanes); else packed multiply-adds are cheaper
             let (aw, bw, cw) = affine(wtype, wb);
             let (ax, bx, cx) = affine(itype, ib);
             let mut w = Vec::with_capacity(depth * pe * wb * sl);
@@ -382,14 +402,30 @@ impl DotUnit {
             let (ib, simd) = (self.ib, self.simd);
             let mask = bits::ones(ib);
             let dec = &mut self.xdec[slot * simd..(slot + 1) * simd];
-            for (l, d) in dec.iter_mut().enumerate() {
+            let lane = |l: usize| {
                 let pos = l * ib;
                 let (limb, off) = (pos / 64, pos % 64);
                 let mut raw = dst[limb] >> off;
                 if off + ib > 64 {
                     raw |= dst[limb + 1] << (64 - off);
                 }
-                *d = decode(raw & mask, self.itype, ib as u32) as i16;
+                raw & mask
+            };
+            match self.itype {
+                0 => dec
+                    .iter_mut()
+                    .enumerate()
+                    .for_each(|(l, d)| *d = 2 * lane(l) as i16 - 1),
+                1 => dec
+                    .iter_mut()
+                    .enumerate()
+                    .for_each(|(l, d)| *d = lane(l) as i16),
+                _ => {
+                    let sh = 64 - ib as u32;
+                    dec.iter_mut()
+                        .enumerate()
+                        .for_each(|(l, d)| *d = (((lane(l) << sh) as i64) >> sh) as i16);
+                }
             }
         }
     }
