@@ -67,8 +67,11 @@ pub struct DotUnit {
     xs: Vec<u64>,
     /// MAC: the lanes of `xs` decoded, `[sf][simd]`.
     xdec: Vec<i16>,
-    /// Bit planes: scratch for one word's input planes `[ibits][sl]` and one beat's sums.
+    /// Bit planes: the input planes of `xs`, `[sf][ibits][sl]`, and per word the constant part
+    /// of its beat (`βw·αx·ΣX + βw·βx·SIMD`), split once per stream word; scratch for one
+    /// beat's sums.
     xp: Vec<u64>,
+    xbase: Vec<i64>,
     beat: Vec<i64>,
     /// For input planes of IB = 2, 4 or 8 bits: byte → its 8/IB lanes split into planes (plane
     /// `j` at bits `8j..`), so a beat's input planes take one lookup per byte.
@@ -373,7 +376,8 @@ impl DotUnit {
             popcnt: has_popcnt(),
             xs: vec![0; sf * xl],
             xdec: vec![0; sf * simd],
-            xp: vec![0; ib * sl],
+            xp: vec![0; sf * ib * sl],
+            xbase: vec![0; sf],
             beat: vec![0; pe],
             byte_planes: matches!(ib, 2 | 4 | 8).then(|| byte_planes_table(ib)),
         }
@@ -428,6 +432,9 @@ impl DotUnit {
                 }
             }
         }
+        if let Path::Planes { .. } = self.path {
+            self.split_planes(slot);
+        }
     }
 
     /// The exact dot products of neuron fold `nf` (ROM addresses `nf·SF .. nf·SF + SF`) with the
@@ -467,29 +474,19 @@ impl DotUnit {
         }
     }
 
-    /// One beat of the bit-plane datapath: weights at ROM address `addr`, input word `slot`.
-    fn planes_beat(&mut self, addr: usize, slot: usize, out: &mut [i64]) {
-        let (pe, sl, simd, xl) = (self.pe, self.sl, self.simd, self.xl);
-        let Path::Planes {
-            w,
-            wsum,
-            coef,
-            cx,
-            k_w,
-            k_x,
-            k_c,
-        } = &self.path
-        else {
-            unreachable!("planes_beat on another datapath")
+    /// Splits stored word `slot` into its input bit planes and the constant part of its beats.
+    fn split_planes(&mut self, slot: usize) {
+        let (sl, simd, xl, ib) = (self.sl, self.simd, self.xl, self.ib);
+        let Path::Planes { cx, k_x, k_c, .. } = &self.path else {
+            unreachable!("split_planes on another datapath")
         };
         let x = &self.xs[slot * xl..(slot + 1) * xl];
-        let ib = self.ib;
-        // input bit planes and Σ_l X_l
+        let xp = &mut self.xp[slot * ib * sl..(slot + 1) * ib * sl];
         if ib == 1 {
-            self.xp[..sl].copy_from_slice(&x[..sl]);
+            xp.copy_from_slice(&x[..sl]);
         } else if let Some(table) = &self.byte_planes {
             // IB = 2, 4 or 8: a byte holds 8/IB whole lanes; the table splits it
-            self.xp.iter_mut().for_each(|v| *v = 0);
+            xp.iter_mut().for_each(|v| *v = 0);
             let lanes = 8 / ib;
             let lmask = (1u64 << lanes) - 1;
             let nbytes = (simd * ib).div_ceil(8);
@@ -501,41 +498,55 @@ impl DotUnit {
                 let t = table[byte as usize];
                 let pos = k * lanes;
                 for j in 0..ib {
-                    self.xp[j * sl + pos / 64] |= ((t >> (8 * j)) & lmask) << (pos % 64);
+                    xp[j * sl + pos / 64] |= ((t >> (8 * j)) & lmask) << (pos % 64);
                 }
             }
         } else {
-            self.xp.iter_mut().for_each(|v| *v = 0);
+            xp.iter_mut().for_each(|v| *v = 0);
             for l in 0..simd {
                 let raw = bits::get(x, l * ib, ib);
                 if raw != 0 {
                     for j in 0..ib {
                         if (raw >> j) & 1 == 1 {
-                            self.xp[j * sl + l / 64] |= 1u64 << (l % 64);
+                            xp[j * sl + l / 64] |= 1u64 << (l % 64);
                         }
                     }
                 }
             }
         }
+        // Σ_l X_l
         let mut sx = 0i64;
         for (j, &c) in cx.iter().enumerate() {
-            let n: u32 = self.xp[j * sl..(j + 1) * sl]
+            let n: u32 = xp[j * sl..(j + 1) * sl]
                 .iter()
                 .map(|v| v.count_ones())
                 .sum();
             sx += c * i64::from(n);
         }
-        let base = k_x * sx + k_c;
+        self.xbase[slot] = k_x * sx + k_c;
+    }
+
+    /// One beat of the bit-plane datapath: weights at ROM address `addr`, input word `slot`.
+    fn planes_beat(&self, addr: usize, slot: usize, out: &mut [i64]) {
+        let (pe, sl, ib) = (self.pe, self.sl, self.ib);
+        let Path::Planes {
+            w, wsum, coef, k_w, ..
+        } = &self.path
+        else {
+            unreachable!("planes_beat on another datapath")
+        };
+        let xp = &self.xp[slot * ib * sl..(slot + 1) * ib * sl];
+        let base = self.xbase[slot];
         let per = self.wb * sl;
         let w = &w[addr * pe * per..(addr + 1) * pe * per];
         let wsum = &wsum[addr * pe..(addr + 1) * pe];
         #[cfg(target_arch = "x86_64")]
         if self.popcnt {
             // SAFETY: the CPU has popcnt (checked at construction).
-            unsafe { planes_popcnt(w, wsum, &self.xp, coef, self.wb, ib, sl, *k_w, base, out) };
+            unsafe { planes_popcnt(w, wsum, xp, coef, self.wb, ib, sl, *k_w, base, out) };
             return;
         }
-        planes_body(w, wsum, &self.xp, coef, self.wb, ib, sl, *k_w, base, out);
+        planes_body(w, wsum, xp, coef, self.wb, ib, sl, *k_w, base, out);
     }
 }
 

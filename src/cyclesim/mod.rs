@@ -18,29 +18,34 @@
 //!   (`bnn_topk`): each has `s_ready`, `m_valid`, `m_data` (combinational outputs of the current
 //!   registers; only `bnn_topk`'s `s_ready` also depends on its `m_ready`), and `tick(push, pop)`
 //!   (the rising edge, given this cycle's handshakes).
-//! - [`Pipeline`]: a chain of blocks between the input port and the output port. Each cycle it
-//!   computes every link's `tvalid` front to back (registers only), every `tready` back to front
-//!   (through top-k's combinational path), samples the handshakes, then commits the blocks back
-//!   to front so that every consumer sees its producer's pre-edge data. Each block's `tvalid`
-//!   and registered `tready` are cached at its tick (they depend on its registers only), and a
-//!   block whose `idle_edge()` says an edge without a handshake would change nothing is not
-//!   ticked in a cycle without a handshake on its ports (a FIFO or pool between two busy
-//!   layers, an MVTU waiting for its next input word with nothing in flight).
+//! - [`Pipeline`]: a chain of blocks between the input port and the output port. Each block's
+//!   `tvalid`, registered `tready` and "an edge without a handshake changes nothing"
+//!   (`idle_edge()`) are cached at its tick (they depend on its registers only), as bit sets
+//!   over all blocks. Each cycle the pipeline resolves the `tready` of top-k (the one
+//!   combinational path, back to front), forms every link's handshake with a few word
+//!   operations on the bit sets, then ticks, back to front so that every consumer sees its
+//!   producer's pre-edge data, only the blocks with a handshake on a port or a non-idle edge (a
+//!   FIFO or pool between two busy layers, an MVTU waiting for its next input word with nothing
+//!   in flight are skipped). An MVTU in the middle of a fold over its stored input vector
+//!   sleeps through the beats that only advance its counters and catches up in one step when
+//!   it is next ticked (`Mvtu::quiet_edges`).
 //! - [`CycleSim`]: a pipeline built from the hardware IR ([`HwNetwork`], the struct the Verilog
 //!   generator renders, so both see identical padded weights and thresholds), with frame packing
 //!   and per-frame results.
 //!
 //! # Speed
 //!
-//! Weights are pre-decoded per ROM address (packed bits for XNOR layers, bit planes met with
-//! AND-popcount for narrow multi-bit types, one `i32` per lane otherwise; see `dot.rs`), the
-//! popcount loops use the `popcnt` instruction when the CPU has it, a beat's dot products are
-//! computed once, when it is issued, and only for issued beats (the MVTU's free-running pipeline
-//! is a delay line of output words); nothing is allocated per cycle. Narrow multi-bit types
-//! with up to 64 lanes per beat use unrolled bit-plane kernels (W2A2: four AND-popcounts per
-//! PE) and a byte table to split the input word into planes; MAC lanes are `i16` products
-//! summed in `i32`. The window generator keeps incremental counters and a precomputed `hold`
-//! table. `scripts/bench-sim` (`tests/sim_speed.rs`) measures it against Verilator -O3 on
+//! Weights are pre-decoded (packed bits for XNOR layers, bit planes met with AND-popcount for
+//! narrow multi-bit types, one `i16` per lane otherwise; see `dot.rs`), the popcount loops use
+//! the `popcnt` instruction when the CPU has it, and an MVTU computes the dot products of a whole
+//! neuron fold at once, when its last beat issues (the output word only depends on the fold's
+//! input words, all in the input buffer by then; the MVTU's free-running pipeline is a delay
+//! line of output words), from weights stored fold-major so that one PE's fold is one
+//! contiguous run; nothing is allocated per cycle. Input words are split into bit planes or
+//! decoded lanes once, when stored. Narrow multi-bit types with up to 64 lanes per beat use
+//! unrolled bit-plane kernels (W2A2: four AND-popcounts per PE); MAC lanes are `i16` products
+//! summed in eight packed `i32` lanes. The window generator keeps incremental counters and a
+//! precomputed `hold` table. `scripts/bench-sim` (`tests/sim_speed.rs`) measures it against Verilator -O3 on
 //! LFC-W1A1, a W2A2 MLP, CNV and a W4A4 conv net (figures in `docs/performance.md`).
 
 pub mod batch;

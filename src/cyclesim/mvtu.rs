@@ -10,7 +10,7 @@
 //! | spec (section) | here |
 //! |---|---|
 //! | stage A: `a_nf`, `a_sf`, `a_addr` (4) | `a_nf`, `a_sf` (`a_addr` is always `a_nf·SF + a_sf`) |
-//! | the SF-word input buffer (4) | the [`DotUnit`]'s input buffer: the model stores every stream word as beat `a_sf`'s (the spec only needs it for NF > 1) |
+//! | the SF-word input buffer (4) | the `DotUnit`'s input buffer: the model stores every stream word as beat `a_sf`'s (the spec only needs it for NF > 1) |
 //! | `credits` (4) | `credits` |
 //! | the output queue, capacity `Q`, count (4) | `queue` (a ring of `Q` words), `q_head`, `q_count` |
 //! | stage B (the beat's word, ROM address, flags), stage X (broadcast copy, weight-ROM `rdata`), products, tree levels (3) | nothing: what a beat contributes depends only on its input word and ROM address (the ROMs are constant) |
