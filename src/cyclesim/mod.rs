@@ -447,7 +447,7 @@ impl FlagSets {
                 let top = (nb - 1) % 64;
                 ((r >> 1) & !(1u64 << top)) | (u64::from(out_ready) << top)
             };
-            let live = if w + 1 < nw || nb % 64 == 0 {
+            let live = if w + 1 < nw || nb.is_multiple_of(64) {
                 u64::MAX
             } else {
                 (1u64 << (nb % 64)) - 1
