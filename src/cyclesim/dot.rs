@@ -1,14 +1,20 @@
-//! The per-PE dot products of one MVTU beat (`hw/bnn_dot.v` for all PEs), on weights
-//! pre-decoded per ROM address. Three exact datapaths, chosen per layer:
+//! The per-PE dot products of one MVTU neuron fold (`hw/bnn_dot.v` for all PEs, summed over the
+//! fold's SF beats as the accumulators do), on pre-decoded weights, and the MVTU's input buffer
+//! (the SF words of the current input vector). Three exact datapaths, chosen per layer:
 //!
 //! - **XNOR** (bipolar × bipolar): `dot = SIMD − popcount(w ^ x)`, the number of equal bits (the
 //!   RTL's XNOR-popcount; both operands are zero above SIMD bits, so no mask is needed).
-//! - **bit planes** (any other types when the plane count is small against SIMD): every operand
+//! - **bit planes** (other types when WB·IB·8 <= SIMD per limb of lanes): every operand
 //!   value is `α·Σ_j c_j·bit_j + β` (bipolar: α = 2, β = −1, c = [1]; unsigned: c_j = 2^j;
 //!   signed: the top plane weighs −2^(n−1)), so
 //!   `Σ w·x = αw·αx·Σ_ij cw_i·cx_j·popcount(W_i & X_j) + αw·βx·ΣW + βw·αx·ΣX + βw·βx·SIMD`,
 //!   with ΣW precomputed per (address, PE) and ΣX once per beat.
-//! - **MAC**: one `i32` multiply per lane (few lanes, many bits).
+//! - **MAC**: one `i32` multiply per lane (few lanes, many bits); input lanes are decoded once,
+//!   when the word is stored.
+//!
+//! XNOR and MAC weights are stored fold-major (`[nf][pe][sf][…]`), so one PE's whole fold is a
+//! single contiguous run that the compiler vectorizes (`pmaddwd` for MAC); a fold costs one call
+//! instead of SF beat calls.
 //!
 //! All three give the exact integer sum; the MVTU wraps it to ACC_BITS like the RTL. The
 //! popcount loops are compiled a second time with the `popcnt` instruction enabled and that
@@ -19,7 +25,7 @@ use super::bits::{self, limbs, sext};
 #[derive(Clone, Debug)]
 enum Path {
     Xnor {
-        /// `[addr][pe][sl]`
+        /// `[nf][pe][sf][sl]`
         w: Vec<u64>,
     },
     Planes {
@@ -37,26 +43,36 @@ enum Path {
         k_c: i64,
     },
     Mac {
-        /// `[addr][pe][simd]` decoded weights (at most 8 bits: i16 holds every value)
+        /// `[nf][pe][sf][simd]` decoded weights (at most 8 bits: i16 holds every value)
         w: Vec<i16>,
     },
 }
 
-/// Pre-decoded weights of one MVTU and the kernel for its types.
+/// Pre-decoded weights of one MVTU, its input buffer and the kernel for its types.
 #[derive(Clone, Debug)]
 pub struct DotUnit {
     path: Path,
     pe: usize,
     simd: usize,
+    sf: usize,
     wb: usize,
     ib: usize,
     itype: u32,
     /// Limbs of SIMD bits (one plane).
     sl: usize,
+    /// Limbs of one input word (SIMD·IBITS bits).
+    xl: usize,
     popcnt: bool,
-    /// Scratch: input planes `[ibits][sl]` or decoded input lanes.
-    xp: Vec<u64>,
+    /// The input buffer: the SF words of the current input vector, `[sf][xl]`.
+    xs: Vec<u64>,
+    /// MAC: the lanes of `xs` decoded, `[sf][simd]`.
     xdec: Vec<i16>,
+    /// Bit planes: the input planes of `xs`, `[sf][ibits][sl]`, and per word the constant part
+    /// of its beat (`βw·αx·ΣX + βw·βx·SIMD`), split once per stream word; scratch for one
+    /// beat's sums.
+    xp: Vec<u64>,
+    xbase: Vec<i64>,
+    beat: Vec<i64>,
     /// For input planes of IB = 2, 4 or 8 bits: byte → its 8/IB lanes split into planes (plane
     /// `j` at bits `8j..`), so a beat's input planes take one lookup per byte.
     byte_planes: Option<Vec<u64>>,
@@ -116,21 +132,6 @@ fn has_popcnt() -> bool {
     #[cfg(not(target_arch = "x86_64"))]
     {
         true
-    }
-}
-
-#[inline(always)]
-fn xnor_body(w: &[u64], x: &[u64], sl: usize, simd: i64, out: &mut [i64]) {
-    if sl == 1 {
-        let xv = x[0];
-        for (o, &wv) in out.iter_mut().zip(w) {
-            *o = simd - i64::from((wv ^ xv).count_ones());
-        }
-    } else {
-        for (o, wp) in out.iter_mut().zip(w.chunks_exact(sl)) {
-            let d: u32 = wp.iter().zip(x).map(|(a, b)| (a ^ b).count_ones()).sum();
-            *o = simd - i64::from(d);
-        }
     }
 }
 
@@ -204,10 +205,21 @@ fn planes_body(
     }
 }
 
+/// The XNOR fold kernel: per PE, `Σ_s (SIMD − popcount(W_s ^ X_s))` over the fold's SF beats,
+/// with the weights of one PE's fold contiguous (`w`: `[pe][n]` limbs, `x`: `n` limbs).
+#[inline(always)]
+fn xnor_fold_body(w: &[u64], x: &[u64], equal_max: i64, out: &mut [i64]) {
+    let n = x.len();
+    for (o, wp) in out.iter_mut().zip(w.chunks_exact(n)) {
+        let d: u32 = wp.iter().zip(x).map(|(a, b)| (a ^ b).count_ones()).sum();
+        *o = equal_max - i64::from(d);
+    }
+}
+
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "popcnt")]
-unsafe fn xnor_popcnt(w: &[u64], x: &[u64], sl: usize, simd: i64, out: &mut [i64]) {
-    xnor_body(w, x, sl, simd, out)
+unsafe fn xnor_fold_popcnt(w: &[u64], x: &[u64], equal_max: i64, out: &mut [i64]) {
+    xnor_fold_body(w, x, equal_max, out)
 }
 
 #[cfg(target_arch = "x86_64")]
@@ -228,11 +240,52 @@ unsafe fn planes_popcnt(
     planes_body(w, wsum, xp, coef, wb, ib, sl, k_w, base, out)
 }
 
+/// The MAC fold kernel: per PE the exact sum of the `n` lane products of the fold (`w`:
+/// `[pe][n]`). `|w·x| <= 128·255` per lane (at most 8-bit operands), so an `i32` sum is exact
+/// over 65,536 lanes; longer folds are summed in chunks of that many.
+#[inline(always)]
+fn mac_fold(w: &[i16], x: &[i16], out: &mut [i64]) {
+    const CHUNK: usize = 65_536;
+    let n = x.len();
+    for (o, wp) in out.iter_mut().zip(w.chunks_exact(n)) {
+        *o = if n <= CHUNK {
+            i64::from(dot_i16(wp, x))
+        } else {
+            wp.chunks(CHUNK)
+                .zip(x.chunks(CHUNK))
+                .map(|(a, b)| i64::from(dot_i16(a, b)))
+                .sum()
+        };
+    }
+}
+
+/// `Σ a·b` of two equally long `i16` runs in `i32` (the caller bounds the length), in eight
+/// independent lanes so that it compiles to packed multiply-adds.
+#[inline(always)]
+fn dot_i16(a: &[i16], b: &[i16]) -> i32 {
+    let (ca, ra) = a.as_chunks::<8>();
+    let (cb, rb) = b.as_chunks::<8>();
+    let tail: i32 = ra
+        .iter()
+        .zip(rb)
+        .map(|(&p, &q)| i32::from(p) * i32::from(q))
+        .sum();
+    let mut acc = [0i32; 8];
+    for (p, q) in ca.iter().zip(cb) {
+        for ((s, &p), &q) in acc.iter_mut().zip(p).zip(q) {
+            *s += i32::from(p) * i32::from(q);
+        }
+    }
+    acc.iter().sum::<i32>() + tail
+}
+
 impl DotUnit {
-    /// `wrom[pe][addr]`: raw weight ROM words (SIMD lanes of `wbits` bits).
+    /// `wrom[pe][addr]`: raw weight ROM words (SIMD lanes of `wbits` bits), `nf·sf` per PE.
+    #[allow(clippy::too_many_arguments)]
     pub fn new(
         wrom: &[Vec<Vec<u64>>],
-        depth: usize,
+        nf: usize,
+        sf: usize,
         simd: usize,
         wbits: u32,
         ibits: u32,
@@ -240,22 +293,28 @@ impl DotUnit {
         itype: u32,
     ) -> Self {
         let pe = wrom.len();
+        let depth = nf * sf;
         let (wb, ib) = (wbits as usize, ibits as usize);
         let sl = limbs(simd);
         let lane = |p: usize, addr: usize, l: usize| bits::get(&wrom[p][addr], l * wb, wb);
         let path = if wtype == 0 && itype == 0 {
+            // fold-major: [nf][pe][sf][sl], one PE's fold contiguous
             let mut w = Vec::with_capacity(depth * pe * sl);
-            for addr in 0..depth {
+            for n in 0..nf {
                 for p in 0..pe {
-                    let mut packed = vec![0u64; sl];
-                    for l in 0..simd {
-                        bits::set(&mut packed, l, 1, lane(p, addr, l));
+                    for s in 0..sf {
+                        let mut packed = vec![0u64; sl];
+                        for l in 0..simd {
+                            bits::set(&mut packed, l, 1, lane(p, n * sf + s, l));
+                        }
+                        w.extend_from_slice(&packed);
                     }
-                    w.extend_from_slice(&packed);
                 }
             }
             Path::Xnor { w }
-        } else if 2 * wb * ib * sl <= simd {
+        } else if 8 * wb * ib * sl <= simd {
+            // bit planes pay when the WB·IB AND-popcounts per limb of lanes are few against
+            // the lanes (W2A2 at 32 or 64 lanes); else packed multiply-adds are cheaper
             let (aw, bw, cw) = affine(wtype, wb);
             let (ax, bx, cx) = affine(itype, ib);
             let mut w = Vec::with_capacity(depth * pe * wb * sl);
@@ -290,27 +349,36 @@ impl DotUnit {
                 k_c: bw * bx * simd as i64,
             }
         } else {
+            // fold-major: [nf][pe][sf][simd]
             let mut w = Vec::with_capacity(depth * pe * simd);
-            for addr in 0..depth {
+            for n in 0..nf {
                 for p in 0..pe {
-                    for l in 0..simd {
-                        w.push(decode(lane(p, addr, l), wtype, wbits) as i16);
+                    for s in 0..sf {
+                        for l in 0..simd {
+                            w.push(decode(lane(p, n * sf + s, l), wtype, wbits) as i16);
+                        }
                     }
                 }
             }
             Path::Mac { w }
         };
+        let xl = limbs(simd * ib);
         DotUnit {
             path,
             pe,
             simd,
+            sf,
             wb,
             ib,
             itype,
             sl,
+            xl,
             popcnt: has_popcnt(),
-            xp: vec![0; ib * sl],
-            xdec: vec![0; simd],
+            xs: vec![0; sf * xl],
+            xdec: vec![0; sf * simd],
+            xp: vec![0; sf * ib * sl],
+            xbase: vec![0; sf],
+            beat: vec![0; pe],
             byte_planes: matches!(ib, 2 | 4 | 8).then(|| byte_planes_table(ib)),
         }
     }
@@ -324,114 +392,161 @@ impl DotUnit {
         }
     }
 
-    /// The PE dot products of input word `x` (SIMD lanes of `ibits`, zero above) with the
-    /// weights at ROM address `addr`, into `out[..PE]`.
-    pub fn compute(&mut self, addr: usize, x: &[u64], out: &mut [i64]) {
-        let (pe, sl, simd) = (self.pe, self.sl, self.simd);
+    /// Stores input word `x` (SIMD lanes of `ibits`; bits above are dropped) as the word of
+    /// beat `slot` (0..SF) of the current input vector: the MVTU's input buffer.
+    pub fn load(&mut self, slot: usize, x: &[u64]) {
+        let xl = self.xl;
+        let dst = &mut self.xs[slot * xl..(slot + 1) * xl];
+        let n = x.len().min(xl);
+        dst[..n].copy_from_slice(&x[..n]);
+        dst[n..].iter_mut().for_each(|v| *v = 0);
+        bits::truncate(dst, self.simd * self.ib);
+        if let Path::Mac { .. } = self.path {
+            // decoded once per stream word, read by every neuron fold
+            let (ib, simd) = (self.ib, self.simd);
+            let mask = bits::ones(ib);
+            let dec = &mut self.xdec[slot * simd..(slot + 1) * simd];
+            let lane = |l: usize| {
+                let pos = l * ib;
+                let (limb, off) = (pos / 64, pos % 64);
+                let mut raw = dst[limb] >> off;
+                if off + ib > 64 {
+                    raw |= dst[limb + 1] << (64 - off);
+                }
+                raw & mask
+            };
+            match self.itype {
+                0 => dec
+                    .iter_mut()
+                    .enumerate()
+                    .for_each(|(l, d)| *d = 2 * lane(l) as i16 - 1),
+                1 => dec
+                    .iter_mut()
+                    .enumerate()
+                    .for_each(|(l, d)| *d = lane(l) as i16),
+                _ => {
+                    let sh = 64 - ib as u32;
+                    dec.iter_mut()
+                        .enumerate()
+                        .for_each(|(l, d)| *d = (((lane(l) << sh) as i64) >> sh) as i16);
+                }
+            }
+        }
+        if let Path::Planes { .. } = self.path {
+            self.split_planes(slot);
+        }
+    }
+
+    /// The exact dot products of neuron fold `nf` (ROM addresses `nf·SF .. nf·SF + SF`) with the
+    /// SF words loaded ([`DotUnit::load`]), summed over the fold, into `acc[..PE]`.
+    pub fn fold(&mut self, nf: usize, acc: &mut [i64]) {
+        let (pe, sf, simd) = (self.pe, self.sf, self.simd);
         match &self.path {
             Path::Xnor { w } => {
-                let w = &w[addr * pe * sl..(addr + 1) * pe * sl];
+                let n = sf * self.sl;
+                let w = &w[nf * pe * n..(nf + 1) * pe * n];
+                let x = &self.xs[..n];
+                let equal_max = (sf * simd) as i64;
                 #[cfg(target_arch = "x86_64")]
                 if self.popcnt {
                     // SAFETY: the CPU has popcnt (checked at construction).
-                    unsafe { xnor_popcnt(w, x, sl, simd as i64, out) };
+                    unsafe { xnor_fold_popcnt(w, x, equal_max, acc) };
                     return;
                 }
-                xnor_body(w, x, sl, simd as i64, out);
-            }
-            Path::Planes {
-                w,
-                wsum,
-                coef,
-                cx,
-                k_w,
-                k_x,
-                k_c,
-            } => {
-                let ib = self.ib;
-                // input bit planes and Σ_l X_l
-                if ib == 1 {
-                    self.xp[..sl].copy_from_slice(&x[..sl]);
-                } else if let Some(table) = &self.byte_planes {
-                    // IB = 2, 4 or 8: a byte holds 8/IB whole lanes; the table splits it
-                    self.xp.iter_mut().for_each(|v| *v = 0);
-                    let lanes = 8 / ib;
-                    let lmask = (1u64 << lanes) - 1;
-                    let nbytes = (simd * ib).div_ceil(8);
-                    for k in 0..nbytes {
-                        let byte = (x[k / 8] >> ((k % 8) * 8)) & 0xff;
-                        if byte == 0 {
-                            continue;
-                        }
-                        let t = table[byte as usize];
-                        let pos = k * lanes;
-                        for j in 0..ib {
-                            self.xp[j * sl + pos / 64] |= ((t >> (8 * j)) & lmask) << (pos % 64);
-                        }
-                    }
-                } else {
-                    self.xp.iter_mut().for_each(|v| *v = 0);
-                    for l in 0..simd {
-                        let raw = bits::get(x, l * ib, ib);
-                        if raw != 0 {
-                            for j in 0..ib {
-                                if (raw >> j) & 1 == 1 {
-                                    self.xp[j * sl + l / 64] |= 1u64 << (l % 64);
-                                }
-                            }
-                        }
-                    }
-                }
-                let mut sx = 0i64;
-                for (j, &c) in cx.iter().enumerate() {
-                    let n: u32 = self.xp[j * sl..(j + 1) * sl]
-                        .iter()
-                        .map(|v| v.count_ones())
-                        .sum();
-                    sx += c * i64::from(n);
-                }
-                let base = k_x * sx + k_c;
-                let per = self.wb * sl;
-                let w = &w[addr * pe * per..(addr + 1) * pe * per];
-                let wsum = &wsum[addr * pe..(addr + 1) * pe];
-                #[cfg(target_arch = "x86_64")]
-                if self.popcnt {
-                    // SAFETY: the CPU has popcnt (checked at construction).
-                    unsafe {
-                        planes_popcnt(w, wsum, &self.xp, coef, self.wb, ib, sl, *k_w, base, out)
-                    };
-                    return;
-                }
-                planes_body(w, wsum, &self.xp, coef, self.wb, ib, sl, *k_w, base, out);
+                xnor_fold_body(w, x, equal_max, acc);
             }
             Path::Mac { w } => {
-                let ib = self.ib;
-                for l in 0..simd {
-                    self.xdec[l] = decode(bits::get(x, l * ib, ib), self.itype, ib as u32) as i16;
-                }
-                let w = &w[addr * pe * simd..(addr + 1) * pe * simd];
-                // |w·x| <= 128·255 per lane (at most 8-bit operands), so an i32 sum is exact
-                // up to 65,536 lanes; i16 × i16 → i32 is one vector instruction (pmaddwd)
-                if simd <= 65_536 {
-                    for (o, wp) in out.iter_mut().zip(w.chunks_exact(simd)) {
-                        let d: i32 = wp
-                            .iter()
-                            .zip(&self.xdec)
-                            .map(|(&a, &b)| i32::from(a) * i32::from(b))
-                            .sum();
-                        *o = i64::from(d);
+                let n = sf * simd;
+                mac_fold(&w[nf * pe * n..(nf + 1) * pe * n], &self.xdec, acc);
+            }
+            Path::Planes { .. } => {
+                let mut beat = std::mem::take(&mut self.beat);
+                for s in 0..sf {
+                    if s == 0 {
+                        self.planes_beat(nf * sf, 0, acc);
+                    } else {
+                        self.planes_beat(nf * sf + s, s, &mut beat);
+                        acc.iter_mut().zip(&beat).for_each(|(a, b)| *a += b);
                     }
-                } else {
-                    for (o, wp) in out.iter_mut().zip(w.chunks_exact(simd)) {
-                        *o = wp
-                            .iter()
-                            .zip(&self.xdec)
-                            .map(|(&a, &b)| i64::from(a) * i64::from(b))
-                            .sum();
+                }
+                self.beat = beat;
+            }
+        }
+    }
+
+    /// Splits stored word `slot` into its input bit planes and the constant part of its beats.
+    fn split_planes(&mut self, slot: usize) {
+        let (sl, simd, xl, ib) = (self.sl, self.simd, self.xl, self.ib);
+        let Path::Planes { cx, k_x, k_c, .. } = &self.path else {
+            unreachable!("split_planes on another datapath")
+        };
+        let x = &self.xs[slot * xl..(slot + 1) * xl];
+        let xp = &mut self.xp[slot * ib * sl..(slot + 1) * ib * sl];
+        if ib == 1 {
+            xp.copy_from_slice(&x[..sl]);
+        } else if let Some(table) = &self.byte_planes {
+            // IB = 2, 4 or 8: a byte holds 8/IB whole lanes; the table splits it
+            xp.iter_mut().for_each(|v| *v = 0);
+            let lanes = 8 / ib;
+            let lmask = (1u64 << lanes) - 1;
+            let nbytes = (simd * ib).div_ceil(8);
+            for k in 0..nbytes {
+                let byte = (x[k / 8] >> ((k % 8) * 8)) & 0xff;
+                if byte == 0 {
+                    continue;
+                }
+                let t = table[byte as usize];
+                let pos = k * lanes;
+                for j in 0..ib {
+                    xp[j * sl + pos / 64] |= ((t >> (8 * j)) & lmask) << (pos % 64);
+                }
+            }
+        } else {
+            xp.iter_mut().for_each(|v| *v = 0);
+            for l in 0..simd {
+                let raw = bits::get(x, l * ib, ib);
+                if raw != 0 {
+                    for j in 0..ib {
+                        if (raw >> j) & 1 == 1 {
+                            xp[j * sl + l / 64] |= 1u64 << (l % 64);
+                        }
                     }
                 }
             }
         }
+        // Σ_l X_l
+        let mut sx = 0i64;
+        for (j, &c) in cx.iter().enumerate() {
+            let n: u32 = xp[j * sl..(j + 1) * sl]
+                .iter()
+                .map(|v| v.count_ones())
+                .sum();
+            sx += c * i64::from(n);
+        }
+        self.xbase[slot] = k_x * sx + k_c;
+    }
+
+    /// One beat of the bit-plane datapath: weights at ROM address `addr`, input word `slot`.
+    fn planes_beat(&self, addr: usize, slot: usize, out: &mut [i64]) {
+        let (pe, sl, ib) = (self.pe, self.sl, self.ib);
+        let Path::Planes {
+            w, wsum, coef, k_w, ..
+        } = &self.path
+        else {
+            unreachable!("planes_beat on another datapath")
+        };
+        let xp = &self.xp[slot * ib * sl..(slot + 1) * ib * sl];
+        let base = self.xbase[slot];
+        let per = self.wb * sl;
+        let w = &w[addr * pe * per..(addr + 1) * pe * per];
+        let wsum = &wsum[addr * pe..(addr + 1) * pe];
+        #[cfg(target_arch = "x86_64")]
+        if self.popcnt {
+            // SAFETY: the CPU has popcnt (checked at construction).
+            unsafe { planes_popcnt(w, wsum, xp, coef, self.wb, ib, sl, *k_w, base, out) };
+            return;
+        }
+        planes_body(w, wsum, xp, coef, self.wb, ib, sl, *k_w, base, out);
     }
 }
 
@@ -459,7 +574,8 @@ mod tests {
             };
             let simd = rng.range_usize(1, 150);
             let pe = rng.range_usize(1, 5);
-            let depth = 3;
+            let (nf, sf) = (2, rng.range_usize(1, 4));
+            let depth = nf * sf;
             let wrom: Vec<Vec<Vec<u64>>> = (0..pe)
                 .map(|_| {
                     (0..depth)
@@ -478,19 +594,36 @@ mod tests {
                         .collect()
                 })
                 .collect();
-            let mut unit = DotUnit::new(&wrom, depth, simd, wbits, ibits, wtype, itype);
-            for addr in 0..depth {
-                let mut x = vec![0u64; limbs(simd * ibits as usize)];
-                for l in 0..simd {
-                    bits::set(&mut x, l * ibits as usize, ibits as usize, rng.next_u64());
+            let mut unit = DotUnit::new(&wrom, nf, sf, simd, wbits, ibits, wtype, itype);
+            let xs: Vec<Vec<u64>> = (0..sf)
+                .map(|_| {
+                    let mut x = vec![0u64; limbs(simd * ibits as usize)];
+                    for l in 0..simd {
+                        bits::set(&mut x, l * ibits as usize, ibits as usize, rng.next_u64());
+                    }
+                    x
+                })
+                .collect();
+            for (s, x) in xs.iter().enumerate() {
+                // stray bits above the word's width must be dropped
+                let mut wide = x.clone();
+                let rem = (simd * ibits as usize) % 64;
+                if rem != 0 {
+                    *wide.last_mut().unwrap() |= !bits::ones(rem);
                 }
+                wide.push(u64::MAX);
+                unit.load(s, &wide);
+            }
+            for n in 0..nf {
                 let mut out = vec![0i64; pe];
-                unit.compute(addr, &x, &mut out);
+                unit.fold(n, &mut out);
+                let addr = n * sf;
                 for (p, rom) in wrom.iter().enumerate() {
-                    let expect: i64 = (0..simd)
-                        .map(|l| {
-                            let w = bits::get(&rom[addr], l * wbits as usize, wbits as usize);
-                            let xv = bits::get(&x, l * ibits as usize, ibits as usize);
+                    let expect: i64 = (0..sf * simd)
+                        .map(|k| {
+                            let (s, l) = (k / simd, k % simd);
+                            let w = bits::get(&rom[addr + s], l * wbits as usize, wbits as usize);
+                            let xv = bits::get(&xs[s], l * ibits as usize, ibits as usize);
                             if wtype == 0 && itype == 0 {
                                 i64::from(w == xv)
                             } else {
@@ -502,7 +635,7 @@ mod tests {
                     assert_eq!(
                         out[p],
                         expect,
-                        "case {case} ({}) w{wtype}/{wbits} x{itype}/{ibits} simd {simd}",
+                        "case {case} ({}) w{wtype}/{wbits} x{itype}/{ibits} simd {simd} nf {n}",
                         unit.kind()
                     );
                 }

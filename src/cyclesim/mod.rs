@@ -18,29 +18,34 @@
 //!   (`bnn_topk`): each has `s_ready`, `m_valid`, `m_data` (combinational outputs of the current
 //!   registers; only `bnn_topk`'s `s_ready` also depends on its `m_ready`), and `tick(push, pop)`
 //!   (the rising edge, given this cycle's handshakes).
-//! - [`Pipeline`]: a chain of blocks between the input port and the output port. Each cycle it
-//!   computes every link's `tvalid` front to back (registers only), every `tready` back to front
-//!   (through top-k's combinational path), samples the handshakes, then commits the blocks back
-//!   to front so that every consumer sees its producer's pre-edge data. Each block's `tvalid`
-//!   and registered `tready` are cached at its tick (they depend on its registers only), and a
-//!   block whose `idle_edge()` says an edge without a handshake would change nothing is not
-//!   ticked in a cycle without a handshake on its ports (a FIFO or pool between two busy
-//!   layers, an MVTU waiting for its next input word with nothing in flight).
+//! - [`Pipeline`]: a chain of blocks between the input port and the output port. Each block's
+//!   `tvalid`, registered `tready` and "an edge without a handshake changes nothing"
+//!   (`idle_edge()`) are cached at its tick (they depend on its registers only), as bit sets
+//!   over all blocks. Each cycle the pipeline resolves the `tready` of top-k (the one
+//!   combinational path, back to front), forms every link's handshake with a few word
+//!   operations on the bit sets, then ticks, back to front so that every consumer sees its
+//!   producer's pre-edge data, only the blocks with a handshake on a port or a non-idle edge (a
+//!   FIFO or pool between two busy layers, an MVTU waiting for its next input word with nothing
+//!   in flight are skipped). An MVTU in the middle of a fold over its stored input vector
+//!   sleeps through the beats that only advance its counters and catches up in one step when
+//!   it is next ticked (`Mvtu::quiet_edges`).
 //! - [`CycleSim`]: a pipeline built from the hardware IR ([`HwNetwork`], the struct the Verilog
 //!   generator renders, so both see identical padded weights and thresholds), with frame packing
 //!   and per-frame results.
 //!
 //! # Speed
 //!
-//! Weights are pre-decoded per ROM address (packed bits for XNOR layers, bit planes met with
-//! AND-popcount for narrow multi-bit types, one `i32` per lane otherwise; see `dot.rs`), the
-//! popcount loops use the `popcnt` instruction when the CPU has it, a beat's dot products are
-//! computed once, when it is issued, and only for issued beats (the MVTU's free-running pipeline
-//! is a delay line of output words); nothing is allocated per cycle. Narrow multi-bit types
-//! with up to 64 lanes per beat use unrolled bit-plane kernels (W2A2: four AND-popcounts per
-//! PE) and a byte table to split the input word into planes; MAC lanes are `i16` products
-//! summed in `i32`. The window generator keeps incremental counters and a precomputed `hold`
-//! table. `scripts/bench-sim` (`tests/sim_speed.rs`) measures it against Verilator -O3 on
+//! Weights are pre-decoded (packed bits for XNOR layers, bit planes met with AND-popcount for
+//! narrow multi-bit types, one `i16` per lane otherwise; see `dot.rs`), the popcount loops use
+//! the `popcnt` instruction when the CPU has it, and an MVTU computes the dot products of a whole
+//! neuron fold at once, when its last beat issues (the output word only depends on the fold's
+//! input words, all in the input buffer by then; the MVTU's free-running pipeline is a delay
+//! line of output words), from weights stored fold-major so that one PE's fold is one
+//! contiguous run; nothing is allocated per cycle. Input words are split into bit planes or
+//! decoded lanes once, when stored. Narrow multi-bit types with up to 64 lanes per beat use
+//! unrolled bit-plane kernels (W2A2: four AND-popcounts per PE); MAC lanes are `i16` products
+//! summed in eight packed `i32` lanes. The window generator keeps incremental counters and a
+//! precomputed `hold` table. `scripts/bench-sim` (`tests/sim_speed.rs`) measures it against Verilator -O3 on
 //! LFC-W1A1, a W2A2 MLP, CNV and a W4A4 conv net (figures in `docs/performance.md`).
 
 pub mod batch;
@@ -228,6 +233,7 @@ impl Block {
                 s_ready: SReady::Ask,
                 m_valid: b.m_valid(),
                 idle: b.idle_edge(),
+                quiet: 0,
             },
             Block::Swg(b) => Flags::new(b.s_ready(), b.m_valid(), b.idle_edge()),
             Block::Pool(b) => Flags::new(b.s_ready(), b.m_valid(), b.idle_edge()),
@@ -241,7 +247,9 @@ impl Block {
         match self {
             Block::Mvtu(b) => {
                 b.tick(push, pop);
-                Flags::new(b.s_ready(), b.m_valid(), b.idle_edge())
+                let mut f = Flags::new(b.s_ready(), b.m_valid(), b.idle_edge());
+                f.quiet = b.quiet_edges();
+                f
             }
             Block::Vvau(b) => {
                 b.tick(push, pop);
@@ -261,6 +269,7 @@ impl Block {
                     s_ready: SReady::Ask,
                     m_valid: b.m_valid(),
                     idle: b.idle_edge(),
+                    quiet: 0,
                 }
             }
             Block::Swg(b) => {
@@ -275,6 +284,15 @@ impl Block {
                 b.tick(push, pop);
                 Flags::new(b.s_ready(), b.m_valid(), b.idle_edge())
             }
+        }
+    }
+
+    /// Applies `n` edges without a handshake that the block's last [`Flags::quiet`] promised
+    /// change nothing but its internal counters.
+    fn skip_quiet(&mut self, n: usize) {
+        match self {
+            Block::Mvtu(b) => b.skip_quiet(n),
+            _ => debug_assert!(false, "only MVTUs sleep"),
         }
     }
 
@@ -323,6 +341,11 @@ struct Flags {
     /// An edge without a handshake would leave every register unchanged, so the pipeline skips
     /// the block's tick in such cycles (each module's `idle_edge`).
     idle: bool,
+    /// The next `quiet` edges without a handshake change nothing but counters internal to the
+    /// block (not its `tready` nor `tvalid`; an MVTU in the middle of a fold over a stored input
+    /// vector, see `Mvtu::quiet_edges`): the block sleeps through them and catches up in one
+    /// step ([`Block::skip_quiet`]) when it is ticked again.
+    quiet: usize,
 }
 
 impl Flags {
@@ -332,9 +355,114 @@ impl Flags {
             s_ready: if s_ready { SReady::Yes } else { SReady::No },
             m_valid,
             idle,
+            quiet: 0,
         }
     }
 }
+
+/// The [`Flags`] of every block as bit sets (bit `j % 64` of word `j / 64`: block j), so that a
+/// cycle's handshakes take a few word operations whatever the number of blocks, and only the
+/// blocks with something to do are visited.
+#[derive(Clone, Debug, Default)]
+struct FlagSets {
+    /// Registered `s_axis_tready` (rewritten every cycle for the blocks in `ask`).
+    s_ready: Vec<u64>,
+    m_valid: Vec<u64>,
+    idle: Vec<u64>,
+    /// Blocks whose `tready` depends on their `m_ready` ([`SReady::Ask`]), ascending.
+    ask: Vec<usize>,
+    /// This cycle's input handshakes, output handshakes, and the blocks to tick.
+    push: Vec<u64>,
+    pop: Vec<u64>,
+    tick: Vec<u64>,
+}
+
+impl FlagSets {
+    /// Room for `n` blocks.
+    fn grow(&mut self, n: usize) {
+        let words = n.div_ceil(64);
+        for v in [
+            &mut self.s_ready,
+            &mut self.m_valid,
+            &mut self.idle,
+            &mut self.push,
+            &mut self.pop,
+            &mut self.tick,
+        ] {
+            v.resize(words, 0);
+        }
+    }
+
+    #[inline]
+    fn bit(&self, set: &[u64], j: usize) -> bool {
+        (set[j / 64] >> (j % 64)) & 1 == 1
+    }
+
+    #[inline]
+    fn put(set: &mut [u64], j: usize, on: bool) {
+        let m = 1u64 << (j % 64);
+        if on {
+            set[j / 64] |= m;
+        } else {
+            set[j / 64] &= !m;
+        }
+    }
+
+    /// Block j's flags after its tick.
+    #[inline(always)]
+    fn set(&mut self, j: usize, f: Flags) {
+        let (w, b) = (j / 64, j % 64);
+        let keep = !(1u64 << b);
+        if f.s_ready == SReady::Ask {
+            if !self.ask.contains(&j) {
+                self.ask.push(j);
+                self.ask.sort_unstable();
+            }
+        } else {
+            self.s_ready[w] = (self.s_ready[w] & keep) | (u64::from(f.s_ready == SReady::Yes) << b);
+        }
+        self.m_valid[w] = (self.m_valid[w] & keep) | (u64::from(f.m_valid) << b);
+        self.idle[w] = (self.idle[w] & keep) | (u64::from(f.idle) << b);
+    }
+
+    /// `push`, `pop` and `tick` of `nb` blocks from the flags (every `ask` block's `s_ready`
+    /// resolved), the input port's `tvalid` and the output port's `tready`.
+    #[inline]
+    fn handshakes(&mut self, nb: usize, in_valid: bool, out_ready: bool) {
+        let nw = self.tick.len();
+        for w in 0..nw {
+            let v = self.m_valid[w];
+            let r = self.s_ready[w];
+            // tvalid into block j: block j − 1's (the input port's for block 0)
+            let carry_in = if w == 0 {
+                u64::from(in_valid)
+            } else {
+                self.m_valid[w - 1] >> 63
+            };
+            let v_in = (v << 1) | carry_in;
+            // tready at block j's output: block j + 1's (the output port's for the last)
+            let r_next = if w + 1 < nw {
+                (r >> 1) | (self.s_ready[w + 1] << 63)
+            } else {
+                let top = (nb - 1) % 64;
+                ((r >> 1) & !(1u64 << top)) | (u64::from(out_ready) << top)
+            };
+            let live = if w + 1 < nw || nb.is_multiple_of(64) {
+                u64::MAX
+            } else {
+                (1u64 << (nb % 64)) - 1
+            };
+            let push = v_in & r & live;
+            let pop = v & r_next & live;
+            self.push[w] = push;
+            self.pop[w] = pop;
+            self.tick[w] = (push | pop | !self.idle[w]) & live;
+        }
+    }
+}
+
+/// `Pipeline::wake_at` of a block that is awake.
+const NEVER: u64 = u64::MAX;
 
 /// How a run is driven: the harness's `--seed`/`--stall-in`/`--stall-out`, `--timeout` and
 /// `--extra`.
@@ -413,10 +541,13 @@ pub struct Pipeline {
     names: Vec<String>,
     in_bits: usize,
     out_bits: usize,
-    valid: Vec<bool>,
-    ready: Vec<bool>,
-    /// Per block, its flags since its last tick (see [`Flags`]).
-    flags: Vec<Flags>,
+    /// The blocks' flags since their last ticks (see [`Flags`]), as bit sets.
+    flags: FlagSets,
+    /// Sleeping blocks ([`Flags::quiet`]): the cycle whose edge must tick block j (`NEVER`: it
+    /// is awake), and the first edge it has not applied; the earliest wake-up of all.
+    wake_at: Vec<u64>,
+    synced: Vec<u64>,
+    next_wake: u64,
     /// Skip the ticks of idle blocks (the default; off only to check that skipping changes
     /// nothing).
     skip_idle: bool,
@@ -432,9 +563,10 @@ impl Pipeline {
             names: Vec::new(),
             in_bits,
             out_bits,
-            valid: vec![false],
-            ready: vec![false],
-            flags: Vec::new(),
+            flags: FlagSets::default(),
+            wake_at: Vec::new(),
+            synced: Vec::new(),
+            next_wake: NEVER,
             skip_idle: true,
         }
     }
@@ -448,11 +580,12 @@ impl Pipeline {
 
     /// Appends a block at the output end.
     pub fn push(&mut self, name: impl Into<String>, block: Block) {
-        self.flags.push(block.flags());
+        self.flags.grow(self.blocks.len() + 1);
+        self.flags.set(self.blocks.len(), block.flags());
+        self.wake_at.push(NEVER);
+        self.synced.push(0);
         self.blocks.push(block);
         self.names.push(name.into());
-        self.valid.push(false);
-        self.ready.push(false);
     }
 
     pub fn blocks(&self) -> &[Block] {
@@ -482,9 +615,12 @@ impl Pipeline {
     pub fn reset(&mut self) {
         self.blocks.iter_mut().for_each(Block::reset);
         for (j, b) in self.blocks.iter().enumerate() {
-            self.flags[j] = b.flags();
-            self.valid[j + 1] = self.flags[j].m_valid;
+            let mut f = b.flags();
+            f.idle &= self.skip_idle;
+            self.flags.set(j, f);
         }
+        self.wake_at.iter_mut().for_each(|w| *w = NEVER);
+        self.next_wake = NEVER;
     }
 
     /// Resets, then drives the pipeline exactly as `sim/axis_tb.cpp` drives a Verilated top:
@@ -524,19 +660,26 @@ impl Pipeline {
             } else {
                 &empty
             };
-            // tvalid front to back (registers only), tready back to front
-            // (the blocks' tvalid and registered tready are cached in `flags` at their ticks)
-            self.valid[0] = in_valid;
-            self.ready[nb] = out_ready;
-            for j in (0..nb).rev() {
-                self.ready[j] = match self.flags[j].s_ready {
-                    SReady::No => false,
-                    SReady::Yes => true,
-                    SReady::Ask => self.blocks[j].s_ready(self.ready[j + 1]),
+            // The handshakes of every link from the blocks' cached flags, as bit sets (bit j:
+            // block j). Only top-k's `tready` depends on its `m_ready`: those are resolved back
+            // to front first. Block j's input handshake is `tvalid` of block j − 1 (the port for
+            // j = 0) and its own `tready`; its output handshake its `tvalid` and the `tready` of
+            // block j + 1 (the port for the last).
+            let fl = &mut self.flags;
+            for &j in fl.ask.iter().rev() {
+                let rn = if j + 1 == nb {
+                    out_ready
+                } else {
+                    fl.bit(&fl.s_ready, j + 1)
                 };
+                let r = self.blocks[j].s_ready(rn);
+                FlagSets::put(&mut fl.s_ready, j, r);
             }
-            let in_hs = self.valid[0] && self.ready[0];
-            let out_hs = self.valid[nb] && self.ready[nb];
+            let out_hs = if nb == 0 {
+                in_valid && out_ready
+            } else {
+                fl.bit(&fl.m_valid, nb - 1) && out_ready
+            };
             if out_hs {
                 let data = if nb == 0 {
                     in_word
@@ -546,27 +689,60 @@ impl Pipeline {
                 outputs.push(data);
                 out_cycles.push(cycle);
             }
-            // rising edge, back to front: every consumer reads its producer's pre-edge data
-            // A block whose flags say idle is skipped in a cycle without a handshake on its
-            // ports: its edge would change nothing. `valid[j + 1]` is block j's own tvalid, read
-            // by block j + 1 (already ticked) and block j (now), so it may be updated here.
-            for j in (0..nb).rev() {
-                let push = self.valid[j] && self.ready[j];
-                let pop = self.valid[j + 1] && self.ready[j + 1];
-                if !push && !pop && self.flags[j].idle && self.skip_idle {
-                    continue;
+            let in_hs = if nb == 0 {
+                in_valid && out_ready
+            } else {
+                in_valid && fl.bit(&fl.s_ready, 0)
+            };
+            if cycle >= self.next_wake {
+                // sleepers due at this edge are ticked (after catching up)
+                let mut next = NEVER;
+                for (j, &w) in self.wake_at.iter().enumerate() {
+                    if w <= cycle {
+                        FlagSets::put(&mut fl.idle, j, false);
+                    } else {
+                        next = next.min(w);
+                    }
                 }
-                let (head, tail) = self.blocks.split_at_mut(j);
-                let data: Option<&[u64]> = if !push {
-                    None
-                } else if j == 0 {
-                    Some(in_word)
-                } else {
-                    Some(head[j - 1].m_data())
-                };
-                let f = tail[0].tick_flags(data, pop);
-                self.flags[j] = f;
-                self.valid[j + 1] = f.m_valid;
+                self.next_wake = next;
+            }
+            fl.handshakes(nb, in_valid, out_ready);
+            // rising edge, back to front: every consumer reads its producer's pre-edge data.
+            // A block whose flags say idle is skipped in a cycle without a handshake on its
+            // ports: its edge would change nothing.
+            for w in (0..self.flags.tick.len()).rev() {
+                let mut m = self.flags.tick[w];
+                while m != 0 {
+                    let b = 63 - m.leading_zeros() as usize;
+                    m &= !(1u64 << b);
+                    let j = w * 64 + b;
+                    let push = (self.flags.push[w] >> b) & 1 == 1;
+                    let pop = (self.flags.pop[w] >> b) & 1 == 1;
+                    let (head, tail) = self.blocks.split_at_mut(j);
+                    let block = &mut tail[0];
+                    if self.wake_at[j] != NEVER {
+                        // the quiet edges it slept through, then this one
+                        block.skip_quiet((cycle - self.synced[j]) as usize);
+                        self.wake_at[j] = NEVER;
+                    }
+                    let data: Option<&[u64]> = if !push {
+                        None
+                    } else if j == 0 {
+                        Some(in_word)
+                    } else {
+                        Some(head[j - 1].m_data())
+                    };
+                    let mut f = block.tick_flags(data, pop);
+                    f.idle &= self.skip_idle;
+                    if f.quiet > 0 && self.skip_idle {
+                        f.idle = true;
+                        let wake = cycle + 1 + f.quiet as u64;
+                        self.wake_at[j] = wake;
+                        self.synced[j] = cycle + 1;
+                        self.next_wake = self.next_wake.min(wake);
+                    }
+                    self.flags.set(j, f);
+                }
             }
             if in_hs {
                 in_cycles.push(cycle);
@@ -587,6 +763,13 @@ impl Pipeline {
                 stop_at = Some(cycle + cfg.extra);
             }
             cycle += 1;
+        }
+        // blocks asleep at the end apply the edges they slept through (their statistics)
+        for (j, b) in self.blocks.iter_mut().enumerate() {
+            if self.wake_at[j] != NEVER {
+                b.skip_quiet((cycle - self.synced[j]) as usize);
+                self.wake_at[j] = NEVER;
+            }
         }
         let mut fifos = Vec::new();
         let mut mvtus = Vec::new();

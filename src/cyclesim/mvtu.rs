@@ -9,25 +9,28 @@
 //!
 //! | spec (section) | here |
 //! |---|---|
-//! | stage A: `a_nf`, `a_sf`, `a_addr` (4) | same names |
-//! | the SF-word input buffer (4) | `ibuf`: the model writes every stream word into `ibuf[a_sf]` (the spec only needs it for NF > 1) |
+//! | stage A: `a_nf`, `a_sf`, `a_addr` (4) | `a_nf`, `a_sf` (`a_addr` is always `a_nf·SF + a_sf`) |
+//! | the SF-word input buffer (4) | the `DotUnit`'s input buffer: the model stores every stream word as beat `a_sf`'s (the spec only needs it for NF > 1) |
 //! | `credits` (4) | `credits` |
 //! | the output queue, capacity `Q`, count (4) | `queue` (a ring of `Q` words), `q_head`, `q_count` |
-//! | stage B (the beat's word, ROM address, flags), stage X (broadcast copy, weight-ROM `rdata`), products, tree levels (3) | nothing: a beat's dot products are computed at its issue edge, from the word and the ROM address it carries (the ROMs are constant) |
-//! | the accumulators `acc` / `acc_v` (3) | `acc`: the exact sum of the current fold's beats so far, per PE, updated at issue |
+//! | stage B (the beat's word, ROM address, flags), stage X (broadcast copy, weight-ROM `rdata`), products, tree levels (3) | nothing: what a beat contributes depends only on its input word and ROM address (the ROMs are constant) |
+//! | the accumulators `acc` / `acc_v` (3) | `acc`: the exact sum of a whole fold per PE, computed at the issue edge of the fold's last beat from the SF words of the input buffer |
 //! | `fin`, the threshold-ROM register, `hit` / the registered output value (3) | `line`: a delay line of `LAT` slots, one per edge mod `LAT`; the issue of a fold's last beat writes the fold's output word into the slot of its edge, which is read again (and pushed into the queue) `LAT` edges later |
 //!
 //! Why the delay line is exact: valid flags travel with the beats and nothing after stage A ever
 //! holds, so what a beat contributes depends only on its input word and ROM address, the
 //! accumulators combine a fold's beats in issue order, and only the last beat of a fold pushes.
-//! The output word of a fold is therefore known at the issue edge of its last beat and appears in
+//! The output word of a fold is therefore known at the issue edge of its last beat (all SF input
+//! words of the vector are in the buffer by then, and the buffer is only written while `a_nf` is
+//! 0) and appears in
 //! the queue at edge `t + LAT` whatever happens in between. Sums are kept exact (`i64`) and
 //! wrapped to ACC_BITS when the result is formed; the RTL's modulo-2^ACC_BITS arithmetic (also
 //! OFFSET mode's `2·A − acc_v`) gives the same low ACC_BITS bits.
 //!
-//! Weights are stored pre-decoded per (ROM address, PE) (see `dot.rs`); thresholds as the
-//! sign-extended stored `T'` per (neuron fold, PE) with the direction bit (spec section 5).
-//! Dot products are computed only for issued beats; nothing is allocated per cycle.
+//! Weights are stored pre-decoded (see `dot.rs`); thresholds as the sign-extended stored `T'`
+//! per (neuron fold, PE) with the direction bit (spec section 5). Dot products are computed a
+//! whole fold at a time, once per output word, so the per-beat work is stage A's counters;
+//! nothing is allocated per cycle.
 
 use super::bits::{self, limbs, sext};
 use super::dot::DotUnit;
@@ -191,24 +194,19 @@ pub struct Mvtu {
     /// `LAT` and `Q` of the spec.
     lat: usize,
     q: usize,
-    /// Limbs of an input word / of an output word.
-    xl: usize,
+    /// Limbs of an output word.
     ol: usize,
-    /// The weight ROMs, pre-decoded, and the dot-product kernel.
+    /// The weight ROMs, pre-decoded, the input buffer and the dot-product kernel.
     dot: DotUnit,
     /// `[nf][pe][nsteps]` sign-extended stored thresholds `T'`, `[nf][pe]` direction bits.
     thr: Vec<i64>,
     dir: Vec<bool>,
     acc_mask: u64,
     obits_mask: u64,
-    /// Scratch for one beat's dot products.
-    beat_sum: Vec<i64>,
 
     // ---- stall state (registers of the spec)
     a_nf: usize,
     a_sf: usize,
-    a_addr: usize,
-    ibuf: Vec<u64>,
     credits: usize,
     /// `Q` output words, the oldest at `q_head`.
     queue: Vec<u64>,
@@ -216,7 +214,7 @@ pub struct Mvtu {
     q_count: usize,
 
     // ---- the free-running datapath
-    /// The current fold's exact sum per PE (beats issued so far).
+    /// The exact sum per PE of the fold whose last beat issues at this edge.
     acc: Vec<i64>,
     /// `LAT` output-word slots and their valid flags; `line_pos` is this edge's slot.
     line: Vec<u64>,
@@ -257,9 +255,8 @@ impl Mvtu {
                 p.pe
             ));
         }
-        let xl = limbs(p.in_bits());
         let ol = limbs(p.out_bits());
-        let dot = DotUnit::new(wrom, depth, p.simd, p.wbits, p.ibits, p.wtype, p.itype);
+        let dot = DotUnit::new(wrom, nf, sf, p.simd, p.wbits, p.ibits, p.wtype, p.itype);
         let mut thr = Vec::new();
         let mut dir = Vec::new();
         if p.nsteps > 0 {
@@ -281,18 +278,14 @@ impl Mvtu {
             xnor: p.xnor(),
             lat,
             q,
-            xl,
             ol,
             dot,
             thr,
             dir,
             acc_mask: bits::ones(p.acc_bits as usize),
             obits_mask: bits::ones(p.obits as usize),
-            beat_sum: vec![0; p.pe],
             a_nf: 0,
             a_sf: 0,
-            a_addr: 0,
-            ibuf: vec![0; sf * xl],
             credits: q,
             queue: vec![0; q * ol],
             q_head: 0,
@@ -318,7 +311,6 @@ impl Mvtu {
     pub fn reset(&mut self) {
         self.a_nf = 0;
         self.a_sf = 0;
-        self.a_addr = 0;
         self.credits = self.q;
         self.q_head = 0;
         self.q_count = 0;
@@ -375,6 +367,39 @@ impl Mvtu {
         self.a_nf == 0 && self.line_n == 0 && self.can_issue()
     }
 
+    /// How many of the next edges, if none has a handshake, would only advance stage A inside
+    /// a fold over the stored input vector: `a_nf > 0` (so `s_axis_tready` is 0 and no word
+    /// arrives), every beat issues (none is a fold's last, so no credit is needed and no word
+    /// is formed), and no word in flight reaches the queue (so `m_axis_tvalid` and the queue
+    /// keep their values). [`Mvtu::skip_quiet`] applies such edges in one step.
+    #[inline]
+    pub fn quiet_edges(&self) -> usize {
+        if self.a_nf == 0 || self.a_sf + 1 >= self.sf {
+            return 0;
+        }
+        let beats = self.sf - 1 - self.a_sf;
+        if self.line_n == 0 {
+            return beats;
+        }
+        let mut pos = self.line_pos;
+        for d in 0..beats {
+            if self.line_valid[pos] {
+                return d;
+            }
+            pos = if pos + 1 == self.lat { 0 } else { pos + 1 };
+        }
+        beats
+    }
+
+    /// `n` edges without a handshake, `n` at most [`Mvtu::quiet_edges`]: as many calls of
+    /// `tick(None, false)`.
+    pub fn skip_quiet(&mut self, n: usize) {
+        debug_assert!(n <= self.quiet_edges(), "skip_quiet beyond the quiet edges");
+        self.a_sf += n;
+        self.beats += n as u64;
+        self.line_pos = (self.line_pos + n) % self.lat;
+    }
+
     /// Whether nothing is in flight: every credit free (no queued or reserved word), at a
     /// vector boundary.
     pub fn idle(&self) -> bool {
@@ -385,37 +410,57 @@ impl Mvtu {
     fn result_into(&self, nf: usize, out: &mut [u64]) {
         let p = &self.p;
         let ob = p.obits as usize;
+        let (pe, ns) = (p.pe, p.nsteps);
+        let acc = &self.acc[..pe];
         if p.out_bits() <= 64 {
             let mut word = 0u64;
-            for pe in 0..p.pe {
-                word |= self.channel_result(nf, pe) << (pe * ob);
+            if ns > 0 {
+                let thr = &self.thr[nf * pe * ns..(nf + 1) * pe * ns];
+                let dir = &self.dir[nf * pe..(nf + 1) * pe];
+                for (k, ((&a, ts), &d)) in acc.iter().zip(thr.chunks_exact(ns)).zip(dir).enumerate()
+                {
+                    word |= self.threshold(a, ts, d) << (k * ob);
+                }
+            } else {
+                for (k, &a) in acc.iter().enumerate() {
+                    word |= self.no_activation(a) << (k * ob);
+                }
             }
             out[0] = word;
         } else {
             out.iter_mut().for_each(|w| *w = 0);
-            for pe in 0..p.pe {
-                bits::set(out, pe * ob, ob, self.channel_result(nf, pe));
+            for (k, &a) in acc.iter().enumerate() {
+                let v = if ns > 0 {
+                    let ch = nf * pe + k;
+                    self.threshold(a, &self.thr[ch * ns..(ch + 1) * ns], self.dir[ch])
+                } else {
+                    self.no_activation(a)
+                };
+                bits::set(out, k * ob, ob, v);
             }
         }
     }
 
-    /// The output bits (OBITS) of PE `pe` for the finished fold of neuron fold `nf`.
+    /// The output bits (OBITS) of a channel with thresholds `ts` and direction `dir` whose fold
+    /// summed to `acc`: one `acc ≥ T'` comparator per threshold, the count inverted by `dir`.
     #[inline]
-    fn channel_result(&self, nf: usize, pe: usize) -> u64 {
+    fn threshold(&self, acc: i64, ts: &[i64], dir: bool) -> u64 {
         let p = &self.p;
-        let wrapped = (self.acc[pe] as u64) & self.acc_mask;
-        if p.nsteps > 0 {
-            // one `acc ≥ T'` comparator per threshold, the count inverted by `dir`
-            let a = sext(wrapped, p.acc_bits);
-            let ch = nf * p.pe + pe;
-            let ts = &self.thr[ch * p.nsteps..(ch + 1) * p.nsteps];
-            let hits = ts.iter().filter(|&&t| a >= t).count();
-            let count = if self.dir[ch] { p.nsteps - hits } else { hits } as i64;
-            (count + p.out_bias) as u64 & self.obits_mask
-        } else if self.xnor {
+        let a = sext((acc as u64) & self.acc_mask, p.acc_bits);
+        let hits = ts.iter().map(|&t| usize::from(a >= t)).sum::<usize>();
+        let count = if dir { p.nsteps - hits } else { hits } as i64;
+        (count + p.out_bias) as u64 & self.obits_mask
+    }
+
+    /// The output bits of a channel without activation (OBITS = ACC_BITS): the wrapped sum, for
+    /// XNOR `2·popcount − fan-in`.
+    #[inline]
+    fn no_activation(&self, acc: i64) -> u64 {
+        let wrapped = (acc as u64) & self.acc_mask;
+        if self.xnor {
             (wrapped
                 .wrapping_add(wrapped)
-                .wrapping_sub(p.xnor_fanin as u64))
+                .wrapping_sub(self.p.xnor_fanin as u64))
                 & self.acc_mask
         } else {
             wrapped
@@ -468,28 +513,13 @@ impl Mvtu {
 
         if issue {
             self.beats += 1;
-            let xl = self.xl;
-            let x = self.a_sf * xl..(self.a_sf + 1) * xl;
             if let Some(w) = push {
-                let dst = &mut self.ibuf[x.clone()];
-                let n = w.len().min(xl);
-                dst[..n].copy_from_slice(&w[..n]);
-                dst[n..].iter_mut().for_each(|v| *v = 0);
-                bits::truncate(dst, self.p.in_bits());
-            }
-            // this beat's dot products into the fold's sum (`first`: the sum restarts)
-            if self.a_sf == 0 {
-                self.dot.compute(self.a_addr, &self.ibuf[x], &mut self.acc);
-            } else {
-                self.dot
-                    .compute(self.a_addr, &self.ibuf[x], &mut self.beat_sum);
-                for (a, s) in self.acc.iter_mut().zip(&self.beat_sum) {
-                    *a += s;
-                }
+                self.dot.load(self.a_sf, w);
             }
             if a_last {
-                // the fold's output word, pushed LAT edges from now (the slot comes round
-                // again then)
+                // the fold's sums (the accumulators after its last beat) and output word,
+                // pushed LAT edges from now (the slot comes round again then)
+                self.dot.fold(self.a_nf, &mut self.acc);
                 let mut line = std::mem::take(&mut self.line);
                 self.result_into(self.a_nf, &mut line[slot * ol..(slot + 1) * ol]);
                 self.line = line;
@@ -497,7 +527,7 @@ impl Mvtu {
                 self.line_n += 1;
                 self.credits -= 1;
             }
-            // stage A counters: sf inner, nf outer, address nf·SF + sf
+            // stage A counters: sf inner, nf outer
             if a_last {
                 self.a_sf = 0;
                 self.a_nf = if self.a_nf == self.nf - 1 {
@@ -508,11 +538,6 @@ impl Mvtu {
             } else {
                 self.a_sf += 1;
             }
-            self.a_addr = if self.a_addr == self.nf * self.sf - 1 {
-                0
-            } else {
-                self.a_addr + 1
-            };
         }
         if pop {
             self.credits += 1;
