@@ -737,15 +737,11 @@ pub fn layer_area(c: &LayerCost, device: &Device) -> f64 {
         + c.dsps as f64 / device.dsps.max(1) as f64
 }
 
-/// Adds a window generator's estimate to a layer's.
 /// A `bnn_gap` reading `lanes`-element words of `lin` (the producer's PE): one word per cycle,
-/// so `pixels · CW` cycles. Estimated from its header's resource list: per lane an ABITS-bit
-/// adder (ABITS LUTs on the carry chain), the output queue's head multiplexer (one LUT per bit)
-/// and the slot mask (ABITS/2 LUTs, none when every slot is a channel); the CW running sums in
-/// LUT RAM (RAM32M: 6 bits × 32 words in 4 LUTs) or, for one word, in flip-flops; the queue and
-/// the two counters in flip-flops. Against yosys `synth_xilinx` (xc7) of `hw/bnn_gap.v`: CW 2,
-/// LANES 3, ABITS 5, bipolar, 15 pixels, 5 of 6 slots: 60 LUT estimated / 85 measured, 38 / 38
-/// FF; CW 4, LANES 8, ABITS 8, uint2, 49 pixels: 181 / 193 LUT, 139 / 140 FF.
+/// so `pixels · CW` cycles. LUTs by [`stream_cost::gap_luts`] (its header's resource list);
+/// flip-flops: the output queue (two words), the running sum when CW = 1 (else LUT RAM), the two
+/// counters and the flags. Against yosys `synth_xilinx` (xc7) of `hw/bnn_gap.v`: 38 / 38 FF
+/// (CW 2, LANES 3, ABITS 5), 139 / 140 (CW 4, LANES 8, ABITS 8).
 fn gap_cost(
     lin: Layout,
     lanes: usize,
@@ -777,6 +773,7 @@ fn gap_cost(
     }
 }
 
+/// Adds a window generator's estimate to a layer's.
 fn with_window(mut c: LayerCost, w: &HwWindow) -> LayerCost {
     c.luts += cost::swg_luts(w);
     let b = cost::swg_bram18(w);
