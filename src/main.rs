@@ -162,8 +162,8 @@ enum Command {
     /// target, or the fastest design that fits a device. Prints the per-layer table; with -o,
     /// writes the folded net.toml (docs/folding.md).
     /// With --size-fifos, also sizes every FIFO and window buffer with the cycle simulator
-    /// (alone: for the net's own folding).
-    #[command(group(clap::ArgGroup::new("goal").required(true).multiple(true).args(["target_fps", "target_cycles", "device", "size_fifos"])))]
+    /// (alone: for the net's own folding); --estimate prints the net's own folding's table.
+    #[command(group(clap::ArgGroup::new("goal").required(true).multiple(true).args(["target_fps", "target_cycles", "device", "size_fifos", "estimate"])))]
     Fold {
         /// The network: net.toml (or a QONNX model, .onnx, for the table only).
         net: PathBuf,
@@ -214,6 +214,11 @@ enum Command {
         /// minutes on CNV).
         #[arg(long, requires = "size_fifos")]
         size_search: bool,
+        /// No search: print the table of the net's own folding (the cost model's whole-design
+        /// estimate: MVTUs, window generators, pools, FIFOs, width converters and head), e.g.
+        /// to set it against a synthesis (scripts/bench-fold --synth-dir).
+        #[arg(long, conflicts_with_all = ["target_fps", "target_cycles", "device"])]
+        estimate: bool,
     },
     /// Sweep the folding design space: the cheapest design for targets from the full unfolding
     /// to the fully folded design, reduced to the Pareto front of cycles per frame, LUT and
@@ -515,6 +520,7 @@ fn run(command: Command) -> Result<()> {
             size_seeds,
             size_frames,
             size_search,
+            estimate: _,
         } => {
             if compare_setfolding {
                 return compare_setfolding_line(
@@ -583,7 +589,7 @@ fn run_fold(
         max_util,
     };
     let design = if target.is_none() && request.device.is_none() {
-        // --size-fifos alone: the net's own folding.
+        // --size-fifos or --estimate alone: the net's own folding.
         fold::keep(&network)?
     } else {
         fold::fold(&network, &request)?

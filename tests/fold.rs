@@ -209,6 +209,58 @@ fn cli_writes_a_folded_net_toml() {
     }
 }
 
+/// `fold --estimate` prices the net's own folding as `build` does: the same whole-design LUTs
+/// (MVTUs, window generators, pools, links, head) as `report.json`'s totals of the unpruned
+/// build, and no less block RAM (the model counts every ROM bit, the build only varying ones).
+#[test]
+fn estimate_equals_the_build_report() {
+    let dir = tempfile::tempdir().unwrap();
+    for name in ["digits-cnn", "digits-mlp", "cnv-small"] {
+        let src = root().join(format!("examples/{name}/net.toml"));
+        let (code, stdout, stderr) = run(bnn_gen().arg("fold").arg(&src).arg("--estimate"));
+        assert_eq!(code, 0, "{name}: {stderr}");
+        assert!(stdout.contains("\nlinks "), "{name}: {stdout}");
+        let summary = stdout.lines().last().unwrap();
+        let word_before = |unit: &str| -> u64 {
+            let w: Vec<&str> = summary.split_whitespace().collect();
+            let i = w.iter().position(|x| *x == unit).unwrap();
+            w[i - 1].parse().unwrap()
+        };
+        let (luts, bram) = (word_before("LUT6"), word_before("RAMB18"));
+        let out = dir.path().join(name);
+        let (code, _, stderr) = run(bnn_gen()
+            .arg("build")
+            .arg(&src)
+            .arg("--no-prune")
+            .arg("-o")
+            .arg(&out));
+        assert_eq!(code, 0, "{name}: {stderr}");
+        let report: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(out.join("report.json")).unwrap())
+                .unwrap();
+        let totals = &report["totals"];
+        assert_eq!(
+            Some(luts),
+            totals["estimated_luts"].as_u64(),
+            "{name}: {summary}"
+        );
+        assert!(
+            bram >= totals["estimated_bram18"].as_u64().unwrap(),
+            "{name}: {summary}"
+        );
+        let links: u64 = report["links"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|k| k["estimated_luts"].as_u64().unwrap())
+            .sum();
+        assert!(
+            links > 0,
+            "{name}: every example has a FIFO or a width converter"
+        );
+    }
+}
+
 /// Infeasible targets and bad options: exit status 1 (or clap's 2), `error: `, and what to do.
 #[test]
 fn clear_errors() {

@@ -622,12 +622,23 @@ pub fn ibuf_bram18(p: &MvtuParams) -> u64 {
     if nf <= 1 || sf <= 1 || width == 0 {
         return 0;
     }
+    memory_bram18(sf, width)
+}
+
+/// BRAM18 equivalents of a `depth` × `width` memory (one write, one read port) that the RTL
+/// leaves to yosys (no `RAM_STYLE`: `bnn_mvtu`'s input buffer, `bnn_fifo`): `memory_libmap`
+/// takes the cheaper of LUT RAM (cost 8 per cell, [`LUTRAM_CONFIGS`] tiled) and block RAM (129
+/// per RAMB18, 257 per RAMB36, [`rom_blocks`]); 0 when LUT RAM wins.
+pub fn memory_bram18(depth: u64, width: u64) -> u64 {
+    if depth <= 1 || width == 0 {
+        return 0;
+    }
     let lutram = LUTRAM_CONFIGS
         .iter()
-        .map(|&(abits, w)| 8 * sf.div_ceil(1 << abits) * width.div_ceil(w))
+        .map(|&(abits, w)| 8 * depth.div_ceil(1 << abits) * width.div_ceil(w))
         .min()
         .unwrap_or(u64::MAX);
-    let (b18, b36) = rom_blocks(sf, width);
+    let (b18, b36) = rom_blocks(depth, width);
     if 129 * b18 + 257 * b36 < lutram {
         b18 + 2 * b36
     } else {
@@ -720,25 +731,18 @@ pub fn swg_bram18(w: &HwWindow) -> u64 {
     }
 }
 
-/// LUTs of a window generator: about 150 for the counters, address arithmetic and control, the
-/// pad/data multiplexer and output queue (3 word-wide registers behind a 2:1 mux: ~1.5 LUT per
-/// bit), plus the LUT RAM of a buffer that is not in block RAM: one 64 × 1 LUT RAM per word bit
-/// and 64 words, and the read multiplexer over the 64-word blocks.
+/// LUTs (LUT1–LUT6 cells) of a window generator: 20.5 + 2.91 per word bit (the pad/data
+/// multiplexer and the output queue's word registers) + 22.4 per bit of buffer address (the
+/// read and write address arithmetic, counters and compares grow with clog2 of the buffer
+/// depth). A buffer in LUT RAM adds its LUT RAM cells, which the synthesis counts apart, as it
+/// does for the MVTU wrappers. Fitted to the 15 generators of docs/cost-calibration-swg.csv
+/// (digits-cnn, cnv-small, CNV under the fill rule; 4 to 32 bit words, 20 to 252 words): within
+/// −13 … +14 % except CNV conv5 (144 × 32, +26 %); the former `150 + 1.5·bits + LUT RAM as
+/// LUTs` was −9 … +41 % on CNV.
 pub fn swg_luts(w: &HwWindow) -> u64 {
     let bits = w.word_bits() as u64;
-    let lutram = match w.buffer_kind() {
-        MemKind::Block => 0,
-        _ => {
-            let blocks = (w.depth as u64).div_ceil(64);
-            bits * blocks
-                + if blocks > 1 {
-                    bits * (blocks - 1).div_ceil(3)
-                } else {
-                    0
-                }
-        }
-    };
-    150 + bits * 3 / 2 + lutram
+    let aw = clog2(w.depth.max(2)) as u64;
+    (2050 + 291 * bits + 2235 * aw).div_ceil(100)
 }
 
 #[cfg(test)]

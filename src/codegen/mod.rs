@@ -23,6 +23,7 @@ pub mod cost;
 pub mod hwlib;
 pub mod report;
 pub mod stream;
+pub mod stream_cost;
 pub mod synthesis;
 mod verilog;
 pub mod yosys;

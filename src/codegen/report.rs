@@ -1,6 +1,7 @@
 //! `report.json`: the machine-readable summary of a generated design.
 
 use super::cost;
+use super::stream_cost;
 use crate::cyclesim::{mvtu_params, MvtuMode};
 use crate::hwir::{
     HwActivation, HwElement, HwKind, HwLayer, HwMemory, HwMvtu, HwNetwork, StreamFormat,
@@ -188,6 +189,7 @@ pub struct GlobalPoolReport {
     pub divisor: usize,
     /// Where the division went (`docs/hardware.md`, "Global pooling").
     pub divisor_folded_into: String,
+    pub estimated_luts: u64,
 }
 
 /// The window generator a 1×1 conv layer does not instantiate (its MVTU reads the stream
@@ -236,6 +238,8 @@ pub struct PoolReport {
     pub signed: bool,
     pub window_positions: usize,
     pub words_per_pixel: usize,
+    /// The pool core (`bnn_pool`), without its window generator ([`WindowReport`]).
+    pub estimated_luts: u64,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -288,6 +292,9 @@ pub struct LinkReport {
     /// differs from it.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub fifo_depth_rule: Option<usize>,
+    /// The width converter and the FIFO together (`src/codegen/stream_cost.rs`).
+    pub estimated_luts: u64,
+    pub estimated_bram18: u64,
 }
 
 /// FIFO and window-buffer bits of a design whose depths `net.toml` sets (`bnn-gen fold
@@ -357,6 +364,7 @@ pub struct HeadReport {
     pub value_bits: u32,
     pub signed: bool,
     pub index_bits: usize,
+    pub estimated_luts: u64,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -364,6 +372,8 @@ pub struct Totals {
     pub weight_bits: u64,
     pub weight_bits_stored: u64,
     pub threshold_bits_stored: u64,
+    /// The whole design: MVTU wrappers, window generators, pool cores, global pools, link
+    /// FIFOs and width converters, and the head (the top level has no logic of its own).
     pub estimated_luts: u64,
     pub estimated_bram18: u64,
 }
@@ -580,6 +590,7 @@ pub fn build_report(hw: &HwNetwork, top: &str, modules: &[String]) -> BuildRepor
                     signed: p.element.signed(),
                     window_positions: p.kk,
                     words_per_pixel: p.cw,
+                    estimated_luts: stream_cost::pool_luts(p.lanes * p.element.bits() as usize),
                 }),
                 HwKind::Mvtu(_) | HwKind::Vvau(_) | HwKind::Gap(_) => None,
             },
@@ -592,13 +603,21 @@ pub fn build_report(hw: &HwNetwork, top: &str, modules: &[String]) -> BuildRepor
                     sum_datatype: g.out_dtype.to_string(),
                     divisor: g.pixels,
                     divisor_folded_into: divisor_sink(hw, l),
+                    estimated_luts: stream_cost::gap_luts(
+                        g.cw,
+                        g.lanes,
+                        g.pixels,
+                        l.input.padded(),
+                        g.in_element.bits(),
+                        g.out_dtype.bits(),
+                    ),
                 }),
                 _ => None,
             },
             mvtu: l.mvtu().map(|m| mvtu_report(l, m)),
         })
         .collect();
-    let links = hw
+    let links: Vec<LinkReport> = hw
         .links
         .iter()
         .map(|k| LinkReport {
@@ -610,6 +629,10 @@ pub fn build_report(hw: &HwNetwork, top: &str, modules: &[String]) -> BuildRepor
             dwc: k.dwc(),
             fifo_depth: k.fifo_depth,
             fifo_depth_rule: k.rule_fifo_depth.filter(|&r| Some(r) != k.fifo_depth),
+            estimated_luts: stream_cost::link_luts(k.in_bits, k.out_bits, k.fifo_depth),
+            estimated_bram18: k
+                .fifo_depth
+                .map_or(0, |d| stream_cost::fifo_bram18(d, k.out_bits)),
         })
         .collect();
     let head = hw.head.map(|h| HeadReport {
@@ -620,6 +643,7 @@ pub fn build_report(hw: &HwNetwork, top: &str, modules: &[String]) -> BuildRepor
         value_bits: h.elem_bits,
         signed: h.signed,
         index_bits: h.idx_bits,
+        estimated_luts: stream_cost::topk_luts(h.k, h.elems, h.elem_bits, h.idx_bits),
     });
     let mvtus = || layers.iter().filter_map(|l| l.mvtu.as_ref());
     let windows = || layers.iter().filter_map(|l| l.window.as_ref());
@@ -633,9 +657,28 @@ pub fn build_report(hw: &HwNetwork, top: &str, modules: &[String]) -> BuildRepor
             .map(|m| (m.tmem_width() * m.nf() * m.pe) as u64)
             .sum(),
         estimated_luts: mvtus().map(|m| m.estimated_luts).sum::<u64>()
-            + windows().map(|w| w.estimated_luts).sum::<u64>(),
+            + windows().map(|w| w.estimated_luts).sum::<u64>()
+            + layers
+                .iter()
+                .filter_map(|l| l.pool.as_ref())
+                .map(|p| p.estimated_luts)
+                .sum::<u64>()
+            + layers
+                .iter()
+                .filter_map(|l| l.global_pool.as_ref())
+                .map(|g| g.estimated_luts)
+                .sum::<u64>()
+            + links
+                .iter()
+                .map(|k: &LinkReport| k.estimated_luts)
+                .sum::<u64>()
+            + head.as_ref().map_or(0, |h| h.estimated_luts),
         estimated_bram18: mvtus().map(|m| m.estimated_bram18).sum::<u64>()
-            + windows().map(|w| w.estimated_bram18).sum::<u64>(),
+            + windows().map(|w| w.estimated_bram18).sum::<u64>()
+            + links
+                .iter()
+                .map(|k: &LinkReport| k.estimated_bram18)
+                .sum::<u64>(),
     };
     BuildReport {
         generator: format!("bnn-gen {}", env!("CARGO_PKG_VERSION")),

@@ -281,7 +281,7 @@ pub fn write(
             "block_kind": d.ram_unit(),
             "dsps": d.dsps,
         },
-        "cost_model": "docs/cost-model.md: MVTUs and window generators, LUT6/FF/RAMB18 of yosys xc7; device_* columns converted",
+        "cost_model": "docs/cost-model.md: the whole design (MVTUs, window generators, pools, FIFOs, width converters, head; FF of the MVTUs and global pools only), LUT6/FF/RAMB18 of yosys xc7; device_* columns converted",
         "published": published(net).map(|p| serde_json::json!({
             "label": p.label, "cycles_per_frame": p.cycles, "luts": p.luts, "bram18": p.bram18,
         })),

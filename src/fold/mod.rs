@@ -420,6 +420,43 @@ impl Design {
                 },
             ]);
         }
+        // the links' width converters and FIFOs, and the head (src/codegen/stream_cost.rs)
+        let link_luts: u64 = self.cost.links.iter().map(|k| k.luts).sum();
+        let link_blocks: u64 = self
+            .cost
+            .links
+            .iter()
+            .flat_map(|k| &k.block_roms)
+            .map(|r| r.count * d.rom_blocks(r.depth, r.width))
+            .sum();
+        let fifos = self
+            .cost
+            .links
+            .iter()
+            .filter(|k| k.fifo_depth.is_some())
+            .count();
+        let dwcs = self
+            .cost
+            .links
+            .iter()
+            .filter(|k| k.in_bits != k.out_bits)
+            .count();
+        let mut extra = vec![(
+            "links".to_string(),
+            format!("{fifos} FIFO, {dwcs} DWC"),
+            link_luts,
+            link_blocks,
+        )];
+        if self.cost.head_luts > 0 {
+            extra.push(("head".into(), "top-k".into(), self.cost.head_luts, 0));
+        }
+        for (name, kind, luts, blocks) in extra {
+            let mut r = vec![name, kind];
+            r.extend(["-", "-", "-", "-"].map(String::from));
+            r.extend([d.luts_of(luts).to_string(), blocks.to_string()]);
+            r.extend(["-".to_string(), String::new()]);
+            rows.push(r);
+        }
         let widths: Vec<usize> = (0..rows[0].len())
             .map(|k| rows.iter().map(|r| r[k].chars().count()).max().unwrap_or(0))
             .collect();
@@ -454,7 +491,8 @@ impl Design {
         };
         format!(
             "{} cycles/frame{rate} ({goal}); est. {luts} {} ({:.1} % of {}), {blocks} {} \
-             ({:.1} %), {} DSP, {} FF (MVTUs and window generators; cost model of \
+             ({:.1} %), {} DSP, {} FF (whole design: MVTUs, window generators, pools, FIFOs, \
+             width converters, head; FF of the MVTUs and global pools only; cost model of \
              docs/cost-model.md)",
             c.cycles,
             d.lut_unit(),

@@ -10,6 +10,7 @@
 //! ceiling. All three show up here, in the cycles and in the ROM shapes.
 
 use crate::codegen::cost::{self, MvtuShape, RomShape};
+use crate::codegen::stream_cost;
 use crate::cyclesim::{mvtu_params, MvtuParams};
 use crate::error::{Error, Result};
 use crate::hwir::{mask, signed_bits, HwActivation, HwMemory, HwWindow, Layout, MemKind};
@@ -91,19 +92,47 @@ pub struct Totals {
     pub dsps: u64,
 }
 
+/// One link between layers `from` and `from + 1`, as `pad` builds it ([`crate::hwir::HwLink`]):
+/// a width converter when the producer's and the consumer's words differ, a FIFO in front of a
+/// consumer that replays its input (dense or 1×1 conv with NF > 1).
+#[derive(Clone, Debug, PartialEq)]
+pub struct LinkCost {
+    pub in_bits: usize,
+    pub out_bits: usize,
+    pub fifo_depth: Option<usize>,
+    /// LUT6 and RAMB18 equivalents (xc7) of the converter and the FIFO
+    /// (`src/codegen/stream_cost.rs`).
+    pub luts: u64,
+    pub bram18: u64,
+    /// The FIFO's memory when it is block RAM, for other devices' counts.
+    pub block_roms: Vec<BlockRom>,
+}
+
 /// A whole folding, evaluated.
 #[derive(Clone, Debug, PartialEq)]
 pub struct NetCost {
     pub layers: Vec<LayerCost>,
+    /// The links between consecutive layers (n − 1 of them).
+    pub links: Vec<LinkCost>,
+    /// The top-k head's LUTs (0 without a head).
+    pub head_luts: u64,
     /// The ideal initiation interval: the slowest layer's cycles.
     pub cycles: usize,
+    /// Everything the build instantiates: layers, links and head.
     pub totals: Totals,
 }
 
 impl NetCost {
     /// Block RAMs on `device`.
     pub fn blocks(&self, device: &Device) -> u64 {
-        self.layers.iter().map(|l| l.blocks(device)).sum()
+        let roms = |r: &BlockRom| r.count * device.rom_blocks(r.depth, r.width);
+        self.layers.iter().map(|l| l.blocks(device)).sum::<u64>()
+            + self
+                .links
+                .iter()
+                .flat_map(|k| &k.block_roms)
+                .map(roms)
+                .sum::<u64>()
     }
 
     /// The fraction of `device` this design fills: LUT + block RAM + DSP fractions (the cost the
@@ -367,15 +396,89 @@ impl<'a> Problem<'a> {
             }
         }
         let mut layers = Vec::with_capacity(n);
+        // (input, output) word bits of each layer
+        let mut words = Vec::with_capacity(n);
         let mut lanes = layouts[0].slots;
         for i in 0..n {
             let c = self.layer(i, layouts[i], layouts[i + 1], &folds[i], lanes)?;
+            words.push(self.word_bits(i, &folds[i], lanes));
             if self.is_mvtu(i) {
                 lanes = folds[i].pe;
             }
             layers.push(c);
         }
-        Ok(summed(layers))
+        let links = (0..n.saturating_sub(1))
+            .map(|i| {
+                let (in_bits, out_bits) = (words[i].1, words[i + 1].0);
+                let fifo_depth = self.fifo_depth(i + 1, &layers[i + 1]);
+                let bram18 = fifo_depth.map_or(0, |d| stream_cost::fifo_bram18(d, out_bits));
+                LinkCost {
+                    in_bits,
+                    out_bits,
+                    fifo_depth,
+                    luts: stream_cost::link_luts(in_bits, out_bits, fifo_depth),
+                    bram18,
+                    block_roms: match fifo_depth {
+                        Some(d) if bram18 > 0 => vec![BlockRom {
+                            count: 1,
+                            depth: d as u64 - 1,
+                            width: out_bits as u64,
+                        }],
+                        _ => Vec::new(),
+                    },
+                }
+            })
+            .collect();
+        let head_luts = match (&self.net.head, n) {
+            (Some(h), 1..) => {
+                let classes = self.net.layers[n - 1].output.shape.len();
+                // as pad: the index zero-extended to a multiple of 8 bits
+                let idx_bits = crate::hwir::unsigned_bits(classes as u64 - 1).div_ceil(8) * 8;
+                let (elems, ebits) = (lanes, self.out_ebits(n - 1));
+                stream_cost::topk_luts(h.k, elems, ebits, idx_bits as usize)
+            }
+            _ => 0,
+        };
+        Ok(summed(layers, links, head_luts))
+    }
+
+    /// Bits per output element of layer `i`.
+    fn out_ebits(&self, i: usize) -> u32 {
+        match &self.info[i] {
+            Info::Mvtu(m) => m.params.obits,
+            Info::Pool { ebits, .. } => *ebits,
+            Info::Gap { abits, .. } => *abits,
+        }
+    }
+
+    /// (input, output) word bits of layer `i` at folding `f`, `lanes` the producer's PE: an
+    /// MVTU (or its window generator) reads SIMD elements a word and writes PE; a pool or a
+    /// global pool passes the producer's lanes.
+    fn word_bits(&self, i: usize, f: &LayerFold, lanes: usize) -> (usize, usize) {
+        let out = self.out_ebits(i) as usize;
+        match &self.info[i] {
+            Info::Mvtu(m) => (f.simd * m.ebits as usize, f.pe * out),
+            Info::Pool { ebits, .. } | Info::Gap { ebits, .. } => {
+                (lanes * *ebits as usize, lanes * out)
+            }
+        }
+    }
+
+    /// The FIFO in front of layer `i` (`c` its cost), as [`crate::passes::pad::rule_fifo_depth`]
+    /// gives it (a dense or 1×1 conv MVTU with NF > 1 gets one frame, SF words, at least 2),
+    /// or `net.toml`'s `fifo_depth` when the rule gives one.
+    fn fifo_depth(&self, i: usize, c: &LayerCost) -> Option<usize> {
+        let Info::Mvtu(m) = &self.info[i] else {
+            return None;
+        };
+        if m.conv.is_some_and(|g| !g.is_pointwise()) || c.nf <= 1 {
+            return None;
+        }
+        let set = match &self.net.layers[i].op {
+            Op::MatVec(mv) => mv.folding.fifo_depth,
+            _ => None,
+        };
+        Some(set.unwrap_or(c.sf.max(2)))
     }
 
     /// One layer's cycles and cost, for input and output layouts `lin`, `lout`; `lanes` is the
@@ -434,7 +537,7 @@ impl<'a> Problem<'a> {
                         sf: 0,
                         mw_pad: 0,
                         mh_pad: 0,
-                        luts: 0,
+                        luts: stream_cost::pool_luts(lanes * *ebits as usize),
                         ffs: 0,
                         bram18: 0,
                         dsps: 0,
@@ -634,15 +737,11 @@ pub fn layer_area(c: &LayerCost, device: &Device) -> f64 {
         + c.dsps as f64 / device.dsps.max(1) as f64
 }
 
-/// Adds a window generator's estimate to a layer's.
 /// A `bnn_gap` reading `lanes`-element words of `lin` (the producer's PE): one word per cycle,
-/// so `pixels · CW` cycles. Estimated from its header's resource list: per lane an ABITS-bit
-/// adder (ABITS LUTs on the carry chain), the output queue's head multiplexer (one LUT per bit)
-/// and the slot mask (ABITS/2 LUTs, none when every slot is a channel); the CW running sums in
-/// LUT RAM (RAM32M: 6 bits × 32 words in 4 LUTs) or, for one word, in flip-flops; the queue and
-/// the two counters in flip-flops. Against yosys `synth_xilinx` (xc7) of `hw/bnn_gap.v`: CW 2,
-/// LANES 3, ABITS 5, bipolar, 15 pixels, 5 of 6 slots: 60 LUT estimated / 85 measured, 38 / 38
-/// FF; CW 4, LANES 8, ABITS 8, uint2, 49 pixels: 181 / 193 LUT, 139 / 140 FF.
+/// so `pixels · CW` cycles. LUTs by [`stream_cost::gap_luts`] (its header's resource list);
+/// flip-flops: the output queue (two words), the running sum when CW = 1 (else LUT RAM), the two
+/// counters and the flags. Against yosys `synth_xilinx` (xc7) of `hw/bnn_gap.v`: 38 / 38 FF
+/// (CW 2, LANES 3, ABITS 5), 139 / 140 (CW 4, LANES 8, ABITS 8).
 fn gap_cost(
     lin: Layout,
     lanes: usize,
@@ -652,29 +751,19 @@ fn gap_cost(
     abits: u32,
 ) -> LayerCost {
     let cw = (lin.slots / lanes.max(1)).max(1);
+    let luts = stream_cost::gap_luts(cw, lanes, pixels, channels < lin.slots, ebits, abits);
     let (lanes, abits) = (lanes as u64, u64::from(abits));
-    let mask = if channels < lin.slots {
-        lanes * abits.div_ceil(2)
-    } else {
-        0
-    };
     let word = lanes * abits;
-    let (acc_luts, acc_ffs) = if cw == 1 {
-        (0, word)
-    } else {
-        (4 * word.div_ceil(6) * (cw as u64).div_ceil(32), 0)
-    };
+    let acc_ffs = if cw == 1 { word } else { 0 };
     let counters =
         u64::from(usize::BITS - pixels.leading_zeros() + usize::BITS - cw.leading_zeros());
-    // the input decode is wiring (extension) except the bipolar ±1 select: one LUT per lane
-    let decode = if ebits == 1 { lanes } else { 0 };
     LayerCost {
         cycles: pixels * cw,
         nf: 0,
         sf: 0,
         mw_pad: 0,
         mh_pad: 0,
-        luts: 2 * word + mask + acc_luts + decode + counters,
+        luts,
         ffs: 2 * word + acc_ffs + counters + 2,
         bram18: 0,
         dsps: 0,
@@ -684,6 +773,7 @@ fn gap_cost(
     }
 }
 
+/// Adds a window generator's estimate to a layer's.
 fn with_window(mut c: LayerCost, w: &HwWindow) -> LayerCost {
     c.luts += cost::swg_luts(w);
     let b = cost::swg_bram18(w);
@@ -698,8 +788,8 @@ fn with_window(mut c: LayerCost, w: &HwWindow) -> LayerCost {
     c
 }
 
-/// The totals and the slowest layer of `layers`.
-pub fn summed(layers: Vec<LayerCost>) -> NetCost {
+/// The totals and the slowest layer of `layers` with their `links` and head.
+pub fn summed(layers: Vec<LayerCost>, links: Vec<LinkCost>, head_luts: u64) -> NetCost {
     let mut totals = Totals::default();
     for l in &layers {
         totals.luts += l.luts;
@@ -707,9 +797,16 @@ pub fn summed(layers: Vec<LayerCost>) -> NetCost {
         totals.bram18 += l.bram18;
         totals.dsps += l.dsps;
     }
+    for k in &links {
+        totals.luts += k.luts;
+        totals.bram18 += k.bram18;
+    }
+    totals.luts += head_luts;
     NetCost {
         cycles: layers.iter().map(|l| l.cycles).max().unwrap_or(0),
         layers,
+        links,
+        head_luts,
         totals,
     }
 }
@@ -770,6 +867,9 @@ mod tests {
                     let what = format!("seed {seed} layer {l} {:?}", folds[l]);
                     assert_eq!(c.cycles, hl.cycles(), "{what}");
                     let (mut luts, mut bram) = (0, 0);
+                    if let crate::hwir::HwKind::Pool(p) = &hl.kind {
+                        luts += stream_cost::pool_luts(p.lanes * p.element.bits() as usize);
+                    }
                     if let Some(w) = &hl.window {
                         luts += cost::swg_luts(w);
                         bram += cost::swg_bram18(w);
@@ -790,6 +890,20 @@ mod tests {
                     let xc7 = Device::by_name("xc7z020").unwrap();
                     assert_eq!(c.blocks(&xc7), c.bram18, "{what}");
                 }
+                assert_eq!(model.links.len(), hw.links.len(), "seed {seed}");
+                for (l, (c, k)) in model.links.iter().zip(&hw.links).enumerate() {
+                    let what = format!("seed {seed} link {l} {folds:?}");
+                    assert_eq!((c.in_bits, c.out_bits), (k.in_bits, k.out_bits), "{what}");
+                    assert_eq!(c.fifo_depth, k.fifo_depth, "{what}");
+                    let luts = stream_cost::link_luts(k.in_bits, k.out_bits, k.fifo_depth);
+                    assert_eq!(c.luts, luts, "{what}");
+                }
+                let head = hw.head.map_or(0, |h| {
+                    stream_cost::topk_luts(h.k, h.elems, h.elem_bits, h.idx_bits)
+                });
+                assert_eq!(model.head_luts, head, "seed {seed}");
+                let xc7 = Device::by_name("xc7z020").unwrap();
+                assert_eq!(model.blocks(&xc7), model.totals.bram18, "seed {seed}");
                 checked += 1;
             }
         }
