@@ -512,32 +512,29 @@ module bnn_mvtu #(
             if (FIN == 1) begin : g_fin
                 wire [AB-1:0] av;
                 reg  [AB-1:0] fin;
-                if (PE_V == 1) begin : g_pev
-                    reg [AB-1:0] accv;
-                    always @(posedge ap_clk) begin
-                        if (gv[GP]) begin
-                            accv <= gf[GP] ? dvsum : accv + dvsum;
-                        end
-                    end
-                    assign av = accv;
-                    wire unused_accv_g = &{1'b0, accv_g[GP*AB +: AB]};
-                end else if (OWN_XV == 1) begin : g_xv
-                    // DEPTHWISE, bipolar weights: SUM x over this PE's own lanes,
+                if (PE_V == 1 || OWN_XV == 1) begin : g_pev
+                    // SUM v per PE: SUM w (bnn_dot's vsum, bipolar inputs), or
+                    // (DEPTHWISE, bipolar weights) SUM x over this PE's own lanes,
                     // read at stage X as its dot product's, so acc_v aligns with acc
                     wire [AB-1:0] vs;
                     reg  [AB-1:0] accv;
-                    bnn_addtree #(
-                        .N(SIMD), .W(IBITS), .SIGNED((ITYPE == 2) ? 1 : 0), .STAGES(TS), .OUT_W(AB)
-                    ) u_vtree (
-                        .ap_clk(ap_clk), .terms(xp), .sel({SIMD{1'b0}}), .sum(vs)
-                    );
+                    if (PE_V == 1) begin : g_wv
+                        assign vs = dvsum;
+                    end else begin : g_xv
+                        bnn_addtree #(
+                            .N(SIMD), .W(IBITS), .SIGNED((ITYPE == 2) ? 1 : 0), .STAGES(TS), .OUT_W(AB)
+                        ) u_vtree (
+                            .ap_clk(ap_clk), .terms(xp), .sel({SIMD{1'b0}}), .sum(vs)
+                        );
+                        wire unused_dvsum = &{1'b0, dvsum};
+                    end
                     always @(posedge ap_clk) begin
                         if (gv[GP]) begin
                             accv <= gf[GP] ? vs : accv + vs;
                         end
                     end
                     assign av = accv;
-                    wire unused_sv = &{1'b0, dvsum, accv_g[GP*AB +: AB]};
+                    wire unused_accv_g = &{1'b0, accv_g[GP*AB +: AB]};
                 end else begin : g_shv
                     assign av = accv_g[GP*AB +: AB];
                     wire unused_dvsum = &{1'b0, dvsum};
