@@ -169,21 +169,28 @@ fn tiny_ecp5_netlist_equals_golden_and_rtl_and_a_lost_rom_fails() {
     }
 }
 
-#[test]
-#[ignore = "about 5 minutes: yosys and Verilator on an 8,000-cell netlist (see the module docs)"]
-fn digits_mlp_ecp5_netlist_equals_golden_and_rtl() {
+/// `verify --netlist ecp5` of example `name` on 12 random frames with 0.2 stalls; panics unless
+/// it passes.
+fn ecp5_netlist_passes(name: &str) -> verify::VerifyReport {
     require();
-    let net = example("digits-mlp");
-    let opts = options("digits-mlp-ecp5", 12, 0.2);
+    let net = example(name);
+    let opts = options(&format!("{name}-ecp5"), 12, 0.2);
     let start = Instant::now();
-    let report = verify::run(&net, &opts).unwrap_or_else(|e| panic!("digits-mlp: {e}"));
+    let report = verify::run(&net, &opts).unwrap_or_else(|e| panic!("{name}: {e}"));
     eprintln!(
-        "{report}\n(digits-mlp netlist: {:.1} s)",
+        "{report}\n({name} netlist: {:.1} s)",
         start.elapsed().as_secs_f64()
     );
     if let Some(f) = &report.failure {
-        panic!("digits-mlp --netlist ecp5: {f}");
+        panic!("{name} --netlist ecp5: {f}");
     }
+    report
+}
+
+#[test]
+#[ignore = "about 5 minutes: yosys and Verilator on an 8,000-cell netlist (see the module docs)"]
+fn digits_mlp_ecp5_netlist_equals_golden_and_rtl() {
+    let report = ecp5_netlist_passes("digits-mlp");
     assert!(
         report.netlist.unwrap().memory_cells > 0,
         "digits-mlp's ROMs are block RAMs"
@@ -195,18 +202,7 @@ fn digits_mlp_ecp5_netlist_equals_golden_and_rtl() {
 /// netlist has no MULT18X18D (yosys ships no simulation model for it, only a black box).
 #[test]
 fn w2a2_ecp5_netlist_equals_golden_and_rtl() {
-    require();
-    let net = example("w2a2");
-    let opts = options("w2a2-ecp5", 12, 0.2);
-    let start = Instant::now();
-    let report = verify::run(&net, &opts).unwrap_or_else(|e| panic!("w2a2: {e}"));
-    eprintln!(
-        "{report}\n(w2a2 netlist: {:.1} s)",
-        start.elapsed().as_secs_f64()
-    );
-    if let Some(f) = &report.failure {
-        panic!("w2a2 --netlist ecp5: {f}");
-    }
+    let report = ecp5_netlist_passes("w2a2");
     let n = report.netlist.as_ref().expect("a netlist summary");
     assert!(n.cells > 0);
     let netlist = std::fs::read_to_string(
