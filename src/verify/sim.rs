@@ -310,6 +310,10 @@ pub(crate) fn compile_netlist(
 /// Builds the Verilator runtime (`verilated.cpp` and friends) once, as the static library
 /// `dir/libverilated_runtime.a`, for [`super::VerifyOptions::verilator_runtime`]: linking it
 /// saves most of the C++ compile time of every later build. Reuses a library already there.
+///
+/// Safe when several processes build into the same `dir` at once (test binaries run side by
+/// side share one): each compiles in its own subdirectory and renames its archive into place,
+/// an atomic replace of one identical library by another.
 pub fn build_verilator_runtime(dir: &Path) -> Result<PathBuf> {
     fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
     let dir = dir.canonicalize().map_err(|e| Error::io(dir, e))?;
@@ -323,7 +327,10 @@ pub fn build_verilator_runtime(dir: &Path) -> Result<PathBuf> {
             lib.display()
         )));
     }
-    let v = dir.join("rt_top.v");
+    let work = dir.join(format!("build-{}", std::process::id()));
+    let _ = fs::remove_dir_all(&work);
+    fs::create_dir_all(&work).map_err(|e| Error::io(&work, e))?;
+    let v = work.join("rt_top.v");
     write(
         &v,
         "module rt_top (\n    input wire ap_clk, input wire ap_rst_n,\n    \
@@ -332,9 +339,9 @@ pub fn build_verilator_runtime(dir: &Path) -> Result<PathBuf> {
          assign m_axis_tdata = s_axis_tdata;\n    assign m_axis_tvalid = s_axis_tvalid;\n    \
          assign s_axis_tready = m_axis_tready;\nendmodule\n",
     )?;
-    let tb = dir.join("axis_tb.cpp");
+    let tb = work.join("axis_tb.cpp");
     write(&tb, AXIS_TB)?;
-    let obj = dir.join("obj");
+    let obj = work.join("obj");
     let mut cmd = Command::new("verilator");
     cmd.args(["--cc", "--exe", "--build", "-Wno-fatal", "--prefix", "Vtop"])
         .args(["-j", &build_jobs().to_string()])
@@ -359,14 +366,14 @@ pub fn build_verilator_runtime(dir: &Path) -> Result<PathBuf> {
             obj.display()
         )));
     }
-    let tmp = dir.join("libverilated_runtime.a.tmp");
-    let _ = fs::remove_file(&tmp);
+    let tmp = work.join("libverilated_runtime.a");
     run_cmd(
         "ar",
         Command::new("ar").arg("rcs").arg(&tmp).args(&objs),
         &[],
     )?;
     fs::rename(&tmp, &lib).map_err(|e| Error::io(&lib, e))?;
+    let _ = fs::remove_dir_all(&work);
     Ok(lib)
 }
 
