@@ -173,8 +173,8 @@ fn never_worse_than_setfolding() {
 }
 
 /// The MobileNet-style net of `tests/models/mobilenet-digits` (a conv, two depthwise-separable
-/// blocks, a global average pool, a dense classifier), imported with the importer's default
-/// folding, as `build NET.onnx` takes it.
+/// blocks, a global average pool, a dense classifier), imported as `build NET.onnx` takes it
+/// (its folding balanced by the auto-folding, `frontend::onnx::balance`).
 fn mobilenet() -> Network {
     let path = root().join("tests/models/mobilenet-digits/clean.onnx");
     let (net, _io) = frontend::onnx::import(&path).expect("the MobileNet-style model imports");
@@ -192,10 +192,40 @@ const MOBILENET_FOLDING: [(&str, usize, usize); 6] = [
     ("fc0", 1, 2),
 ];
 
+/// The importer's per-layer rule before balancing (docs/import.md): PE the largest divisor of
+/// the outputs up to 16, SIMD the largest of the fan-in (a conv's input channels) up to 32, SIMD
+/// 1 on depthwise layers.
+fn unbalanced(net: &Network) -> Network {
+    let largest = |n: usize, cap: usize| {
+        (1..=cap.min(n))
+            .rev()
+            .find(|d| n.is_multiple_of(*d))
+            .unwrap()
+    };
+    let mut out = net.clone();
+    for layer in &mut out.layers {
+        let (depthwise, channels) = (
+            matches!(layer.op, Op::Depthwise(_)),
+            layer.input.shape.channels(),
+        );
+        let Some(mv) = layer.op.matvec_mut() else {
+            continue;
+        };
+        mv.folding.pe = largest(mv.rows(), 16);
+        mv.folding.simd = match mv.conv {
+            _ if depthwise => 1,
+            Some(_) => largest(channels, 32),
+            None => largest(mv.cols(), 32),
+        };
+    }
+    out
+}
+
 /// `fold` handles depthwise (VVAU) and global-pool layers: on the MobileNet-style net for 576
 /// cycles per frame (the fastest conv0 and dw0 allow), the design costs no more by the model
 /// than the hand folding, is the network `build` makes, and runs in the cycle simulator at
-/// exactly its predicted cycles per frame; it is far cheaper than the importer's default.
+/// exactly its predicted cycles per frame; it is far cheaper than the importer's per-layer rule,
+/// and the importer now writes it (it balances its default with the same search).
 #[test]
 fn fold_mobilenet_for_576_cycles() {
     let net = mobilenet();
@@ -214,12 +244,17 @@ fn fold_mobilenet_for_576_cycles() {
         }
     }
     let hand = fold::keep(&hand, true).unwrap();
-    let default = fold::keep(&net, true).unwrap();
+    let default = fold::keep(&unbalanced(&net), true).unwrap();
+    let imported = fold::keep(&net, true).unwrap();
+    assert_eq!(
+        imported.cost, design.cost,
+        "the importer balances to fold's design"
+    );
     assert_eq!(hand.cost.cycles, 576);
     assert_eq!(default.cost.cycles, 576);
     eprintln!(
-        "mobilenet @ 576: fold {} LUT6 {} RAMB18 (area {:.4}), hand {} / {} ({:.4}), importer \
-         default {} / {} ({:.4})",
+        "mobilenet @ 576: fold {} LUT6 {} RAMB18 (area {:.4}), hand {} / {} ({:.4}), importer's \
+         per-layer rule {} / {} ({:.4})",
         design.cost.totals.luts,
         design.cost.totals.bram18,
         design.cost.area(&xc7()),
