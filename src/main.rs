@@ -149,7 +149,8 @@ enum Command {
         no_prune: bool,
     },
     /// Import a QONNX model (Brevitas export, raw or cleaned; FINN MultiThreshold) of dense, conv
-    /// and max-pool layers into net.toml + .npy files (see docs/import.md).
+    /// and max-pool layers into net.toml + .npy files (see docs/import.md); PE and SIMD are the
+    /// auto-folding's cheapest for the cycles per frame of a default per-layer folding.
     Import {
         /// The model (.onnx).
         model: PathBuf,
