@@ -149,7 +149,8 @@ enum Command {
         no_prune: bool,
     },
     /// Import a QONNX model (Brevitas export, raw or cleaned; FINN MultiThreshold) of dense, conv
-    /// and max-pool layers into net.toml + .npy files (see docs/import.md).
+    /// and max-pool layers into net.toml + .npy files (see docs/import.md); PE and SIMD are the
+    /// auto-folding's cheapest for the cycles per frame of a default per-layer folding.
     Import {
         /// The model (.onnx).
         model: PathBuf,
@@ -219,6 +220,11 @@ enum Command {
         /// to set it against a synthesis (scripts/bench-fold --synth-dir).
         #[arg(long, conflicts_with_all = ["target_fps", "target_cycles", "device"])]
         estimate: bool,
+        /// Price the net with its constant output channels (as `build --no-prune` builds it);
+        /// by default the dead-channel removal runs first, as in `build`, and the estimate is of
+        /// the pruned design.
+        #[arg(long)]
+        no_prune: bool,
     },
     /// Sweep the folding design space: the cheapest design for targets from the full unfolding
     /// to the fully folded design, reduced to the Pareto front of cycles per frame, LUT and
@@ -239,6 +245,10 @@ enum Command {
         /// Targets to solve for, spaced geometrically between the two extremes.
         #[arg(long, default_value_t = 48)]
         targets: usize,
+        /// Price the net with its constant output channels (build the points with `build
+        /// --no-prune` then); by default the dead-channel removal runs first, as in `build`.
+        #[arg(long)]
+        no_prune: bool,
     },
     /// Write one of the built-in pseudo-random example networks (net.toml + .npy files).
     GenExample {
@@ -521,12 +531,14 @@ fn run(command: Command) -> Result<()> {
             size_frames,
             size_search,
             estimate: _,
+            no_prune,
         } => {
             if compare_setfolding {
                 return compare_setfolding_line(
                     &net,
                     target_cycles.unwrap_or(1),
                     device.as_deref(),
+                    !no_prune,
                 );
             }
             run_fold(
@@ -544,6 +556,7 @@ fn run(command: Command) -> Result<()> {
                     search: size_search,
                     ..Default::default()
                 }),
+                !no_prune,
             )
         }
         Command::Explore {
@@ -552,7 +565,8 @@ fn run(command: Command) -> Result<()> {
             clock_mhz,
             device,
             targets,
-        } => run_explore(&net, &out, clock_mhz, &device, targets),
+            no_prune,
+        } => run_explore(&net, &out, clock_mhz, &device, targets, !no_prune),
         Command::GenExample { name, out } => {
             bnn_gen::synth::write_example(&name, &out)?;
             eprintln!("wrote {}", out.join("net.toml").display());
@@ -571,6 +585,7 @@ fn run_fold(
     max_util: f64,
     out: Option<&Path>,
     sizing: Option<fold::fifos::SizingOptions>,
+    prune: bool,
 ) -> Result<()> {
     let start = Instant::now();
     if let Some(opts) = &sizing {
@@ -587,22 +602,22 @@ fn run_fold(
         target,
         device: device.and_then(fold::Device::by_name),
         max_util,
+        prune,
     };
     let design = if target.is_none() && request.device.is_none() {
         // --size-fifos or --estimate alone: the net's own folding.
-        fold::keep(&network)?
+        fold::keep(&network, prune)?
     } else {
         fold::fold(&network, &request)?
     };
-    print!("{}", design.table(&network));
+    print!("{}", design.table(&design.net));
     eprintln!("fold: {:.2} s", start.elapsed().as_secs_f64());
     let sizing = match sizing {
         None => None,
         Some(opts) => {
-            let mut folded = network.clone();
-            fold::apply(&mut folded, &design.folds);
-            let s = fold::fifos::size(&folded, &opts, &|_, _, _| {})?;
-            print!("\n{}", s.table(&folded));
+            let folded = &design.net;
+            let s = fold::fifos::size(folded, &opts, &|_, _, _| {})?;
+            print!("\n{}", s.table(folded));
             Some(s)
         }
     };
@@ -620,8 +635,15 @@ fn run_fold(
             std::env::args().skip(1).collect::<Vec<_>>().join(" "),
             net.display()
         );
-        let body =
-            fold::emit::folded_toml(&text, net, out, &network, &design, sizing.as_ref(), &header)?;
+        let body = fold::emit::folded_toml(
+            &text,
+            net,
+            out,
+            &design.net,
+            &design,
+            sizing.as_ref(),
+            &header,
+        )?;
         std::fs::write(out, body).map_err(|e| Error::io(out, e))?;
         eprintln!("wrote {}", out.display());
     }
@@ -630,19 +652,24 @@ fn run_fold(
 
 /// `bnn-gen fold --compare-setfolding`: one line per algorithm (cycles, estimated LUT6, RAMB18,
 /// device share, seconds).
-fn compare_setfolding_line(net: &Path, target: u64, device: Option<&str>) -> Result<()> {
+fn compare_setfolding_line(
+    net: &Path,
+    target: u64,
+    device: Option<&str>,
+    prune: bool,
+) -> Result<()> {
     let (mut network, _io) = frontend::float_io::load_any(net)?;
     passes::lower(&mut network)?;
     let device = fold::Device::by_name(device.unwrap_or(fold::devices::REFERENCE))
         .ok_or_else(|| Error::invalid("--device", "unknown device"))?;
-    let c = fold::compare(&network, target as usize, device)?;
+    let c = fold::compare(&network, target as usize, device, prune)?;
     let line = |name: &str, r: &Option<(Vec<fold::LayerFold>, fold::NetCost)>, secs: f64| match r {
         Some((folds, cost)) => {
             let f: Vec<String> = network
                 .layers
                 .iter()
                 .zip(folds)
-                .filter(|(l, _)| matches!(l.op, bnn_gen::ir::Op::MatVec(_)))
+                .filter(|(l, _)| l.op.matvec().is_some())
                 .map(|(_, f)| format!("{}/{}", f.pe, f.simd))
                 .collect();
             println!(
@@ -663,7 +690,14 @@ fn compare_setfolding_line(net: &Path, target: u64, device: Option<&str>) -> Res
 }
 
 /// `bnn-gen explore`: the Pareto sweep and its files.
-fn run_explore(net: &Path, out: &Path, clock_mhz: f64, device: &str, targets: usize) -> Result<()> {
+fn run_explore(
+    net: &Path,
+    out: &Path,
+    clock_mhz: f64,
+    device: &str,
+    targets: usize,
+    prune: bool,
+) -> Result<()> {
     use std::io::IsTerminal;
     let start = Instant::now();
     let (mut network, _io) = frontend::float_io::load_any(net)?;
@@ -673,6 +707,7 @@ fn run_explore(net: &Path, out: &Path, clock_mhz: f64, device: &str, targets: us
         device: fold::Device::by_name(device)
             .ok_or_else(|| Error::invalid("--device", format!("unknown device {device}")))?,
         targets,
+        prune,
     };
     let bar = std::io::stderr().is_terminal().then(|| {
         let bar = indicatif::ProgressBar::new(targets as u64);

@@ -48,9 +48,24 @@ fn extremes(net: &Network) -> (usize, usize) {
     (fast, slow)
 }
 
-/// Folds `net` for `target` and checks the design: it meets the target, `pad` builds it with
-/// the predicted ideal cycles, and (with `frames`) the cycle simulator runs it at exactly that
-/// many cycles per frame.
+/// What `build` makes of `net` (lowered, not pruned) with `design`'s folding: the folding set
+/// on every layer, then the dead-channel removal (`build`'s default), then `pad`. It must be the
+/// network the design priced.
+fn as_built(name: &str, net: &Network, design: &fold::Design) -> Network {
+    let mut built = net.clone();
+    fold::apply(&mut built, &design.folds);
+    passes::prune::prune(&mut built).unwrap();
+    assert_eq!(
+        built, design.net,
+        "{name}: build prunes the folded net to another network than the one fold priced"
+    );
+    built
+}
+
+/// Folds `net` for `target` and checks the design: it meets the target, the network `build`
+/// makes of it (pruned at the chosen folding) is the one priced and `pad` builds it with the
+/// predicted ideal cycles and per-layer cycles, and (with `frames`) the cycle simulator runs it
+/// at exactly that many cycles per frame.
 fn check_fold(name: &str, net: &Network, target: usize, frames: usize) -> fold::Design {
     let req = Request {
         target: Some(Target::Cycles(target as u64)),
@@ -62,10 +77,12 @@ fn check_fold(name: &str, net: &Network, target: usize, frames: usize) -> fold::
         "{name}: {} cycles for a target of {target}",
         design.cost.cycles
     );
-    let mut folded = net.clone();
-    fold::apply(&mut folded, &design.folds);
+    let folded = as_built(name, net, &design);
     let hw = passes::pad::pad(&folded).unwrap_or_else(|e| panic!("{name} @ {target}: {e}"));
     assert_eq!(hw.ideal_ii(), design.cost.cycles, "{name} @ {target}");
+    for (l, c) in hw.layers.iter().zip(&design.cost.layers) {
+        assert_eq!(l.cycles(), c.cycles, "{name} @ {target}: {}", l.name);
+    }
     if frames > 0 {
         let mut sim = CycleSim::new(&hw).unwrap();
         let batch = synth::frames_for(&folded, frames, 5);
@@ -139,7 +156,7 @@ fn never_worse_than_setfolding() {
             false => targets,
         };
         for t in targets {
-            let c = fold::compare(&net, t, xc7()).unwrap();
+            let c = fold::compare(&net, t, xc7(), true).unwrap();
             let (_, ours) = c.bnn_gen.expect("feasible");
             let (_, base) = c.baseline.expect("a baseline");
             assert!(ours.cycles <= t);
@@ -152,6 +169,113 @@ fn never_worse_than_setfolding() {
                 );
             }
         }
+    }
+}
+
+/// The MobileNet-style net of `tests/models/mobilenet-digits` (a conv, two depthwise-separable
+/// blocks, a global average pool, a dense classifier), imported as `build NET.onnx` takes it
+/// (its folding balanced by the auto-folding, `frontend::onnx::balance`).
+fn mobilenet() -> Network {
+    let path = root().join("tests/models/mobilenet-digits/clean.onnx");
+    let (net, _io) = frontend::onnx::import(&path).expect("the MobileNet-style model imports");
+    lowered(net)
+}
+
+/// `scripts/bench-qor`'s hand folding of the MobileNet-style net (MOBILENET_FOLDING; conv0 and
+/// dw0 keep the importer's PE 16): every layer at most conv0's 576 cycles per frame.
+const MOBILENET_FOLDING: [(&str, usize, usize); 6] = [
+    ("conv1", 4, 16),
+    ("dw1", 8, 1),
+    ("conv2", 4, 8),
+    ("dw2", 8, 1),
+    ("conv3", 6, 8),
+    ("fc0", 1, 2),
+];
+
+/// The importer's per-layer rule before balancing (docs/import.md): PE the largest divisor of
+/// the outputs up to 16, SIMD the largest of the fan-in (a conv's input channels) up to 32, SIMD
+/// 1 on depthwise layers.
+fn unbalanced(net: &Network) -> Network {
+    let largest = |n: usize, cap: usize| {
+        (1..=cap.min(n))
+            .rev()
+            .find(|d| n.is_multiple_of(*d))
+            .unwrap()
+    };
+    let mut out = net.clone();
+    for layer in &mut out.layers {
+        let (depthwise, channels) = (
+            matches!(layer.op, Op::Depthwise(_)),
+            layer.input.shape.channels(),
+        );
+        let Some(mv) = layer.op.matvec_mut() else {
+            continue;
+        };
+        mv.folding.pe = largest(mv.rows(), 16);
+        mv.folding.simd = match mv.conv {
+            _ if depthwise => 1,
+            Some(_) => largest(channels, 32),
+            None => largest(mv.cols(), 32),
+        };
+    }
+    out
+}
+
+/// `fold` handles depthwise (VVAU) and global-pool layers: on the MobileNet-style net for 576
+/// cycles per frame (the fastest conv0 and dw0 allow), the design costs no more by the model
+/// than the hand folding, is the network `build` makes, and runs in the cycle simulator at
+/// exactly its predicted cycles per frame; it is far cheaper than the importer's per-layer rule,
+/// and the importer now writes it (it balances its default with the same search).
+#[test]
+fn fold_mobilenet_for_576_cycles() {
+    let net = mobilenet();
+    let (fast, _) = extremes(&net);
+    assert_eq!(
+        fast, 576,
+        "conv0 and dw0 at PE 16: 64 pixels x 9 kernel positions"
+    );
+    let design = check_fold("mobilenet", &net, 576, 4);
+    assert_eq!(design.cost.cycles, 576);
+    let mut hand = net.clone();
+    for layer in &mut hand.layers {
+        if let Some(&(_, pe, simd)) = MOBILENET_FOLDING.iter().find(|(n, ..)| *n == layer.name) {
+            let mv = layer.op.matvec_mut().expect("a folded layer");
+            (mv.folding.pe, mv.folding.simd) = (pe, simd);
+        }
+    }
+    let hand = fold::keep(&hand, true).unwrap();
+    let default = fold::keep(&unbalanced(&net), true).unwrap();
+    let imported = fold::keep(&net, true).unwrap();
+    assert_eq!(
+        imported.cost, design.cost,
+        "the importer balances to fold's design"
+    );
+    assert_eq!(hand.cost.cycles, 576);
+    assert_eq!(default.cost.cycles, 576);
+    eprintln!(
+        "mobilenet @ 576: fold {} LUT6 {} RAMB18 (area {:.4}), hand {} / {} ({:.4}), importer's \
+         per-layer rule {} / {} ({:.4})",
+        design.cost.totals.luts,
+        design.cost.totals.bram18,
+        design.cost.area(&xc7()),
+        hand.cost.totals.luts,
+        hand.cost.totals.bram18,
+        hand.cost.area(&xc7()),
+        default.cost.totals.luts,
+        default.cost.totals.bram18,
+        default.cost.area(&xc7()),
+    );
+    assert!(
+        design.cost.area(&xc7()) <= hand.cost.area(&xc7()) + 1e-9,
+        "fold {:?} vs hand {:?}",
+        design.cost.totals,
+        hand.cost.totals
+    );
+    assert!(design.cost.totals.luts * 2 < default.cost.totals.luts);
+    // Slower targets fold the depthwise layers too (PE below 16), still at the predicted cycles.
+    for t in [2_000, 10_000] {
+        let d = check_fold("mobilenet", &net, t, 2);
+        assert!(d.cost.totals.luts < design.cost.totals.luts);
     }
 }
 
@@ -210,8 +334,9 @@ fn cli_writes_a_folded_net_toml() {
 }
 
 /// `fold --estimate` prices the net's own folding as `build` does: the same whole-design LUTs
-/// (MVTUs, window generators, pools, links, head) as `report.json`'s totals of the unpruned
-/// build, and no less block RAM (the model counts every ROM bit, the build only varying ones).
+/// (MVTUs, window generators, pools, links, head) as `report.json`'s totals of the build (both
+/// after the dead-channel removal), and no less block RAM (the model counts every ROM bit, the
+/// build only varying ones).
 #[test]
 fn estimate_equals_the_build_report() {
     let dir = tempfile::tempdir().unwrap();
@@ -228,12 +353,7 @@ fn estimate_equals_the_build_report() {
         };
         let (luts, bram) = (word_before("LUT6"), word_before("RAMB18"));
         let out = dir.path().join(name);
-        let (code, _, stderr) = run(bnn_gen()
-            .arg("build")
-            .arg(&src)
-            .arg("--no-prune")
-            .arg("-o")
-            .arg(&out));
+        let (code, _, stderr) = run(bnn_gen().arg("build").arg(&src).arg("-o").arg(&out));
         assert_eq!(code, 0, "{name}: {stderr}");
         let report: serde_json::Value =
             serde_json::from_str(&std::fs::read_to_string(out.join("report.json")).unwrap())
@@ -259,6 +379,136 @@ fn estimate_equals_the_build_report() {
             "{name}: every example has a FIFO or a width converter"
         );
     }
+}
+
+/// The whole-design estimate in `fold`'s summary line: (LUT6, RAMB18).
+fn summary_estimate(stdout: &str) -> (u64, u64) {
+    let summary = stdout.lines().last().unwrap();
+    let w: Vec<&str> = summary.split_whitespace().collect();
+    let before = |unit: &str| -> u64 {
+        let i = w.iter().position(|x| *x == unit).unwrap();
+        w[i - 1].parse().unwrap()
+    };
+    (before("LUT6"), before("RAMB18"))
+}
+
+/// `build -o out` (with `extra` arguments): its report.json.
+fn build_report(net: &std::path::Path, out: &std::path::Path, extra: &[&str]) -> serde_json::Value {
+    let (code, _, stderr) = run(bnn_gen()
+        .arg("build")
+        .arg(net)
+        .args(extra)
+        .arg("-o")
+        .arg(out));
+    assert_eq!(code, 0, "{}: {stderr}", net.display());
+    serde_json::from_str(&std::fs::read_to_string(out.join("report.json")).unwrap()).unwrap()
+}
+
+/// A copy of digits-mlp with `dead` of fc0's channels made constant (batch-norm γ = 0: the sign
+/// of β whatever the input), as L1-norm filter pruning leaves them. (fc1's would stay: fc2 has
+/// no activation to absorb their contribution.)
+fn digits_mlp_with_dead_channels(dir: &std::path::Path, dead: usize) -> PathBuf {
+    let src = root().join("examples/digits-mlp");
+    for e in std::fs::read_dir(&src).unwrap() {
+        let e = e.unwrap();
+        std::fs::copy(e.path(), dir.join(e.file_name())).unwrap();
+    }
+    for layer in ["fc0"] {
+        let path = dir.join(format!("{layer}_gamma.npy"));
+        let mut g: ndarray::Array1<f32> = ndarray_npy::read_npy(&path).unwrap();
+        // every third channel from 1 on: spread over the PE lanes
+        for c in (1..g.len()).step_by(3).take(dead) {
+            g[c] = 0.0;
+        }
+        ndarray_npy::write_npy(&path, &g).unwrap();
+    }
+    dir.join("net.toml")
+}
+
+/// On a net with dead channels the estimate is of the design `build` makes (after the
+/// dead-channel removal, at the folding it is given): `fold --estimate` equals `build`'s
+/// report.json on every layer's LUTs and in total (and `--no-prune` equals `build --no-prune`);
+/// and a design `fold` chooses and writes builds with the cycles, per-layer LUTs and total LUTs
+/// `fold` predicted, and no more block RAM.
+#[test]
+fn estimate_equals_the_build_report_after_pruning() {
+    let dir = tempfile::tempdir().unwrap();
+    let net = digits_mlp_with_dead_channels(dir.path(), 70);
+    let per_layer = |report: &serde_json::Value| -> Vec<u64> {
+        report["layers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|l| {
+                ["mvtu", "window", "pool", "global_pool"]
+                    .iter()
+                    .filter_map(|b| l[*b]["estimated_luts"].as_u64())
+                    .sum()
+            })
+            .collect()
+    };
+    for prune in [true, false] {
+        let flag: &[&str] = if prune { &[] } else { &["--no-prune"] };
+        let (code, stdout, stderr) =
+            run(bnn_gen().arg("fold").arg(&net).arg("--estimate").args(flag));
+        assert_eq!(code, 0, "{stderr}");
+        let (luts, bram) = summary_estimate(&stdout);
+        let report = build_report(&net, &dir.path().join(format!("own-{prune}")), flag);
+        let totals = &report["totals"];
+        assert_eq!(
+            Some(luts),
+            totals["estimated_luts"].as_u64(),
+            "prune {prune}: {stdout}"
+        );
+        assert!(
+            bram >= totals["estimated_bram18"].as_u64().unwrap(),
+            "{stdout}"
+        );
+        // At the net's own folding (fc0 PE 16, fc1 SIMD 64) build removes 64 of the 70.
+        assert_eq!(
+            stdout.contains("channel(s) removed (fc0 64 of 256)"),
+            prune,
+            "{stdout}"
+        );
+    }
+    // A chosen design: 70 channels go at its folding, and build agrees with fold.
+    let folded = dir.path().join("net-folded.toml");
+    let (code, stdout, stderr) = run(bnn_gen()
+        .arg("fold")
+        .arg(&net)
+        .args(["--target-cycles", "40", "-o"])
+        .arg(&folded));
+    assert_eq!(code, 0, "{stderr}");
+    assert!(
+        stdout.contains("channel(s) removed (fc0 70 of 256)"),
+        "{stdout}"
+    );
+    let (luts, bram) = summary_estimate(&stdout);
+    let report = build_report(&folded, &dir.path().join("folded"), &[]);
+    assert_eq!(
+        Some(luts),
+        report["totals"]["estimated_luts"].as_u64(),
+        "{stdout}"
+    );
+    assert!(bram >= report["totals"]["estimated_bram18"].as_u64().unwrap());
+    let cycles: Vec<u64> = stdout
+        .lines()
+        .filter(|l| l.starts_with("fc"))
+        .map(|l| l.split_whitespace().nth(5).unwrap().parse().unwrap())
+        .collect();
+    let lut_rows: Vec<u64> = stdout
+        .lines()
+        .filter(|l| l.starts_with("fc"))
+        .map(|l| l.split_whitespace().nth(6).unwrap().parse().unwrap())
+        .collect();
+    let built: Vec<u64> = report["layers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l["cycles_per_frame"].as_u64().unwrap())
+        .collect();
+    assert_eq!(cycles, built, "{stdout}");
+    assert_eq!(lut_rows, per_layer(&report), "{stdout}");
 }
 
 /// Infeasible targets and bad options: exit status 1 (or clap's 2), `error: `, and what to do.
@@ -387,14 +637,16 @@ fn explore_writes_well_formed_files() {
         assert_eq!(p["est_luts"].as_u64(), Some(row[3].parse().unwrap()));
         assert!(cycles > last, "sorted by cycles, no duplicates");
         last = cycles;
+        // As `build` makes it: after the dead-channel removal (cnv-small has constant channels).
         let toml = out.join(p["net_toml"].as_str().unwrap());
-        let net = lowered(frontend::load(&toml).unwrap());
-        assert_eq!(
-            passes::pad::pad(&net).unwrap().ideal_ii() as u64,
-            cycles,
-            "{}",
-            toml.display()
-        );
+        let mut net = lowered(frontend::load(&toml).unwrap());
+        passes::prune::prune(&mut net).unwrap();
+        let hw = passes::pad::pad(&net).unwrap();
+        assert_eq!(hw.ideal_ii() as u64, cycles, "{}", toml.display());
+        let est: u64 = p["est_luts"].as_u64().unwrap();
+        let modules: Vec<String> = hw.layers.iter().map(|l| l.name.clone()).collect();
+        let report = bnn_gen::codegen::report::build_report(&hw, "top", &modules);
+        assert_eq!(report.totals.estimated_luts, est, "{}", toml.display());
     }
     // Pareto: faster points cost more LUT or more BRAM.
     for w in points.windows(2) {
@@ -419,6 +671,7 @@ fn explore_marks_bnn_pynq_on_lfc() {
         clock_mhz: 100.0,
         device: xc7(),
         targets: 6,
+        prune: true,
     };
     let points = fold::explore::explore(&lfc, &opts, &|_, _| {}).unwrap();
     assert!(points.len() >= 3);
@@ -452,7 +705,7 @@ proptest! {
         let target = (fast as f64 * (slow as f64 / fast as f64).powf(where_)) as usize;
         let target = target.clamp(fast, slow);
         let design = check_fold(&format!("seed {seed}"), &net, target, 0);
-        let c = fold::compare(&net, target, xc7()).unwrap();
+        let c = fold::compare(&net, target, xc7(), true).unwrap();
         if let Some((_, base)) = c.baseline.filter(|(_, b)| b.cycles <= target) {
             prop_assert!(design.cost.area(&xc7()) <= base.area(&xc7()) + 1e-9);
         }

@@ -1,4 +1,4 @@
-//! The folded `net.toml`: the source text with every MVTU layer's `pe`, `simd`, `ram_style` and
+//! The folded `net.toml`: the source text with every MVTU and VVAU layer's `pe`, `simd`, `ram_style` and
 //! `threshold_ram_style` replaced and a comment saying why, `fifo_depth` / `buffer_depth` set
 //! where `--size-fifos` chose them (and removed elsewhere: they belonged to the old folding),
 //! everything else (comments, order, other keys) kept. When the new file is in another
@@ -115,7 +115,7 @@ pub fn folded_toml(
                 }
             }
         }
-        let Op::MatVec(mv) = &layer.op else {
+        let (Op::MatVec(mv) | Op::Depthwise(mv)) = &layer.op else {
             continue;
         };
         let f = &design.folds[i];

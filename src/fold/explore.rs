@@ -5,6 +5,7 @@
 
 use super::devices::Device;
 use super::model::{LayerFold, NetCost, Problem};
+use super::pruning::Pruned;
 use super::search::Searcher;
 use crate::error::{Error, Result};
 use crate::ir::Network;
@@ -20,6 +21,8 @@ pub struct Options {
     pub device: Device,
     /// Targets to solve for (geometrically spaced).
     pub targets: usize,
+    /// Price the net after `build`'s dead-channel removal (`false`: `--no-prune`).
+    pub prune: bool,
 }
 
 /// One Pareto point.
@@ -60,7 +63,8 @@ pub fn published(net: &Network) -> Option<Published> {
     }
 }
 
-/// Sweeps `net` (lowered); `progress(done, total)` after each target.
+/// Sweeps `net` (lowered, not pruned: the dead-channel removal runs here unless `opts.prune` is
+/// off); `progress(done, total)` after each target.
 pub fn explore(
     net: &Network,
     opts: &Options,
@@ -78,7 +82,8 @@ pub fn explore(
             format!("expected at least 2 targets, found {}", opts.targets),
         ));
     }
-    let problem = Problem::new(net)?;
+    let pruned = Pruned::for_search(net, opts.prune)?;
+    let problem = Problem::pruned(&pruned)?;
     let searcher = Searcher::new(&problem, opts.device);
     let fast = problem
         .evaluate(&searcher.unfolded())
@@ -134,7 +139,7 @@ fn folding_text(net: &Network, folds: &[LayerFold]) -> String {
     net.layers
         .iter()
         .zip(folds)
-        .filter(|(l, _)| matches!(l.op, crate::ir::Op::MatVec(_)))
+        .filter(|(l, _)| l.op.matvec().is_some())
         .map(|(l, f)| {
             format!(
                 "{}:{}/{}/{}/{}",
@@ -160,7 +165,8 @@ fn style(s: crate::ir::RamStyle) -> &'static str {
 }
 
 /// Writes `pareto.csv`, `pareto.json`, `pareto.svg` and, when the network came from a
-/// `net.toml` (`source`: its path and text), `point-<k>/net.toml` for every point. Returns the
+/// `net.toml` (`source`: its path and text), `point-<k>/net.toml` for every point. `net` is the
+/// network [`explore`] was given (the dead-channel removal is run again, as there). Returns the
 /// files written.
 pub fn write(
     dir: &Path,
@@ -170,6 +176,8 @@ pub fn write(
     source: Option<(&Path, &str)>,
 ) -> Result<Vec<PathBuf>> {
     std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+    let pruned = Pruned::for_search(net, opts.prune)?;
+    let net = &pruned.net;
     let mut files = Vec::new();
     let d = &opts.device;
     let fps = |c: usize| opts.clock_mhz * 1e6 / c.max(1) as f64;
@@ -183,7 +191,9 @@ pub fn write(
         let path = dir.join(&rel);
         std::fs::create_dir_all(path.parent().expect("a parent"))
             .map_err(|e| Error::io(&path, e))?;
-        let problem = Problem::new(net)?;
+        let problem = Problem::pruned(&pruned)?;
+        let mut built = net.clone();
+        super::apply(&mut built, &p.folds);
         let design = super::Design {
             folds: p.folds.clone(),
             cost: p.cost.clone(),
@@ -192,6 +202,8 @@ pub fn write(
             clock_mhz: Some(opts.clock_mhz),
             max_util: None,
             reasons: super::reasons_for(&problem, &p.folds, &p.cost, Some(p.cost.cycles), d),
+            net: built,
+            pruning: pruned.summary(),
         };
         let body = super::emit::folded_toml(
             text,
@@ -242,7 +254,7 @@ pub fn write(
                 .zip(&p.folds)
                 .zip(&c.layers)
                 .map(|((l, f), lc)| {
-                    let mvtu = matches!(l.op, crate::ir::Op::MatVec(_));
+                    let mvtu = l.op.matvec().is_some();
                     serde_json::json!({
                         "name": l.name,
                         "pe": mvtu.then_some(f.pe),

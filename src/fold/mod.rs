@@ -3,6 +3,7 @@
 //! and the exact cycles of the generated hardware. See `docs/folding.md`.
 //!
 //! - [`model`]: cycles and cost of a folding, as `passes::pad` would build it;
+//! - [`pruning`]: the dead-channel removal `build` applies, run once before the search;
 //! - [`search`]: the cheapest folding for a target, the fastest for a device;
 //! - [`setfolding`]: FINN's SetFolding, the baseline;
 //! - [`devices`]: the device presets;
@@ -16,6 +17,7 @@ pub mod explore;
 pub mod fifos;
 pub mod model;
 mod plot;
+pub mod pruning;
 pub mod search;
 pub mod setfolding;
 
@@ -23,6 +25,7 @@ use crate::error::{Error, Result};
 use crate::ir::{Network, Op};
 pub use devices::Device;
 pub use model::{LayerFold, NetCost, Problem};
+pub use pruning::Pruned;
 use search::{Searcher, Solution};
 use std::fmt::Write;
 
@@ -91,6 +94,9 @@ pub struct Request {
     /// Largest share of each device resource to use, in percent (default 80: place and route
     /// needs headroom).
     pub max_util: f64,
+    /// Price the net after the dead-channel removal, as `build` builds it (default; `false` is
+    /// `--no-prune`, which `build` must then be given too).
+    pub prune: bool,
 }
 
 impl Default for Request {
@@ -99,6 +105,7 @@ impl Default for Request {
             target: None,
             device: None,
             max_util: 80.0,
+            prune: true,
         }
     }
 }
@@ -119,6 +126,11 @@ pub struct Design {
     pub max_util: Option<f64>,
     /// Why each layer got its folding (one line per layer).
     pub reasons: Vec<String>,
+    /// The network `build` makes of the folded net.toml: after the dead-channel removal (unless
+    /// `--no-prune`), with the folding applied. The estimate is of this network.
+    pub net: Network,
+    /// What the dead-channel removal removed, when it removed anything (one line).
+    pub pruning: Option<String>,
 }
 
 /// Sets the folding of every MVTU layer of `net` to `folds`. FIFO and window-buffer depths
@@ -127,12 +139,7 @@ pub struct Design {
 pub fn apply(net: &mut Network, folds: &[LayerFold]) {
     for (layer, f) in net.layers.iter_mut().zip(folds) {
         match &mut layer.op {
-            // A depthwise layer's folding is not searched (`Problem::new` refuses them).
-            Op::Depthwise(mv) => {
-                mv.folding.fifo_depth = None;
-                mv.folding.buffer_depth = None;
-            }
-            Op::MatVec(mv) => {
+            Op::MatVec(mv) | Op::Depthwise(mv) => {
                 mv.folding.pe = f.pe;
                 mv.folding.simd = f.simd;
                 mv.folding.ram_style = f.ram_style;
@@ -146,7 +153,8 @@ pub fn apply(net: &mut Network, folds: &[LayerFold]) {
     }
 }
 
-/// Chooses PE, SIMD and ROM styles for every MVTU layer of `net` (lowered): the cheapest
+/// Chooses PE, SIMD and ROM styles for every MVTU and VVAU layer of `net` (lowered, not pruned:
+/// the dead-channel removal runs here unless `req.prune` is off, see [`pruning`]): the cheapest
 /// design meeting the target, or the fastest that fits the device.
 pub fn fold(net: &Network, req: &Request) -> Result<Design> {
     if !(req.max_util.is_finite() && req.max_util > 0.0 && req.max_util <= 100.0) {
@@ -157,7 +165,8 @@ pub fn fold(net: &Network, req: &Request) -> Result<Design> {
     }
     let target = req.target.map(|t| t.cycles()).transpose()?;
     let clock = req.target.and_then(|t| t.clock_mhz());
-    let problem = Problem::new(net)?;
+    let pruned = Pruned::for_search(net, req.prune)?;
+    let problem = Problem::pruned(&pruned)?;
     let device = req
         .device
         .unwrap_or_else(|| Device::by_name(devices::REFERENCE).expect("the reference preset"));
@@ -190,6 +199,8 @@ pub fn fold(net: &Network, req: &Request) -> Result<Design> {
         },
     };
     let reasons = reasons_for(&problem, &solution.folds, &solution.cost, target, &device);
+    let mut built = pruned.net.clone();
+    apply(&mut built, &solution.folds);
     Ok(Design {
         folds: solution.folds,
         cost: solution.cost,
@@ -198,13 +209,17 @@ pub fn fold(net: &Network, req: &Request) -> Result<Design> {
         clock_mhz: clock,
         max_util: req.device.map(|_| req.max_util),
         reasons,
+        net: built,
+        pruning: pruned.summary(),
     })
 }
 
 /// The net's own folding as a [`Design`] (`fold --size-fifos` without a target or device:
-/// only the buffers are sized).
-pub fn keep(net: &Network) -> Result<Design> {
-    let problem = Problem::new(net)?;
+/// only the buffers are sized; `fold --estimate`), after `build`'s dead-channel removal unless
+/// `!prune`.
+pub fn keep(net: &Network, prune: bool) -> Result<Design> {
+    let pruned = Pruned::as_built(net, prune)?;
+    let problem = Problem::new(&pruned.net)?;
     let folds = problem.current();
     let cost = problem.evaluate(&folds).map_err(Error::Unsupported)?;
     let device = Device::by_name(devices::REFERENCE).expect("the reference preset");
@@ -220,6 +235,8 @@ pub fn keep(net: &Network) -> Result<Design> {
         clock_mhz: None,
         max_util: None,
         reasons,
+        net: pruned.net.clone(),
+        pruning: pruned.summary(),
     })
 }
 
@@ -329,7 +346,11 @@ pub(crate) fn reasons_for(
                 None => format!("{} cycles/frame", c.cycles),
             };
             if !p.is_mvtu(i) {
-                why.push(format!("max-pool at the producer's PE: {pace}"));
+                let kind = match p.net.layers[i].op {
+                    Op::GlobalAvgPool(_) => "global average pool",
+                    _ => "max-pool",
+                };
+                why.push(format!("{kind} at the producer's PE: {pace}"));
             } else {
                 why.push(format!(
                     "PE {} SIMD {} (NF {} x SF {}): {pace}, est. {} {}, {} {}",
@@ -386,7 +407,7 @@ impl Design {
         for (i, layer) in net.layers.iter().enumerate() {
             let c = &self.cost.layers[i];
             let f = &self.folds[i];
-            let mvtu = matches!(layer.op, Op::MatVec(_));
+            let mvtu = matches!(layer.op, Op::MatVec(_) | Op::Depthwise(_));
             let kind = |k: Option<crate::hwir::MemKind>| k.map_or("-", |k| k.name());
             rows.push(vec![
                 layer.name.clone(),
@@ -469,6 +490,9 @@ impl Design {
                 .collect();
             let _ = writeln!(out, "{}", line.join("  ").trim_end());
         }
+        if let Some(p) = &self.pruning {
+            let _ = writeln!(out, "{p}");
+        }
         let _ = writeln!(out, "{}", self.summary());
         out
     }
@@ -520,15 +544,17 @@ pub struct Comparison {
 }
 
 /// Runs SetFolding and bnn-gen's search on `net` (lowered) for `target` cycles per frame, each
-/// from scratch, timed; both costed by the same model, weighed by `device`.
-pub fn compare(net: &Network, target: usize, device: Device) -> Result<Comparison> {
+/// from scratch, timed; both costed by the same model, weighed by `device`, on the same net
+/// (after the dead-channel removal unless `!prune`).
+pub fn compare(net: &Network, target: usize, device: Device, prune: bool) -> Result<Comparison> {
+    let pruned = Pruned::for_search(net, prune)?;
     let t0 = std::time::Instant::now();
-    let problem = Problem::new(net)?;
+    let problem = Problem::pruned(&pruned)?;
     let folds = setfolding::set_folding(&problem, target);
     let baseline = problem.evaluate(&folds).ok().map(|c| (folds, c));
     let baseline_seconds = t0.elapsed().as_secs_f64();
     let t1 = std::time::Instant::now();
-    let problem = Problem::new(net)?;
+    let problem = Problem::pruned(&pruned)?;
     let searcher = Searcher::new(&problem, device);
     let bnn_gen = searcher.solve(target).map(|s| (s.folds, s.cost));
     Ok(Comparison {

@@ -21,6 +21,7 @@ use std::cell::RefCell;
 use std::collections::HashMap;
 
 use super::devices::Device;
+use super::pruning::Pruned;
 
 /// The folding of one layer: PE, SIMD and the ROM styles (ignored for max-pools).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -164,6 +165,9 @@ struct MvtuInfo {
     /// Input element bits.
     ebits: u32,
     conv: Option<crate::ir::ConvGeometry>,
+    /// A depthwise layer (`bnn_vvau`): PE channels in parallel, one kernel position a cycle
+    /// (SIMD = 1), fed by the window generator in its depthwise order.
+    depthwise: bool,
     /// Input image (h, w) of a conv layer.
     image: (usize, usize),
     /// Weights as logic (`weight_storage = "logic"`): the fraction of non-zero weights; the
@@ -193,6 +197,12 @@ enum Info {
 pub struct Problem<'a> {
     pub net: &'a Network,
     info: Vec<Info>,
+    /// The dead-channel removal the net went through, when priced for `build`: foldings at
+    /// which `build`'s pass would remove other channels are refused ([`Pruned::admits`]).
+    pruned: Option<&'a Pruned>,
+    /// Per layer: what its PE and its SIMD must divide for the search, next to a depthwise
+    /// layer (see [`Problem::plain_layer`]); `None`: anything.
+    divides: Vec<(Option<usize>, Option<usize>)>,
     /// Window buffer depths by (layer, words per pixel, NF).
     depths: RefCell<HashMap<(usize, usize, usize), usize>>,
 }
@@ -201,19 +211,19 @@ impl<'a> Problem<'a> {
     /// Prepares `net` (lowered, see [`crate::passes::lower`]). Errors: whatever `pad` rejects
     /// at the fully folded design (PE = SIMD = 1), which no folding changes.
     pub fn new(net: &'a Network) -> Result<Problem<'a>> {
-        if let Some(l) = net.layers.iter().find(|l| matches!(l.op, Op::Depthwise(_))) {
-            // The cost model knows the MVTU's and the pool's resources, not the VVAU's; a
-            // folding it cannot price would be a wrong answer, not an estimate.
-            return Err(Error::Unsupported(format!(
-                "layer \"{}\" is a depthwise convolution, which the auto-folding does not model \
-                 yet\nhelp: set pe and simd of every layer by hand in net.toml (see \
-                 docs/net-format.md, `groups`)",
-                l.name
-            )));
-        }
+        Self::build(net, None)
+    }
+
+    /// [`Problem::new`] for a net after the dead-channel removal ([`Pruned::for_search`]): only
+    /// foldings at which `build`'s pass removes the same channels are priced.
+    pub fn pruned(p: &'a Pruned) -> Result<Problem<'a>> {
+        Self::build(&p.net, Some(p))
+    }
+
+    fn build(net: &'a Network, pruned: Option<&'a Pruned>) -> Result<Problem<'a>> {
         let mut plain = net.clone();
         for l in &mut plain.layers {
-            if let Op::MatVec(mv) = &mut l.op {
+            if let Some(mv) = l.op.matvec_mut() {
                 mv.folding.pe = 1;
                 mv.folding.simd = 1;
             }
@@ -226,7 +236,7 @@ impl<'a> Problem<'a> {
                 Shape::Flat(_) => (1, 1),
             };
             info.push(match (&layer.op, hl.mvtu()) {
-                (Op::MatVec(mv), Some(m)) => {
+                (Op::MatVec(mv) | Op::Depthwise(mv), Some(m)) => {
                     let params = mvtu_params(m);
                     let padded_tbits = match &m.activation {
                         HwActivation::Identity => Some(params.tbits),
@@ -261,6 +271,7 @@ impl<'a> Problem<'a> {
                         padded_tbits,
                         ebits: m.ibits(),
                         conv: mv.conv,
+                        depthwise: matches!(layer.op, Op::Depthwise(_)),
                         image,
                         weight_density: (mv.folding.weight_storage == WeightStorage::Logic)
                             .then(|| cost::weight_density(mv.weights.view())),
@@ -294,9 +305,12 @@ impl<'a> Problem<'a> {
                 }
             });
         }
+        let divides = depthwise_neighbours(net);
         Ok(Problem {
             net,
             info,
+            pruned,
+            divides,
             depths: RefCell::new(HashMap::new()),
         })
     }
@@ -320,6 +334,11 @@ impl<'a> Problem<'a> {
         matches!(&self.info[i], Info::Mvtu(m) if m.conv.is_some())
     }
 
+    /// Whether layer `i` is a depthwise convolution (a VVAU: SIMD = 1, PE over the channels).
+    pub fn is_depthwise(&self, i: usize) -> bool {
+        matches!(&self.info[i], Info::Mvtu(m) if m.depthwise)
+    }
+
     /// MH (output channels) of MVTU layer `i`.
     pub fn rows(&self, i: usize) -> usize {
         match &self.info[i] {
@@ -328,10 +347,13 @@ impl<'a> Problem<'a> {
         }
     }
 
-    /// The dimension SIMD folds: MW of a dense layer, the input channels of a conv layer.
+    /// The dimension SIMD folds: MW of a dense layer, the input channels of a conv layer; 1 for
+    /// a depthwise layer (the VVAU takes one kernel position a cycle: `passes::pad` refuses
+    /// SIMD > 1 there).
     pub fn simd_dim(&self, i: usize) -> usize {
         let layer = &self.net.layers[i];
         match &self.info[i] {
+            Info::Mvtu(m) if m.depthwise => 1,
             Info::Mvtu(m) if m.conv.is_some() => layer.input.shape.channels(),
             Info::Mvtu(_) => layer.input.shape.len(),
             Info::Pool { .. } | Info::Gap { .. } => 0,
@@ -360,13 +382,12 @@ impl<'a> Problem<'a> {
             .layers
             .iter()
             .map(|l| match &l.op {
-                Op::MatVec(mv) => LayerFold {
+                Op::MatVec(mv) | Op::Depthwise(mv) => LayerFold {
                     pe: mv.folding.pe,
                     simd: mv.folding.simd,
                     ram_style: mv.folding.ram_style,
                     threshold_ram_style: mv.folding.threshold_ram_style,
                 },
-                Op::Depthwise(mv) => LayerFold::new(mv.folding.pe, mv.folding.simd),
                 Op::MaxPool(_) | Op::GlobalAvgPool(_) => LayerFold::new(1, 1),
             })
             .collect()
@@ -384,6 +405,11 @@ impl<'a> Problem<'a> {
     /// `pad` rejects (padded channels in front of a top-k head over an image, padded channels
     /// whose thresholds cannot encode zero bits).
     pub fn evaluate(&self, folds: &[LayerFold]) -> std::result::Result<NetCost, String> {
+        if let Some(p) = self.pruned {
+            if !p.admits(&|j| folds[j].pe, &|j| folds[j].simd) {
+                return Err(NOT_AS_PRUNED.to_string());
+            }
+        }
         let layouts = tensor_layouts(self.net, &|i| (folds[i].pe, folds[i].simd), None);
         let n = self.len();
         if self.net.head.is_some() {
@@ -457,6 +483,8 @@ impl<'a> Problem<'a> {
     fn word_bits(&self, i: usize, f: &LayerFold, lanes: usize) -> (usize, usize) {
         let out = self.out_ebits(i) as usize;
         match &self.info[i] {
+            // The VVAU's window generator emits PE channels of one kernel position a word.
+            Info::Mvtu(m) if m.depthwise => (f.pe * f.simd * m.ebits as usize, f.pe * out),
             Info::Mvtu(m) => (f.simd * m.ebits as usize, f.pe * out),
             Info::Pool { ebits, .. } | Info::Gap { ebits, .. } => {
                 (lanes * *ebits as usize, lanes * out)
@@ -471,7 +499,7 @@ impl<'a> Problem<'a> {
         let Info::Mvtu(m) = &self.info[i] else {
             return None;
         };
-        if m.conv.is_some_and(|g| !g.is_pointwise()) || c.nf <= 1 {
+        if m.depthwise || m.conv.is_some_and(|g| !g.is_pointwise()) || c.nf <= 1 {
             return None;
         }
         let set = match &self.net.layers[i].op {
@@ -552,6 +580,45 @@ impl<'a> Problem<'a> {
                 let (pe, simd) = (f.pe, f.simd);
                 let mh_pad = lout.slots;
                 let (window, mw_pad, vectors) = match m.conv {
+                    // Depthwise (`passes::pad::depthwise_unit`): the generator's word is PE
+                    // channels of one kernel position (CW = slots / PE), the VVAU reads one a
+                    // cycle; row = channel, column = kernel position.
+                    Some(g) if m.depthwise => {
+                        if simd != 1 {
+                            return Err(format!(
+                                "layer \"{}\": a depthwise layer needs SIMD 1",
+                                self.net.layers[i].name
+                            ));
+                        }
+                        if lout.slots != lin.slots {
+                            return Err(format!(
+                                "layer \"{}\": a depthwise layer needs the same channel slots \
+                                 in ({}) and out ({})",
+                                self.net.layers[i].name, lin.slots, lout.slots
+                            ));
+                        }
+                        let geom = Window {
+                            ih: m.image.0,
+                            iw: m.image.1,
+                            cw: lin.slots / pe,
+                            kh: g.kernel[0],
+                            kw: g.kernel[1],
+                            sh: g.stride[0],
+                            sw: g.stride[1],
+                            ph: g.padding[0],
+                            pw: g.padding[1],
+                        };
+                        let window = HwWindow {
+                            geom,
+                            elems: pe,
+                            ebits: m.ebits,
+                            depth: self.depth(i, &geom, 1),
+                            rule_depth: self.depth(i, &geom, 1),
+                            pad: Vec::new(),
+                            depthwise: true,
+                        };
+                        (Some(window), g.kernel[0] * g.kernel[1], lout.pixels)
+                    }
                     None => (None, lin.total_slots(), 1),
                     // 1×1 conv: no window generator (passes::pad, "1×1 convolutions")
                     Some(g) if g.is_pointwise() => (None, lin.slots, lout.pixels),
@@ -678,10 +745,30 @@ impl Problem<'_> {
     /// the MVTU's PE sets its pace). What the per-layer search and the SetFolding baseline rank
     /// candidates by; [`Problem::evaluate`] then sees the real links.
     pub fn plain_layer(&self, i: usize, f: &LayerFold) -> std::result::Result<LayerCost, String> {
+        if let Some(p) = self.pruned.filter(|_| self.is_mvtu(i)) {
+            if !p.admits_layer(i, f.pe, f.simd) {
+                return Err(NOT_AS_PRUNED.to_string());
+            }
+        }
+        let (pe_div, simd_div) = self.divides[i];
+        if pe_div.is_some_and(|d| d % f.pe != 0) || simd_div.is_some_and(|d| d % f.simd != 0) {
+            return Err(format!(
+                "layer \"{}\": next to a depthwise layer, PE must divide {pe_div:?} and SIMD \
+                 {simd_div:?}",
+                self.net.layers[i].name
+            ));
+        }
         let layer = &self.net.layers[i];
         let (s, o) = (layer.input.shape, layer.output.shape);
         let (pixels, c) = (s.pixels(), s.channels());
-        let lin = if self.is_conv(i) {
+        let lin = if self.is_depthwise(i) {
+            // The depthwise window generator's word is PE channels of one pixel.
+            Layout {
+                pixels,
+                channels: c,
+                slots: c.div_ceil(f.pe) * f.pe,
+            }
+        } else if self.is_conv(i) {
             Layout {
                 pixels,
                 channels: c,
@@ -729,6 +816,52 @@ impl Problem<'_> {
         Ok(cost)
     }
 }
+
+/// What the PE and the SIMD of each layer must divide so that every depthwise layer meets its
+/// channel slots with the same count on both sides (`passes::pad` refuses a VVAU whose input and
+/// output slots differ): its producer's PE, its own PE and its consumer's SIMD all divide its
+/// channel count C (a dense consumer's SIMD its MW), so the tensors on both sides hold exactly
+/// C slots. Non-dividing folds next to a VVAU would pad one side and not the other, depending on
+/// the neighbours' folds, which a per-layer front cannot see; the divisors keep every pick
+/// consistent, and SetFolding's divisors and the full unfolding meet them anyway.
+fn depthwise_neighbours(net: &Network) -> Vec<(Option<usize>, Option<usize>)> {
+    let n = net.layers.len();
+    let mut out = vec![(None, None); n];
+    let gcd = |a: usize, b: usize| {
+        let (mut a, mut b) = (a, b);
+        while b != 0 {
+            (a, b) = (b, a % b);
+        }
+        a
+    };
+    let both = |old: Option<usize>, new: usize| Some(old.map_or(new, |o| gcd(o, new)));
+    for d in 0..n {
+        if !matches!(net.layers[d].op, Op::Depthwise(_)) {
+            continue;
+        }
+        let c = net.layers[d].input.shape.channels();
+        out[d].0 = both(out[d].0, c);
+        if let Some(p) = (0..d).rev().find(|&p| net.layers[p].op.matvec().is_some()) {
+            out[p].0 = both(out[p].0, c);
+        }
+        if let Some(q) = (d + 1..n).find(|&q| net.layers[q].op.matvec().is_some()) {
+            if let Op::MatVec(mv) = &net.layers[q].op {
+                let m = match mv.conv {
+                    Some(_) => c,
+                    None => net.layers[q].input.shape.len(),
+                };
+                out[q].1 = both(out[q].1, m);
+            }
+        }
+    }
+    out
+}
+
+/// Why [`Problem::evaluate`] refuses a folding of a pruned net that `build` would prune
+/// differently.
+const NOT_AS_PRUNED: &str = "at this folding build's dead-channel removal would keep channels \
+     the pruned net lacks (PE or SIMD divides the unpruned channel count but not the removed \
+     count)";
 
 /// The share of `device` one layer's estimate fills (see [`NetCost::area`]).
 pub fn layer_area(c: &LayerCost, device: &Device) -> f64 {
@@ -816,6 +949,90 @@ mod tests {
     use super::*;
     use crate::synth::{self, RandomLimits, Rng};
 
+    const STYLES: [RamStyle; 4] = [
+        RamStyle::Auto,
+        RamStyle::Block,
+        RamStyle::Distributed,
+        RamStyle::Logic,
+    ];
+
+    /// A random folding of `problem`'s layers (PE and SIMD anywhere in their ranges).
+    fn random_folds(problem: &Problem, rng: &mut Rng) -> Vec<LayerFold> {
+        (0..problem.len())
+            .map(|i| {
+                if !problem.is_mvtu(i) {
+                    return LayerFold::new(1, 1);
+                }
+                LayerFold {
+                    pe: rng.range_usize(1, problem.rows(i)),
+                    simd: rng.range_usize(1, problem.simd_dim(i)),
+                    ram_style: rng.pick(&STYLES),
+                    threshold_ram_style: rng.pick(&STYLES),
+                }
+            })
+            .collect()
+    }
+
+    /// `model` equals `pad` + `cost` of `hw` on every layer, link and the head.
+    fn assert_matches(model: &NetCost, hw: &crate::hwir::HwNetwork, folds: &[LayerFold], at: &str) {
+        assert_eq!(model.cycles, hw.ideal_ii(), "{at} {folds:?}");
+        for (l, (c, hl)) in model.layers.iter().zip(&hw.layers).enumerate() {
+            let what = format!("{at} layer {l} {:?}", folds[l]);
+            assert_eq!(c.cycles, hl.cycles(), "{what}");
+            let (mut luts, mut bram) = (0, 0);
+            match &hl.kind {
+                crate::hwir::HwKind::Pool(p) => {
+                    luts += stream_cost::pool_luts(p.lanes * p.element.bits() as usize);
+                }
+                // as report.rs's `global_pool.estimated_luts`
+                crate::hwir::HwKind::Gap(g) => {
+                    luts += stream_cost::gap_luts(
+                        g.cw,
+                        g.lanes,
+                        g.pixels,
+                        hl.input.padded(),
+                        g.in_element.bits(),
+                        g.out_dtype.bits(),
+                    );
+                }
+                crate::hwir::HwKind::Mvtu(_) | crate::hwir::HwKind::Vvau(_) => {}
+            }
+            if let Some(w) = &hl.window {
+                luts += cost::swg_luts(w);
+                bram += cost::swg_bram18(w);
+            }
+            if let Some(m) = hl.mvtu() {
+                assert_eq!((c.nf, c.sf), (m.nf(), m.sf()), "{what}");
+                assert_eq!((c.mw_pad, c.mh_pad), (m.mw_pad, m.mh_pad), "{what}");
+                assert_eq!(c.weight_kind, Some(m.weight_mem.kind), "{what}");
+                assert_eq!(c.threshold_kind, m.threshold_mem.map(|t| t.kind), "{what}");
+                let s = MvtuShape::of(m, false);
+                assert_eq!(s.params, mvtu_params(m), "{what}");
+                luts += cost::shape_luts(&s);
+                bram += cost::shape_bram18(&s);
+                assert_eq!(c.ffs, cost::shape_ffs(&s), "{what}");
+                assert_eq!(c.dsps, cost::shape_dsp(&s), "{what}");
+            }
+            assert_eq!((c.luts, c.bram18), (luts, bram), "{what}");
+            let xc7 = Device::by_name("xc7z020").unwrap();
+            assert_eq!(c.blocks(&xc7), c.bram18, "{what}");
+        }
+        assert_eq!(model.links.len(), hw.links.len(), "{at}");
+        for (l, (c, k)) in model.links.iter().zip(&hw.links).enumerate() {
+            let what = format!("{at} link {l} {folds:?}");
+            assert_eq!((c.in_bits, c.out_bits), (k.in_bits, k.out_bits), "{what}");
+            assert_eq!(c.fifo_depth, k.fifo_depth, "{what}");
+            let luts = stream_cost::link_luts(k.in_bits, k.out_bits, k.fifo_depth);
+            assert_eq!(c.luts, luts, "{what}");
+        }
+        let head = hw.head.map_or(0, |h| {
+            stream_cost::topk_luts(h.k, h.elems, h.elem_bits, h.idx_bits)
+        });
+        assert_eq!(model.head_luts, head, "{at}");
+        let xc7 = Device::by_name("xc7z020").unwrap();
+        assert_eq!(model.blocks(&xc7), model.totals.bram18, "{at}");
+    }
+
     /// The model equals `pad` + `cost` (cycles, NF, SF, padded matrices, ROM kinds, LUT, FF,
     /// BRAM18 without contents, DSP, window estimates) on random nets with random foldings.
     #[test]
@@ -834,25 +1051,7 @@ mod tests {
                 continue;
             };
             for _ in 0..4 {
-                let folds: Vec<LayerFold> = (0..problem.len())
-                    .map(|i| {
-                        if !problem.is_mvtu(i) {
-                            return LayerFold::new(1, 1);
-                        }
-                        let styles = [
-                            RamStyle::Auto,
-                            RamStyle::Block,
-                            RamStyle::Distributed,
-                            RamStyle::Logic,
-                        ];
-                        LayerFold {
-                            pe: rng.range_usize(1, problem.rows(i)),
-                            simd: rng.range_usize(1, problem.simd_dim(i)),
-                            ram_style: rng.pick(&styles),
-                            threshold_ram_style: rng.pick(&styles),
-                        }
-                    })
-                    .collect();
+                let folds = random_folds(&problem, &mut rng);
                 let mut folded = net.clone();
                 apply_folds(&mut folded, &folds);
                 let model = problem.evaluate(&folds);
@@ -862,52 +1061,156 @@ mod tests {
                     (Err(_), Err(_)) => continue,
                     (m, h) => panic!("seed {seed}: model {:?} vs pad {:?}", m.err(), h.err()),
                 };
-                assert_eq!(model.cycles, hw.ideal_ii(), "seed {seed} {folds:?}");
-                for (l, (c, hl)) in model.layers.iter().zip(&hw.layers).enumerate() {
-                    let what = format!("seed {seed} layer {l} {:?}", folds[l]);
-                    assert_eq!(c.cycles, hl.cycles(), "{what}");
-                    let (mut luts, mut bram) = (0, 0);
-                    if let crate::hwir::HwKind::Pool(p) = &hl.kind {
-                        luts += stream_cost::pool_luts(p.lanes * p.element.bits() as usize);
-                    }
-                    if let Some(w) = &hl.window {
-                        luts += cost::swg_luts(w);
-                        bram += cost::swg_bram18(w);
-                    }
-                    if let Some(m) = hl.mvtu() {
-                        assert_eq!((c.nf, c.sf), (m.nf(), m.sf()), "{what}");
-                        assert_eq!((c.mw_pad, c.mh_pad), (m.mw_pad, m.mh_pad), "{what}");
-                        assert_eq!(c.weight_kind, Some(m.weight_mem.kind), "{what}");
-                        assert_eq!(c.threshold_kind, m.threshold_mem.map(|t| t.kind), "{what}");
-                        let s = MvtuShape::of(m, false);
-                        assert_eq!(s.params, mvtu_params(m), "{what}");
-                        luts += cost::shape_luts(&s);
-                        bram += cost::shape_bram18(&s);
-                        assert_eq!(c.ffs, cost::shape_ffs(&s), "{what}");
-                        assert_eq!(c.dsps, cost::shape_dsp(&s), "{what}");
-                    }
-                    assert_eq!((c.luts, c.bram18), (luts, bram), "{what}");
-                    let xc7 = Device::by_name("xc7z020").unwrap();
-                    assert_eq!(c.blocks(&xc7), c.bram18, "{what}");
-                }
-                assert_eq!(model.links.len(), hw.links.len(), "seed {seed}");
-                for (l, (c, k)) in model.links.iter().zip(&hw.links).enumerate() {
-                    let what = format!("seed {seed} link {l} {folds:?}");
-                    assert_eq!((c.in_bits, c.out_bits), (k.in_bits, k.out_bits), "{what}");
-                    assert_eq!(c.fifo_depth, k.fifo_depth, "{what}");
-                    let luts = stream_cost::link_luts(k.in_bits, k.out_bits, k.fifo_depth);
-                    assert_eq!(c.luts, luts, "{what}");
-                }
-                let head = hw.head.map_or(0, |h| {
-                    stream_cost::topk_luts(h.k, h.elems, h.elem_bits, h.idx_bits)
-                });
-                assert_eq!(model.head_luts, head, "seed {seed}");
-                let xc7 = Device::by_name("xc7z020").unwrap();
-                assert_eq!(model.blocks(&xc7), model.totals.bram18, "seed {seed}");
+                assert_matches(&model, &hw, &folds, &format!("seed {seed}"));
                 checked += 1;
             }
         }
         assert!(checked >= 100, "only {checked} foldings checked");
+    }
+
+    /// Makes channel `c` of matvec layer `i` constant over its reachable accumulator range: its
+    /// thresholds all below it (`high`: the top count always) or all above (count 0).
+    fn plant_constant(net: &mut Network, i: usize, c: usize, high: bool) {
+        let input = net.layers[i].input.dtype.as_data().unwrap();
+        let Op::MatVec(mv) = &mut net.layers[i].op else {
+            return;
+        };
+        let (lo, hi) = mv.acc_range(input);
+        let crate::ir::Activation::Thresholds(t) = &mut mv.activation else {
+            return;
+        };
+        let ge = t.compare[c] == crate::ir::Compare::Ge;
+        let v = match (ge, high) {
+            (true, true) => lo,
+            (true, false) => hi + 1,
+            (false, true) => hi,
+            (false, false) => lo - 1,
+        };
+        t.values.row_mut(c).fill(v);
+    }
+
+    /// Random nets with planted constant channels, priced after the dead-channel removal
+    /// (`Pruned::for_search`): at every folding the model admits, `build`'s path (the folding
+    /// set on the unpruned net, then `passes::prune`, then `pad`) removes the same channels and
+    /// `pad` + `cost` equal the model on every layer, link and the head. Most random foldings
+    /// are admitted, and channels are removed.
+    #[test]
+    fn pruned_model_equals_build() {
+        let mut rng = Rng::new(0xDEAD);
+        let limits = RandomLimits::default();
+        let (mut checked, mut refused, mut removed) = (0, 0, 0);
+        for seed in 0..48u64 {
+            let mut net = if seed % 2 == 0 {
+                synth::mlp(&synth::random_mlp_spec(seed, &limits), seed)
+            } else {
+                synth::cnn(&synth::random_cnn_spec(seed, &limits), seed)
+            };
+            crate::passes::lower(&mut net).unwrap();
+            for i in 0..net.layers.len().saturating_sub(1) {
+                let rows = net.layers[i].op.matvec().map_or(0, |m| m.rows());
+                for c in 0..rows {
+                    if rng.below(3) == 0 {
+                        plant_constant(&mut net, i, c, rng.chance(0.5));
+                    }
+                }
+            }
+            let pruned = super::super::Pruned::for_search(&net, true).unwrap();
+            removed += pruned.report.as_ref().map_or(0, |r| r.removed());
+            let Ok(problem) = Problem::pruned(&pruned) else {
+                continue;
+            };
+            for _ in 0..6 {
+                let folds = random_folds(&problem, &mut rng);
+                let model = match problem.evaluate(&folds) {
+                    Ok(m) => m,
+                    Err(e) if e == NOT_AS_PRUNED => {
+                        refused += 1;
+                        continue;
+                    }
+                    Err(_) => continue,
+                };
+                let mut built = net.clone();
+                apply_folds(&mut built, &folds);
+                let report = crate::passes::prune::prune(&mut built).unwrap();
+                assert_eq!(
+                    Some(report.removed()),
+                    pruned.report.as_ref().map(|r| r.removed()),
+                    "seed {seed} {folds:?}"
+                );
+                let hw = crate::passes::pad::pad(&built)
+                    .unwrap_or_else(|e| panic!("seed {seed} {folds:?}: {e}"));
+                assert_matches(&model, &hw, &folds, &format!("pruned seed {seed}"));
+                checked += 1;
+            }
+        }
+        assert!(removed >= 20, "only {removed} channels removed");
+        assert!(checked >= 100, "only {checked} foldings checked");
+        assert!(
+            refused < checked,
+            "{refused} refused against {checked} admitted"
+        );
+    }
+
+    /// The MobileNet-style net (`tests/models/mobilenet-digits`: a conv, two depthwise-separable
+    /// blocks with 1×1 convs, a global average pool and a dense layer): at random foldings (PE
+    /// a divisor of the channels or anything, SIMD anything; depthwise SIMD 1), the model and
+    /// `pad` agree on which foldings build, and the model equals `pad` + `cost` on every VVAU,
+    /// window generator (depthwise order), global pool, link and the rest.
+    #[test]
+    fn depthwise_model_equals_pad_and_cost() {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/models/mobilenet-digits/clean.onnx");
+        let (mut net, _) = crate::frontend::onnx::import(&path).unwrap();
+        crate::passes::lower(&mut net).unwrap();
+        let problem = Problem::new(&net).unwrap();
+        assert!((0..problem.len()).any(|i| problem.is_depthwise(i)));
+        let mut rng = Rng::new(0xD3);
+        let (mut checked, mut tried, mut padded) = (0, 0, 0);
+        let divisors = super::super::setfolding::divisors;
+        for k in 0..160 {
+            let mut folds = random_folds(&problem, &mut rng);
+            // A third anything; a third divisors (every tensor at its channel count); a third
+            // one non-dividing factor on every layer (padded slots that agree on both sides of
+            // each VVAU).
+            let common = rng.pick(&[3usize, 5, 6, 7]);
+            for (i, f) in folds.iter_mut().enumerate() {
+                if !problem.is_mvtu(i) {
+                    continue;
+                }
+                let (rows, simd_dim) = (problem.rows(i), problem.simd_dim(i));
+                match k % 3 {
+                    0 => {}
+                    1 => {
+                        f.pe = rng.pick(&divisors(rows));
+                        f.simd = rng.pick(&divisors(simd_dim));
+                    }
+                    _ => {
+                        f.pe = common.min(rows);
+                        f.simd = common.min(simd_dim);
+                    }
+                }
+            }
+            let mut folded = net.clone();
+            apply_folds(&mut folded, &folds);
+            tried += 1;
+            let (model, hw) = match (problem.evaluate(&folds), crate::passes::pad::pad(&folded)) {
+                (Ok(m), Ok(h)) => (m, h),
+                (Err(_), Err(_)) => continue,
+                (m, h) => panic!("model {:?} vs pad {:?} at {folds:?}", m.err(), h.err()),
+            };
+            assert_matches(&model, &hw, &folds, "mobilenet");
+            checked += 1;
+            padded += hw
+                .layers
+                .iter()
+                .filter(|l| matches!(l.kind, crate::hwir::HwKind::Vvau(_)) && l.input.padded())
+                .count();
+        }
+        assert!(checked >= 40, "only {checked} of {tried} foldings build");
+        assert!(
+            padded >= 10,
+            "only {padded} VVAUs with padded channel slots"
+        );
     }
 
     /// Sets `folds` on every MVTU layer of `net`.

@@ -156,14 +156,17 @@ impl<'p, 'n> Searcher<'p, 'n> {
             }
         }
         all.sort_by(|a, b| a.cycles.cmp(&b.cycles).then(a.area.total_cmp(&b.area)));
-        // Keep, from the slowest end, the entries cheaper than every slower one; then reverse.
+        // Keep, from the fastest end, the entries cheaper than every faster one: a slower entry
+        // is worth having only if it saves area. (Walking from the slowest end instead keeps
+        // only the entries cheaper than every slower one, which drops every fast entry that
+        // costs more than the fully folded layer: on a net whose products take DSPs nothing
+        // fast was left, and the search fell back to SetFolding's folding.)
         let mut front: Vec<Entry> = Vec::new();
-        for e in all.into_iter().rev() {
+        for e in all {
             if front.last().is_none_or(|l| e.area < l.area - 1e-12) {
                 front.push(e);
             }
         }
-        front.reverse();
         front
     }
 

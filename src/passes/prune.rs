@@ -155,6 +155,54 @@ fn with_channels(shape: Shape, c: usize) -> Shape {
     }
 }
 
+/// The folding of a producer's consumer, as far as the pass cares: whether SIMD runs over the
+/// channels of a pixel (conv) or over MW (dense), MW, and SIMD.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ConsumerFold {
+    pub conv: bool,
+    pub cols: usize,
+    pub simd: usize,
+}
+
+/// How many of `candidates` removable constant channels (of the producer's `channels`) the pass
+/// removes at the producer's `pe` and the consumer's folding, and the step they go in: a
+/// multiple of the step that keeps PE and SIMD dividing what they divided, small enough that PE
+/// and SIMD stay within what is left, and never every channel. Which channels are constant does
+/// not depend on the folding; how many go does (the auto-folding, `src/fold/pruning.rs`, keeps
+/// its choices to foldings where every candidate goes).
+pub fn removable(
+    channels: usize,
+    candidates: usize,
+    pe: usize,
+    consumer: ConsumerFold,
+) -> (usize, usize) {
+    let simd = consumer.simd;
+    let mut step = 1;
+    if channels.is_multiple_of(pe) {
+        step = lcm(step, pe);
+    }
+    // Columns per input channel: kernel positions (conv) or pixels (dense on an image).
+    let pixels = consumer.cols / channels;
+    match consumer.conv {
+        // Conv: SIMD runs over the channels of one pixel.
+        true if channels.is_multiple_of(simd) => step = lcm(step, simd),
+        // Dense: over MW = pixels · C.
+        false if consumer.cols.is_multiple_of(simd) => step = lcm(step, simd / gcd(simd, pixels)),
+        _ => {}
+    }
+    let mut n = candidates.min(channels - 1);
+    n -= n % step;
+    // PE and SIMD must not exceed what is left.
+    while n > 0
+        && (pe > channels - n
+            || (consumer.conv && simd > channels - n)
+            || simd > consumer.cols - n * pixels)
+    {
+        n -= step;
+    }
+    (n, step)
+}
+
 /// Removes the constant output channels of every layer but the last (see the module docs).
 /// `net` must be lowered ([`super::lower`]).
 pub fn prune(net: &mut Network) -> Result<PruneReport> {
@@ -253,31 +301,13 @@ fn prune_layer(net: &mut Network, i: usize) -> Option<LayerPrune> {
 
     // Folding: remove a multiple of `step` channels so that PE (producer) and SIMD (consumer)
     // divide what they divided; and keep at least one channel.
-    let pe = mv.folding.pe;
-    let mut step = 1;
-    if channels % pe == 0 {
-        step = lcm(step, pe);
-    }
-    // Columns per input channel: kernel positions (conv) or pixels (dense on an image).
-    let pixels = consumer.cols() / channels;
-    let simd = consumer.folding.simd;
-    match consumer.conv {
-        // Conv: SIMD runs over the channels of one pixel.
-        Some(_) if channels % simd == 0 => step = lcm(step, simd),
-        // Dense: over MW = pixels · C.
-        None if consumer.cols() % simd == 0 => step = lcm(step, simd / gcd(simd, pixels)),
-        _ => {}
-    }
-    let mut n = candidates.len().min(channels - 1);
-    n -= n % step;
-    // PE and SIMD must not exceed what is left.
-    while n > 0
-        && (pe > channels - n
-            || (consumer.conv.is_some() && simd > channels - n)
-            || simd > consumer.cols() - n * pixels)
-    {
-        n -= step;
-    }
+    let (pe, simd) = (mv.folding.pe, consumer.folding.simd);
+    let consumer_fold = ConsumerFold {
+        conv: consumer.conv.is_some(),
+        cols: consumer.cols(),
+        simd,
+    };
+    let (n, step) = removable(channels, candidates.len(), pe, consumer_fold);
     for (c, _) in &candidates[n..] {
         out.kept.push((
             *c,

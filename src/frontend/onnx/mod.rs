@@ -38,7 +38,48 @@ pub fn import(path: &Path) -> Result<(Network, FloatIo)> {
 /// [`import`] on the bytes of a file named `file`.
 pub fn import_bytes(bytes: &[u8], file: &str, name: &str) -> Result<(Network, FloatIo)> {
     let model = graph::decode(bytes, file)?;
-    lower::lower(&model, name)
+    let (mut net, io) = lower::lower(&model, name)?;
+    balance(&mut net);
+    Ok((net, io))
+}
+
+/// Balances the default folding (`lower`: per layer PE ≤ 16 and SIMD ≤ 32, the largest
+/// divisors, blind to the other layers): the auto-folding (`crate::fold`) chooses the cheapest
+/// PE and SIMD, by its cost model, that keep the default's cycles per frame (its slowest
+/// layer's), so no layer runs faster than the bottleneck lets it. The network `build` makes is
+/// priced (after the dead-channel removal). The ROM styles stay `auto` (net.toml's default, which
+/// `weight_storage = "logic"` needs), and the result is priced again with them; the default
+/// stays where that is not cheaper or the auto-folding cannot price the net (an error there is
+/// the build's to report, with its own message).
+fn balance(net: &mut Network) {
+    let price = |n: &Network| {
+        let mut lowered = n.clone();
+        crate::passes::lower(&mut lowered).ok()?;
+        crate::fold::keep(&lowered, true).ok().map(|d| (d, lowered))
+    };
+    let Some((default, lowered)) = price(net) else {
+        return;
+    };
+    let request = crate::fold::Request {
+        target: Some(crate::fold::Target::Cycles(default.cost.cycles as u64)),
+        ..crate::fold::Request::default()
+    };
+    let Ok(balanced) = crate::fold::fold(&lowered, &request) else {
+        return;
+    };
+    let mut candidate = net.clone();
+    for (layer, f) in candidate.layers.iter_mut().zip(&balanced.folds) {
+        if let Some(mv) = layer.op.matvec_mut() {
+            (mv.folding.pe, mv.folding.simd) = (f.pe, f.simd);
+        }
+    }
+    let Some((priced, _)) = price(&candidate) else {
+        return;
+    };
+    let area = |d: &crate::fold::Design| d.cost.area(&d.device);
+    if priced.cost.cycles <= default.cost.cycles && area(&priced) < area(&default) {
+        *net = candidate;
+    }
 }
 
 /// A valid network name from the file stem (`[A-Za-z_][A-Za-z0-9_-]*`).
