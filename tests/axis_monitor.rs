@@ -22,7 +22,6 @@ use common::{check_cmd, require_tool, root, run_cmd, tail, target_dir};
 use std::fs;
 use std::path::PathBuf;
 use std::process::Command;
-use std::sync::OnceLock;
 
 fn require(tool: &str) {
     require_tool(tool, "tests/axis_monitor.rs", "verilator iverilog");
@@ -35,13 +34,6 @@ fn work_dir(name: &str) -> PathBuf {
 
 fn path(p: &str) -> String {
     root().join(p).to_string_lossy().into_owned()
-}
-
-/// The Verilator runtime library, built once per test process.
-fn runtime() -> Option<PathBuf> {
-    static LIB: OnceLock<Option<PathBuf>> = OnceLock::new();
-    LIB.get_or_init(|| verify::build_verilator_runtime(&work_dir("_runtime")).ok())
-        .clone()
 }
 
 fn example(name: &str) -> Network {
@@ -112,13 +104,7 @@ fn fixture_violations_in_verilator() {
     let obj = dir.join("obj");
     let _ = fs::remove_dir_all(&obj);
     fs::create_dir_all(&dir).unwrap();
-    let mut makeflags = String::from("OPT_FAST=-O1 OPT_SLOW=-O0 OPT_GLOBAL=-O1");
-    if let Some(lib) = runtime() {
-        makeflags.push_str(&format!(
-            " VM_GLOBAL_FAST= VM_GLOBAL_SLOW= LDLIBS={}",
-            lib.display()
-        ));
-    }
+    let makeflags = common::quick_makeflags(common::verilator_runtime().as_deref());
     // The same X handling as `verify`: random values for x and power-up state.
     check_cmd(
         Command::new("verilator")
@@ -212,7 +198,7 @@ fn verify_names_the_link_and_cycle_of_a_violation() {
             stall: 0.2,
             simulator,
             dir: Some(work_dir(&format!("faulty-fifo-{simulator}"))),
-            verilator_runtime: runtime(),
+            verilator_runtime: common::verilator_runtime(),
             ..VerifyOptions::default()
         };
         let design = with_faulty_fifo(&net);

@@ -340,7 +340,7 @@ fn assert_pass_at_port_bound(report: &VerifyReport) {
 #[test]
 fn three_way_with_stalls() {
     require_tool("verilator", "tests/gap.rs", "verilator");
-    let runtime = verify::build_verilator_runtime(&target_dir().join("gap-tests/_runtime")).ok();
+    let runtime = common::verilator_runtime();
     for net in gap_nets() {
         let opts = VerifyOptions {
             stall: 0.3,

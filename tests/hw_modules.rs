@@ -19,13 +19,12 @@
 mod common;
 
 use common::{
-    check_cmd, hw, mask, mvtu_stimulus, param, require_tool, root, run_cmd, run_jobs, tail,
+    build, check_cmd, hw, mask, mvtu_stimulus, param, require_tool, root, run_cmd, run_jobs, tail,
     work_dir_in, Job, MvtuCfg, MvtuStim, Rng,
 };
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::sync::OnceLock;
 
 // ===========================================================================
 // infrastructure
@@ -91,99 +90,6 @@ fn write_mem(path: &Path, words: &[Bits]) {
         s.push('\n');
     }
     fs::write(path, s).expect("write mem file");
-}
-
-/// Verilator-builds `top` with the AXI-Stream harness; returns the binary.
-///
-/// The Verilator runtime (verilated.cpp, verilated_threads.cpp) dominates the
-/// C++ compile time, so it is compiled once per test process (see
-/// `runtime_lib`) and linked into every other build as a static library;
-/// if that fails for any reason the plain build is used.
-fn build(
-    dir: &Path,
-    top: &str,
-    srcs: &[String],
-    params: &[(String, String)],
-    in_bits: usize,
-    out_bits: usize,
-) -> Result<PathBuf, String> {
-    if let Some(lib) = runtime_lib() {
-        if let Ok(exe) = build_with(dir, top, srcs, params, in_bits, out_bits, Some(&lib)) {
-            return Ok(exe);
-        }
-    }
-    build_with(dir, top, srcs, params, in_bits, out_bits, None)
-}
-
-/// The Verilator runtime objects of one plain build, as a static library.
-fn runtime_lib() -> Option<PathBuf> {
-    static LIB: OnceLock<Option<PathBuf>> = OnceLock::new();
-    LIB.get_or_init(|| {
-        let dir = work_dir("_common", "runtime");
-        build_with(
-            &dir,
-            "bnn_fifo",
-            &[hw("bnn_fifo.v")],
-            &[param("WIDTH", 8), param("DEPTH", 2)],
-            8,
-            8,
-            None,
-        )
-        .ok()?;
-        let objs: Vec<PathBuf> = fs::read_dir(dir.join("obj"))
-            .ok()?
-            .filter_map(|e| e.ok().map(|e| e.path()))
-            .filter(|p| {
-                let n = p.file_name().unwrap().to_string_lossy();
-                n.starts_with("verilated") && n.ends_with(".o")
-            })
-            .collect();
-        let lib = dir.join("libverilated_runtime.a");
-        if objs.is_empty() || lib.to_string_lossy().contains(char::is_whitespace) {
-            return None;
-        }
-        check_cmd(Command::new("ar").arg("rcs").arg(&lib).args(&objs)).ok()?;
-        Some(lib)
-    })
-    .clone()
-}
-
-fn build_with(
-    dir: &Path,
-    top: &str,
-    srcs: &[String],
-    params: &[(String, String)],
-    in_bits: usize,
-    out_bits: usize,
-    runtime: Option<&Path>,
-) -> Result<PathBuf, String> {
-    let obj = dir.join("obj");
-    let _ = fs::remove_dir_all(&obj);
-    // the simulations are short: favour compile time over run time
-    let mut makeflags = String::from("OPT_FAST=-O1 OPT_SLOW=-O0 OPT_GLOBAL=-O1");
-    if let Some(lib) = runtime {
-        makeflags.push_str(&format!(
-            " VM_GLOBAL_FAST= VM_GLOBAL_SLOW= LDLIBS={}",
-            lib.display()
-        ));
-    }
-    let mut cmd = Command::new("verilator");
-    cmd.args([
-        "--cc", "--exe", "--build", "-O2", "-Wall", "--prefix", "Vtop", "-j", "1",
-    ])
-    .args(["--top-module", top])
-    .arg("-Mdir")
-    .arg(&obj)
-    .args(["-MAKEFLAGS", &makeflags])
-    .args(["-CFLAGS", &format!("-DIN_BITS={in_bits}")])
-    .args(["-CFLAGS", &format!("-DOUT_BITS={out_bits}")]);
-    for (k, v) in params {
-        cmd.arg(format!("-G{k}={v}"));
-    }
-    cmd.args(srcs);
-    cmd.arg(root().join("sim").join("axis_tb.cpp"));
-    check_cmd(&mut cmd)?;
-    Ok(obj.join("Vtop"))
 }
 
 struct RunOut {

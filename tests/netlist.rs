@@ -24,7 +24,6 @@ use bnn_gen::verify::{self, Bench, FailureKind, Model, VerifyOptions};
 use bnn_gen::{frontend, passes};
 use common::{require_tool, root, target_dir};
 use std::path::PathBuf;
-use std::sync::OnceLock;
 use std::time::Instant;
 
 fn require() {
@@ -48,16 +47,6 @@ fn fresh_dir(name: &str) -> PathBuf {
     d
 }
 
-/// The Verilator runtime library, built once per test process (saves its compile in each of
-/// the RTL and netlist builds).
-fn runtime() -> Option<PathBuf> {
-    static LIB: OnceLock<Option<PathBuf>> = OnceLock::new();
-    LIB.get_or_init(|| {
-        verify::build_verilator_runtime(&target_dir().join("netlist-tests").join("_runtime")).ok()
-    })
-    .clone()
-}
-
 fn options(name: &str, frames: usize, stall: f64) -> VerifyOptions {
     VerifyOptions {
         frames: Some(frames),
@@ -65,7 +54,7 @@ fn options(name: &str, frames: usize, stall: f64) -> VerifyOptions {
         seed: 7,
         dir: Some(fresh_dir(name)),
         netlist: Some(Fpga::Ecp5),
-        verilator_runtime: runtime(),
+        verilator_runtime: common::verilator_runtime(),
         ..VerifyOptions::default()
     }
 }

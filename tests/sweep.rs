@@ -28,10 +28,9 @@ use bnn_gen::datatype::DataType;
 use bnn_gen::ir::Network;
 use bnn_gen::passes;
 use bnn_gen::synth::{self, ActSpec, DenseSpec, LayerSpec, MlpSpec, RandomLimits, Rng};
-use bnn_gen::verify::{self, Bench, VerifyOptions};
+use bnn_gen::verify::{Bench, VerifyOptions};
 use common::target_dir;
 use std::path::PathBuf;
-use std::sync::OnceLock;
 use std::time::Instant;
 
 /// Nets of the default sweep: one of each kind (`KINDS`). CI runs these; `BNN_SWEEP=N` (and
@@ -54,23 +53,6 @@ fn work_dir(name: &str) -> PathBuf {
 
 fn require_verilator() {
     common::require_tool("verilator", "tests/sweep.rs", "verilator");
-}
-
-/// The Verilator runtime library, built once per test process (shared with tests/verify.rs).
-fn runtime() -> Option<PathBuf> {
-    static LIB: OnceLock<Option<PathBuf>> = OnceLock::new();
-    LIB.get_or_init(
-        || match verify::build_verilator_runtime(&work_dir("_runtime")) {
-            Ok(lib) => Some(lib),
-            Err(e) => {
-                eprintln!(
-                    "note: no prebuilt Verilator runtime ({e}); building each design in full"
-                );
-                None
-            }
-        },
-    )
-    .clone()
 }
 
 fn env_usize(name: &str) -> Option<usize> {
@@ -261,7 +243,7 @@ fn check(i: u64, dir: &str, mut net: Network, line: &str) -> Result<String, Stri
         frames: Some(FRAMES),
         seed: i,
         dir: Some(work_dir(dir)),
-        verilator_runtime: runtime(),
+        verilator_runtime: common::verilator_runtime(),
         cycle_sim: true,
         timing_run: false,
         ..VerifyOptions::default()

@@ -18,7 +18,6 @@ use ndarray::ArrayD;
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::sync::OnceLock;
 
 /// `<target>/verify-tests/<name>` (kept between runs: bnn-gen owns it and rebuilds only what
 /// changed).
@@ -29,23 +28,6 @@ fn work_dir(name: &str) -> PathBuf {
 /// Panics (test failure, never a skip) when `tool` cannot be run.
 fn require(tool: &str) {
     require_tool(tool, "tests/verify.rs", "verilator iverilog");
-}
-
-/// The Verilator runtime library, built once per test process.
-fn runtime() -> Option<PathBuf> {
-    static LIB: OnceLock<Option<PathBuf>> = OnceLock::new();
-    LIB.get_or_init(
-        || match verify::build_verilator_runtime(&work_dir("_runtime")) {
-            Ok(lib) => Some(lib),
-            Err(e) => {
-                eprintln!(
-                    "note: no prebuilt Verilator runtime ({e}); building each design in full"
-                );
-                None
-            }
-        },
-    )
-    .clone()
 }
 
 fn load(path: &Path) -> Network {
@@ -67,7 +49,7 @@ fn options(name: &str, stall: f64) -> VerifyOptions {
     VerifyOptions {
         stall,
         dir: Some(work_dir(name)),
-        verilator_runtime: runtime(),
+        verilator_runtime: common::verilator_runtime(),
         ..VerifyOptions::default()
     }
 }

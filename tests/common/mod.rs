@@ -167,8 +167,44 @@ pub fn tail(s: &str, lines: usize) -> String {
     v[v.len().saturating_sub(lines)..].join("\n")
 }
 
-/// Verilator-builds `top` with the harness (fast compile, as `tests/hw_modules.rs`); returns the
-/// binary.
+/// The Verilator runtime (`verilated.cpp`, `verilated_threads.cpp`) as a static library, built
+/// once and shared by every test binary: `<target>/verilator-runtime/`, through
+/// [`bnn_gen::verify::build_verilator_runtime`], which is safe when binaries running side by
+/// side (scripts/run-test-binaries) build it at the same moment. Its compile is about 7 s of
+/// CPU, more than half of a small design's build. `None` when it cannot be built (callers then
+/// compile the runtime into each design, as Verilator does by default).
+pub fn verilator_runtime() -> Option<PathBuf> {
+    static LIB: OnceLock<Option<PathBuf>> = OnceLock::new();
+    LIB.get_or_init(|| {
+        match bnn_gen::verify::build_verilator_runtime(&target_dir().join("verilator-runtime")) {
+            Ok(lib) => Some(lib),
+            Err(e) => {
+                eprintln!(
+                    "note: no prebuilt Verilator runtime ({e}); building each design in full"
+                );
+                None
+            }
+        }
+    })
+    .clone()
+}
+
+/// Verilator `-MAKEFLAGS` for a quick build (the simulations are short: compile time over run
+/// time), linking the shared runtime `lib` instead of compiling the runtime sources.
+pub fn quick_makeflags(lib: Option<&Path>) -> String {
+    let mut makeflags = String::from("OPT_FAST=-O1 OPT_SLOW=-O0 OPT_GLOBAL=-O1");
+    if let Some(lib) = lib {
+        makeflags.push_str(&format!(
+            " VM_GLOBAL_FAST= VM_GLOBAL_SLOW= LDLIBS={}",
+            lib.display()
+        ));
+    }
+    makeflags
+}
+
+/// Verilator-builds `top` with the harness (fast compile, as `tests/hw_modules.rs`), linking the
+/// shared runtime ([`verilator_runtime`]); returns the binary. Falls back to a full build when
+/// the runtime library does not link.
 pub fn build(
     dir: &Path,
     top: &str,
@@ -177,7 +213,25 @@ pub fn build(
     in_bits: usize,
     out_bits: usize,
 ) -> Result<PathBuf, String> {
+    if let Some(lib) = verilator_runtime() {
+        if let Ok(exe) = build_with(dir, top, srcs, params, in_bits, out_bits, Some(&lib)) {
+            return Ok(exe);
+        }
+    }
+    build_with(dir, top, srcs, params, in_bits, out_bits, None)
+}
+
+fn build_with(
+    dir: &Path,
+    top: &str,
+    srcs: &[String],
+    params: &[(String, String)],
+    in_bits: usize,
+    out_bits: usize,
+    runtime: Option<&Path>,
+) -> Result<PathBuf, String> {
     let obj = dir.join("obj");
+    let _ = fs::remove_dir_all(&obj);
     let mut cmd = Command::new("verilator");
     cmd.args([
         "--cc", "--exe", "--build", "-O2", "-Wall", "--prefix", "Vtop", "-j", "1",
@@ -185,7 +239,7 @@ pub fn build(
     .args(["--top-module", top])
     .arg("-Mdir")
     .arg(&obj)
-    .args(["-MAKEFLAGS", "OPT_FAST=-O1 OPT_SLOW=-O0 OPT_GLOBAL=-O1"])
+    .args(["-MAKEFLAGS", &quick_makeflags(runtime)])
     .args(["-CFLAGS", &format!("-DIN_BITS={in_bits}")])
     .args(["-CFLAGS", &format!("-DOUT_BITS={out_bits}")]);
     for (k, v) in params {
