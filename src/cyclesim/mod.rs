@@ -58,6 +58,7 @@ mod fifo;
 mod gap;
 mod mvtu;
 mod pool;
+mod queue;
 mod stall;
 mod swg;
 mod topk;
