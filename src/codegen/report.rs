@@ -4,7 +4,7 @@ use super::cost;
 use super::stream_cost;
 use crate::cyclesim::{mvtu_params, MvtuMode};
 use crate::hwir::{
-    HwActivation, HwElement, HwKind, HwLayer, HwMemory, HwMvtu, HwNetwork, StreamFormat,
+    HwActivation, HwElement, HwKind, HwLayer, HwMemory, HwMvtu, HwNetwork, HwWindow, StreamFormat,
 };
 use crate::ir::WeightStorage;
 use serde::Serialize;
@@ -395,67 +395,70 @@ pub fn tile_file(stem: &str, n: usize) -> String {
 }
 
 /// Latency estimate (see `docs/hardware.md`): the time from the first input word of a frame to
-/// its last output word through an idle pipeline, tracking the first and last word of every
-/// stream. The input words arrive one per cycle. A dense MVTU emits its last word
-/// `(NF − 1)·SF + LAT + 1` cycles after its last input word (replay of the remaining neuron
-/// folds, then `LAT` edges through its pipeline and one cycle in its output queue;
-/// [`crate::cyclesim::MvtuParams::latency`], `docs/mvtu-spec.md`). A window generator can start
-/// once the first window's last input word is in (inputs assumed evenly spread over their
-/// stream); its layer then needs the later of "every window at full speed" and "the last window
-/// after the last input word". A width converter emits the r output words its last input word
-/// completes in the r following cycles (r = 1 for an up-sizer, IN/OUT for a down-sizer); a FIFO
-/// adds 1 cycle; the top-k head emits its k words in the k cycles that follow the last value
-/// word's 1 + clog2(ELEMS) register stages (`hw/bnn_topk.v`).
+/// its last output word through an idle pipeline. Every stream is tracked by its first and last
+/// word of the frame, the words in between assumed evenly spread; the input words arrive one per
+/// cycle.
+///
+/// A layer is bounded by each of its input words: the beat that reads word `n` cannot issue
+/// before `n` arrives, and the beats after it follow at one per cycle, so the layer's last output
+/// word comes at least `arrival(n) + d + (beats after it) + out` cycles in, and the estimate is
+/// the largest such bound. `d` is 3 behind a window generator (the word is written at one edge,
+/// the beat reading it issues at the next and leaves its output register one later,
+/// `docs/swg-pool-spec.md`) and 0 for a layer reading its stream directly; `out` is `LAT + 1`
+/// for an MVTU or VVAU (its pipeline and output queue; [`crate::cyclesim::MvtuParams::latency`],
+/// `docs/mvtu-spec.md`) and 1 for a pool. Behind a window generator, the words a window reads
+/// last are the bottom-right pixel's, after which only its padding beats remain (and, for a
+/// dense MVTU, the replay of the other NF − 1 neuron folds); a depthwise window reads its channel
+/// words fold by fold. The first and the last window give the two classic bounds ("every window
+/// at full speed" and "the last window after the last input word"); the windows in between
+/// matter when the input arrives slower than the layer runs, as a depthwise layer fed by a 1×1
+/// convolution: every window that reads the frame's last input pixel waits for it.
+///
+/// A width converter emits the r output words its last input word completes in the r following
+/// cycles (r = 1 for an up-sizer, IN/OUT for a down-sizer); a FIFO adds 1 cycle; a global pool
+/// emits each sum one cycle after the last pixel's word; the top-k head emits its k words in the
+/// k cycles that follow the last value word's 1 + clog2(ELEMS) register stages (`hw/bnn_topk.v`).
 /// Exact for dense pipelines without back-pressure inside a frame; an estimate otherwise (the
 /// simulators are exact). Returns the total and the per-layer terms as text.
 pub fn latency(hw: &HwNetwork) -> (u64, String) {
-    let mut first = 0u64;
-    let mut last = hw.layers[0].in_words() as u64 - 1;
-    let mut terms = vec![format!("{last} (input words)")];
+    let mut s = Arrivals {
+        first: 0,
+        last: hw.layers[0].in_words() as u64 - 1,
+        words: hw.layers[0].in_words(),
+    };
+    let mut terms = vec![format!("{} (input words)", s.last)];
     for (l, layer) in hw.layers.iter().enumerate() {
-        let before = last;
-        // When the first window's input is in.
-        let w0 = layer.window.as_ref().map(|w| {
-            let words = layer.in_words() as u64;
-            let need = w.geom.last_read(0, 0).unwrap_or(0) as u64;
-            first + (last - first) * need / words.max(1)
-        });
-        match (&layer.kind, w0) {
-            (HwKind::Mvtu(m) | HwKind::Vvau(m), None) if m.vectors > 1 => {
-                // a 1×1 conv reading the stream directly: its first pixel's SF words, then
-                // NF·SF cycles per pixel, or the producer's pace
-                let (nf, sf, v) = (m.nf() as u64, m.sf() as u64, m.vectors as u64);
-                let lat = mvtu_params(m).latency() as u64;
-                let start = first;
-                first = start + sf + lat;
-                last = (last + (nf - 1) * sf + lat + 1).max(start + v * nf * sf + lat);
-            }
-            (HwKind::Mvtu(m) | HwKind::Vvau(m), None) => {
+        let before = s.last;
+        s.words = layer.in_words();
+        let (first, last) = match (&layer.kind, &layer.window) {
+            (HwKind::Mvtu(m), None) => direct_mvtu(&s, m, false),
+            (HwKind::Vvau(m), None) => direct_mvtu(&s, m, true),
+            (HwKind::Mvtu(m), Some(w)) => {
                 let (nf, sf) = (m.nf() as u64, m.sf() as u64);
-                let lat = mvtu_params(m).latency() as u64;
-                first = last + lat + 1;
-                last += (nf - 1) * sf + lat + 1;
+                let out = mvtu_params(m).latency() as u64 + 1;
+                // a window is fold 0; the other NF − 1 folds replay it
+                windowed(&s, w, nf * sf, (nf - 1) * sf, out)
             }
-            // The VVAU has the MVTU's pipeline (LAT) and reads a stream word every beat.
-            (HwKind::Mvtu(m) | HwKind::Vvau(m), Some(w0)) => {
-                let (nf, sf, v) = (m.nf() as u64, m.sf() as u64, m.vectors as u64);
-                let lat = mvtu_params(m).latency() as u64;
-                first = w0 + 2 + sf + lat;
-                last = (last + 2 + nf * sf + lat).max(w0 + 2 + v * nf * sf + lat);
+            (HwKind::Vvau(m), Some(w)) => {
+                let per = (m.nf() * m.sf()) as u64;
+                windowed(&s, w, per, 0, mvtu_params(m).latency() as u64 + 1)
             }
-            (HwKind::Gap(_), _) => {
-                // bnn_gap: the last pixel's words each leave one cycle after they arrive.
-                first = last + 1;
-                last += 1;
-            }
-            (HwKind::Pool(p), w0) => {
-                let w0 = w0.unwrap_or(first);
-                let per = (p.kk * p.cw) as u64;
-                first = w0 + 3 + per - p.cw as u64;
-                last = (last + 3 + per).max(w0 + 3 + p.pixels as u64 * per);
-            }
-        }
-        terms.push(format!("{} ({})", last - before, layer.name));
+            (HwKind::Pool(p), Some(w)) => windowed(&s, w, (p.kk * p.cw) as u64, 0, 1),
+            // (pad.rs gives every pool a window generator; one reading its stream directly
+            // would pass each window's last word on one cycle later)
+            (HwKind::Pool(p), None) => (s.at(p.kk * p.cw - 1) + 1, s.last + 1),
+            // bnn_gap: the last pixel's words each leave one cycle after they arrive.
+            (HwKind::Gap(_), _) => (s.last + 1, s.last + 1),
+        };
+        s = Arrivals {
+            first,
+            last,
+            words: layer.out_words(),
+        };
+        // (negative when the layer's last window is done before the input rows no window
+        // reads have arrived)
+        let term = s.last as i64 - before as i64;
+        terms.push(format!("{term} ({})", layer.name));
         if let Some(link) = hw.links.get(l) {
             if link.dwc() {
                 // The converter emits the output words its last input word completes, one per
@@ -463,23 +466,127 @@ pub fn latency(hw: &HwNetwork) -> (u64, String) {
                 let b = layer.out_element().bits() as usize;
                 let frame = link.elements * b;
                 let t = (frame / link.out_bits - (frame - link.in_bits) / link.out_bits) as u64;
-                last += t;
-                first += 1;
+                s.last += t;
+                s.first += 1;
                 terms.push(format!("{t} (converter)"));
             }
             if link.fifo_depth.is_some() {
-                last += 1;
-                first += 1;
+                s.last += 1;
+                s.first += 1;
                 terms.push("1 (FIFO)".to_string());
             }
         }
     }
     if let Some(h) = &hw.head {
         let t = (h.k + h.stages()) as u64;
-        last += t;
+        s.last += t;
         terms.push(format!("{t} (top-k)"));
     }
-    (last, terms.join(" + "))
+    (s.last, terms.join(" + "))
+}
+
+/// One frame of a stream as [`latency`] sees it: `words` words, the first at cycle `first`, the
+/// last at `last`, evenly spread in between.
+struct Arrivals {
+    first: u64,
+    last: u64,
+    words: usize,
+}
+
+impl Arrivals {
+    /// When word `n` of the frame arrives.
+    fn at(&self, n: usize) -> u64 {
+        let span = (self.words.max(2) - 1) as u64;
+        self.first + (self.last - self.first) * n.min(self.words) as u64 / span
+    }
+}
+
+/// (first, last) output word of an MVTU reading its stream directly (a dense layer, or a 1×1
+/// convolution without a window generator): vector `i`'s neuron fold 0 reads its SF words, the
+/// other folds replay them. A depthwise layer (`depthwise`) reads a new word at every beat.
+fn direct_mvtu(s: &Arrivals, m: &HwMvtu, depthwise: bool) -> (u64, u64) {
+    let (nf, sf, v) = (m.nf(), m.sf(), m.vectors);
+    let out = mvtu_params(m).latency() as u64 + 1;
+    let beats = (v * nf * sf) as u64;
+    let mut last = 0;
+    if depthwise {
+        for n in 0..v * nf * sf {
+            last = last.max(s.at(n) + beats - 1 - n as u64 + out);
+        }
+        (s.at(sf - 1) + out, last)
+    } else {
+        for i in 0..v {
+            let after = ((nf - 1) * sf + (v - 1 - i) * nf * sf) as u64;
+            last = last.max(s.at((i + 1) * sf - 1) + after + out);
+        }
+        (s.at(sf - 1) + out, last)
+    }
+}
+
+/// (first, last) output word of a layer behind a window generator: the consumer takes `per`
+/// cycles per window (NF·SF for an MVTU or VVAU, KK·CW for a pool), `tail` of them after the
+/// window's last beat (a dense MVTU's replayed folds), and its output word leaves `out` cycles
+/// after the beat that completes it.
+fn windowed(s: &Arrivals, w: &HwWindow, per: u64, tail: u64, out: u64) -> (u64, u64) {
+    let g = &w.geom;
+    let (oh, ow, kk) = (g.oh(), g.ow(), (g.kh * g.kw) as u64);
+    let windows = (oh * ow) as u64;
+    // the SWG writes a word at one edge, issues its beat at the next, the consumer takes it at
+    // the one after
+    const SWG: u64 = 3;
+    let (mut first, mut last) = (None, 0u64);
+    for oy in 0..oh {
+        for ox in 0..ow {
+            let j = (oy * ow + ox) as u64;
+            let Some(r) = g.last_read(oy, ox) else {
+                continue;
+            };
+            // the last real kernel position (ky, kx order) and the padding positions after it
+            let top = (oy * g.sh) as i64 - g.ph as i64;
+            let left = (ox * g.sw) as i64 - g.pw as i64;
+            let bottom = (top + g.kh as i64 - 1).min(g.ih as i64 - 1);
+            let right = (left + g.kw as i64 - 1).min(g.iw as i64 - 1);
+            let pos = ((bottom - top) * g.kw as i64 + (right - left)) as u64;
+            let pads = kk - 1 - pos;
+            let later = (windows - 1 - j) * per;
+            // the window's last beat also releases the words no later window reads, and waits
+            // until they are written: up to the next window's `hold`, the whole frame for the
+            // last window (rows and columns no window reads included)
+            let released = if j + 1 == windows {
+                g.frame_words()
+            } else {
+                let next = j as usize + 1;
+                g.hold(next / ow, next % ow)
+            };
+            if released > 0 {
+                last = last.max(s.at(released - 1) + SWG + tail + later + out);
+            }
+            let bound = if w.depthwise {
+                // channel word c of the pixel is read by fold c, the last position of which
+                // is followed by its padding positions and the folds after it
+                let cw = g.cw as u64;
+                let fold = per / cw;
+                let mut b = 0;
+                for k in 0..cw.min(r as u64 + 1) {
+                    b = b.max(s.at(r - k as usize) + SWG + pads + k * fold + later + out);
+                }
+                if first.is_none() {
+                    let k = cw.min(r as u64 + 1) - 1;
+                    first = Some(s.at(r - k as usize) + SWG + pads + out);
+                }
+                b
+            } else {
+                // channel words innermost: the pixel's last word is the window's last real read
+                let b = s.at(r) + SWG + pads * g.cw as u64 + tail + later + out;
+                if first.is_none() {
+                    first = Some(s.at(r) + SWG + pads * g.cw as u64 + out);
+                }
+                b
+            };
+            last = last.max(bound);
+        }
+    }
+    (first.unwrap_or(s.first + SWG + out), last)
 }
 
 fn stream_report(f: &StreamFormat) -> StreamReport {

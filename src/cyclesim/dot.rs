@@ -110,7 +110,8 @@ fn affine(ty: u32, n: usize) -> (i64, i64, Vec<i64>) {
     }
 }
 
-fn decode(raw: u64, ty: u32, bits: u32) -> i32 {
+/// The value of a `bits`-bit lane of type `ty` (0 bipolar, 1 unsigned, 2 signed).
+pub(super) fn decode(raw: u64, ty: u32, bits: u32) -> i32 {
     match ty {
         0 => {
             if raw & 1 == 1 {
@@ -241,21 +242,28 @@ unsafe fn planes_popcnt(
 }
 
 /// The MAC fold kernel: per PE the exact sum of the `n` lane products of the fold (`w`:
-/// `[pe][n]`). `|w·x| <= 128·255` per lane (at most 8-bit operands), so an `i32` sum is exact
-/// over 65,536 lanes; longer folds are summed in chunks of that many.
+/// `[pe][n]`, `x`: `n` lanes read by every PE).
 #[inline(always)]
 fn mac_fold(w: &[i16], x: &[i16], out: &mut [i64]) {
-    const CHUNK: usize = 65_536;
     let n = x.len();
     for (o, wp) in out.iter_mut().zip(w.chunks_exact(n)) {
-        *o = if n <= CHUNK {
-            i64::from(dot_i16(wp, x))
-        } else {
-            wp.chunks(CHUNK)
-                .zip(x.chunks(CHUNK))
-                .map(|(a, b)| i64::from(dot_i16(a, b)))
-                .sum()
-        };
+        *o = dot_exact(wp, x);
+    }
+}
+
+/// The exact `Σ a·b` of two equally long runs of decoded lanes (at most 8-bit operands, so
+/// `|a·b| <= 255·255` and an `i32` sum is exact over 32,768 lanes; longer runs are summed in
+/// chunks of that many). Also the depthwise datapath's kernel (`vvau.rs`).
+#[inline(always)]
+pub(super) fn dot_exact(a: &[i16], b: &[i16]) -> i64 {
+    const CHUNK: usize = 32_768;
+    if a.len() <= CHUNK {
+        i64::from(dot_i16(a, b))
+    } else {
+        a.chunks(CHUNK)
+            .zip(b.chunks(CHUNK))
+            .map(|(p, q)| i64::from(dot_i16(p, q)))
+            .sum()
     }
 }
 

@@ -1,10 +1,12 @@
 //! Cycle model of `hw/bnn_gap.v`: global average pooling as a per-channel running sum over all
 //! pixels of a frame, written from the module header's spec (not from the RTL).
 //!
-//! Registers: `pix`, `cw`, `acc[CW]` (not reset), the output queue `q_cnt`, `q_head`, `q_tail`.
+//! Registers: `pix`, `cw`, `acc[CW]` (not reset), the output queue `q_cnt`, `q_head`, `q_tail`
+//! (`queue.rs`: `bnn_pool`'s and `bnn_swg`'s, which `pool.rs` and `swg.rs` model with it too).
 //! `s_axis_tready` and `m_axis_tvalid` depend on registers only.
 
 use super::bits::{self, limbs};
+use super::queue::PairQueue;
 
 /// The parameters of one `bnn_gap` instance, exactly its Verilog parameters.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -78,7 +80,6 @@ impl GapParams {
 #[derive(Clone, Debug)]
 pub struct Gap {
     p: GapParams,
-    owl: usize,
     amask: u64,
     s_buf: Vec<u64>,
 
@@ -87,9 +88,7 @@ pub struct Gap {
     cw: usize,
     /// `[CW][LANES]` running sums, modulo 2^ABITS.
     acc: Vec<u64>,
-    q_cnt: u8,
-    q_head: Vec<u64>,
-    q_tail: Vec<u64>,
+    queue: PairQueue,
 }
 
 impl Gap {
@@ -97,15 +96,12 @@ impl Gap {
         p.check()?;
         let owl = limbs(p.out_bits());
         Ok(Gap {
-            owl,
             amask: bits::ones(p.abits),
             s_buf: vec![0; owl],
             pix: 0,
             cw: 0,
             acc: vec![0; p.cw * p.lanes],
-            q_cnt: 0,
-            q_head: vec![0; owl],
-            q_tail: vec![0; owl],
+            queue: PairQueue::new(owl),
             p: p.clone(),
         })
     }
@@ -118,22 +114,22 @@ impl Gap {
     pub fn reset(&mut self) {
         self.pix = 0;
         self.cw = 0;
-        self.q_cnt = 0;
+        self.queue.reset();
     }
 
     #[inline]
     pub fn s_ready(&self) -> bool {
-        self.q_cnt != 2
+        !self.queue.is_full()
     }
 
     #[inline]
     pub fn m_valid(&self) -> bool {
-        self.q_cnt != 0
+        self.queue.m_valid()
     }
 
     #[inline]
     pub fn m_data(&self) -> &[u64] {
-        &self.q_head
+        self.queue.m_data()
     }
 
     /// An edge without a handshake changes no register.
@@ -173,23 +169,8 @@ impl Gap {
                 self.pix = if last { 0 } else { self.pix + 1 };
             }
         }
-        match (q_push, pop) {
-            (true, false) => {
-                if self.q_cnt == 0 {
-                    self.q_head.copy_from_slice(&self.s_buf[..self.owl]);
-                } else {
-                    self.q_tail.copy_from_slice(&self.s_buf[..self.owl]);
-                }
-                self.q_cnt += 1;
-            }
-            (false, true) => {
-                if self.q_cnt == 2 {
-                    std::mem::swap(&mut self.q_head, &mut self.q_tail);
-                }
-                self.q_cnt -= 1;
-            }
-            (true, true) => self.q_head.copy_from_slice(&self.s_buf[..self.owl]),
-            (false, false) => {}
+        if let Some(dst) = self.queue.edge(q_push, pop) {
+            dst.copy_from_slice(&self.s_buf);
         }
     }
 }

@@ -12,9 +12,11 @@
 //!
 //! # Structure
 //!
-//! - [`Mvtu`] (`bnn_mvtu` + one weight and one threshold `bnn_rom` per PE), [`Swg`] (`bnn_swg`,
-//!   the sliding-window generator of conv and max-pool layers), [`Pool`] (`bnn_pool`), [`Fifo`]
-//!   (`bnn_fifo`), [`Dwc`] (`bnn_dwc`; equal widths are wires and no block), [`TopK`]
+//! - [`Mvtu`] (`bnn_mvtu` + one weight and one threshold `bnn_rom` per PE; built with
+//!   [`Mvtu::new_depthwise`] it is `bnn_vvau`, which is `bnn_mvtu` with `DEPTHWISE = 1`: the
+//!   same control, the depthwise datapath of `vvau.rs`), [`Swg`] (`bnn_swg`, the sliding-window
+//!   generator of conv and max-pool layers), [`Pool`] (`bnn_pool`), [`Gap`] (`bnn_gap`),
+//!   [`Fifo`] (`bnn_fifo`), [`Dwc`] (`bnn_dwc`; equal widths are wires and no block), [`TopK`]
 //!   (`bnn_topk`): each has `s_ready`, `m_valid`, `m_data` (combinational outputs of the current
 //!   registers; only `bnn_topk`'s `s_ready` also depends on its `m_ready`), and `tick(push, pop)`
 //!   (the rising edge, given this cycle's handshakes).
@@ -56,6 +58,7 @@ mod fifo;
 mod gap;
 mod mvtu;
 mod pool;
+mod queue;
 mod stall;
 mod swg;
 mod topk;
@@ -70,7 +73,6 @@ pub use pool::{Pool, PoolParams};
 pub use stall::{threshold as stall_threshold, StallGen, Stalls};
 pub use swg::{Swg, SwgParams};
 pub use topk::{TopK, TopkParams};
-pub use vvau::Vvau;
 
 use crate::datatype::DataType;
 use crate::error::{Error, Result};
@@ -182,7 +184,6 @@ impl Words {
 #[derive(Clone, Debug)]
 pub enum Block {
     Mvtu(Box<Mvtu>),
-    Vvau(Box<Vvau>),
     Fifo(Fifo),
     Dwc(Dwc),
     TopK(TopK),
@@ -196,7 +197,6 @@ impl Block {
     fn s_ready(&self, m_ready: bool) -> bool {
         match self {
             Block::Mvtu(b) => b.s_ready(),
-            Block::Vvau(b) => b.s_ready(),
             Block::Fifo(b) => b.s_ready(),
             Block::Dwc(b) => b.s_ready(),
             Block::TopK(b) => b.s_ready(m_ready),
@@ -210,7 +210,6 @@ impl Block {
     fn m_data(&self) -> &[u64] {
         match self {
             Block::Mvtu(b) => b.m_data(),
-            Block::Vvau(b) => b.m_data(),
             Block::Fifo(b) => b.m_data(),
             Block::Dwc(b) => b.m_data(),
             Block::TopK(b) => b.m_data(),
@@ -226,7 +225,6 @@ impl Block {
     fn flags(&self) -> Flags {
         match self {
             Block::Mvtu(b) => Flags::new(b.s_ready(), b.m_valid(), b.idle_edge()),
-            Block::Vvau(b) => Flags::new(b.s_ready(), b.m_valid(), b.idle_edge()),
             Block::Fifo(b) => Flags::new(b.s_ready(), b.m_valid(), b.idle_edge()),
             Block::Dwc(b) => Flags::new(b.s_ready(), b.m_valid(), b.idle_edge()),
             Block::TopK(b) => Flags {
@@ -250,10 +248,6 @@ impl Block {
                 let mut f = Flags::new(b.s_ready(), b.m_valid(), b.idle_edge());
                 f.quiet = b.quiet_edges();
                 f
-            }
-            Block::Vvau(b) => {
-                b.tick(push, pop);
-                Flags::new(b.s_ready(), b.m_valid(), b.idle_edge())
             }
             Block::Fifo(b) => {
                 b.tick(push, pop);
@@ -299,7 +293,6 @@ impl Block {
     fn reset(&mut self) {
         match self {
             Block::Mvtu(b) => b.reset(),
-            Block::Vvau(b) => b.reset(),
             Block::Fifo(b) => b.reset(),
             Block::Dwc(b) => b.reset(),
             Block::TopK(b) => b.reset(),
@@ -312,8 +305,8 @@ impl Block {
     /// `mvtu`, `vvau`, `fifo`, `dwc-up`, `dwc-down`, `dwc-general`, `topk`, `swg`, `pool`, `gap`.
     pub fn kind(&self) -> String {
         match self {
+            Block::Mvtu(m) if m.is_depthwise() => "vvau".into(),
             Block::Mvtu(_) => "mvtu".into(),
-            Block::Vvau(_) => "vvau".into(),
             Block::Fifo(_) => "fifo".into(),
             Block::Dwc(d) => format!("dwc-{}", d.kind()),
             Block::TopK(_) => "topk".into(),
@@ -785,11 +778,6 @@ impl Pipeline {
                     beats: m.beats,
                     stall_cycles: m.stall_cycles,
                 }),
-                Block::Vvau(m) => mvtus.push(MvtuStat {
-                    name: name.clone(),
-                    beats: m.beats,
-                    stall_cycles: m.stall_cycles,
-                }),
                 _ => {}
             }
         }
@@ -915,9 +903,10 @@ fn push_layer(p: &mut Pipeline, i: usize, l: &HwLayer) -> std::result::Result<()
             p.push(format!("l{i}_{}", l.ident), Block::Mvtu(Box::new(b)));
         }
         HwKind::Vvau(m) => {
+            // bnn_vvau is bnn_mvtu with DEPTHWISE = 1: the same control, its own datapath
             let (wrom, trom) = rom_images(m);
-            let b = Vvau::new(&mvtu_params(m), &wrom, &trom)?;
-            p.push(format!("l{i}_{}", l.ident), Block::Vvau(Box::new(b)));
+            let b = Mvtu::new_depthwise(&mvtu_params(m), &wrom, &trom)?;
+            p.push(format!("l{i}_{}", l.ident), Block::Mvtu(Box::new(b)));
         }
         HwKind::Pool(q) => {
             let b = Pool::new(&PoolParams {

@@ -2,6 +2,15 @@
 //! threshold ROMs (`hw/bnn_rom.v`, one synchronous-read ROM per PE, as the generated layer
 //! wrappers and `tests/hw/mvtu_tb_top.v` wire them), written from `docs/mvtu-spec.md`.
 //!
+//! Its parameter `DEPTHWISE` is the datapath the control below drives, chosen at construction
+//! as the RTL chooses it at elaboration: [`Mvtu::new`] (`DEPTHWISE = 0`: one input vector of SF
+//! words, stored in the input buffer and broadcast to every PE, `dot.rs`) or
+//! [`Mvtu::new_depthwise`] (`DEPTHWISE = 1`, which is all `hw/bnn_vvau.v` is: every beat reads a
+//! stream word of PE·SIMD lanes and each PE dots its own lanes, `vvau.rs`). The control is one
+//! for both, as in the RTL; the only difference in it is stage A's `a_in` (`reads_stream`):
+//! with DEPTHWISE every beat reads the stream, so such an MVTU never sleeps through quiet
+//! beats ([`Mvtu::quiet_edges`] is 0).
+//!
 //! Only the issue stage can stall; every register after it shifts every cycle, so a beat issued
 //! at edge `t` reaches the output queue exactly `LAT` edges later ([`MvtuParams::latency`]).
 //! The model therefore keeps the spec's stall state as registers and replaces the free-running
@@ -10,7 +19,7 @@
 //! | spec (section) | here |
 //! |---|---|
 //! | stage A: `a_nf`, `a_sf`, `a_addr` (4) | `a_nf`, `a_sf` (`a_addr` is always `a_nf·SF + a_sf`) |
-//! | the SF-word input buffer (4) | the `DotUnit`'s input buffer: the model stores every stream word as beat `a_sf`'s (the spec only needs it for NF > 1) |
+//! | the SF-word input buffer (4) | the datapath's: the model stores every stream word as beat `a_sf`'s (the spec only needs it for NF > 1; DEPTHWISE has none, every beat reads the stream) |
 //! | `credits` (4) | `credits` |
 //! | the output queue, capacity `Q`, count (4) | `queue` (a ring of `Q` words), `q_head`, `q_count` |
 //! | stage B (the beat's word, ROM address, flags), stage X (broadcast copy, weight-ROM `rdata`), products, tree levels (3) | nothing: what a beat contributes depends only on its input word and ROM address (the ROMs are constant) |
@@ -21,21 +30,24 @@
 //! holds, so what a beat contributes depends only on its input word and ROM address, the
 //! accumulators combine a fold's beats in issue order, and only the last beat of a fold pushes.
 //! The output word of a fold is therefore known at the issue edge of its last beat (all SF input
-//! words of the vector are in the buffer by then, and the buffer is only written while `a_nf` is
-//! 0) and appears in
-//! the queue at edge `t + LAT` whatever happens in between. Sums are kept exact (`i64`) and
-//! wrapped to ACC_BITS when the result is formed; the RTL's modulo-2^ACC_BITS arithmetic (also
-//! OFFSET mode's `2·A − acc_v`) gives the same low ACC_BITS bits.
+//! words of the fold are in the buffer by then, and a word is only overwritten by a later
+//! vector's, or with DEPTHWISE a later fold's, word) and appears in the queue at edge `t + LAT`
+//! whatever happens in between. Sums are kept exact (`i64`) and wrapped to ACC_BITS when the
+//! result is formed; the RTL's modulo-2^ACC_BITS arithmetic (also OFFSET mode's `2·A − acc_v`)
+//! gives the same low ACC_BITS bits.
 //!
-//! Weights are stored pre-decoded (see `dot.rs`); thresholds as the sign-extended stored `T'`
-//! per (neuron fold, PE) with the direction bit (spec section 5). Dot products are computed a
-//! whole fold at a time, once per output word, so the per-beat work is stage A's counters;
-//! nothing is allocated per cycle.
+//! Weights are stored pre-decoded (see `dot.rs`, `vvau.rs`); thresholds as the sign-extended
+//! stored `T'` per (neuron fold, PE) with the direction bit (spec section 5). Dot products are
+//! computed a whole fold at a time, once per output word, so the per-beat work is stage A's
+//! counters; nothing is allocated per cycle.
 
 use super::bits::{self, limbs, sext};
 use super::dot::DotUnit;
+use super::vvau::DepthwiseDot;
 
-/// The parameters of one `bnn_mvtu` instance, exactly its Verilog parameters.
+/// The parameters of one `bnn_mvtu` instance, exactly its Verilog parameters but `PE_GROUP`
+/// (no timing effect) and `DEPTHWISE`, which selects the datapath ([`Mvtu::new_depthwise`]) and
+/// changes neither `LAT` nor `Q` (the cost model and the report share these parameters for both).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct MvtuParams {
     pub mw: usize,
@@ -127,9 +139,14 @@ impl MvtuParams {
         (self.latency() + 1) / self.sf() + 2
     }
 
-    /// Input stream width SIMD·IBITS.
+    /// Input stream width SIMD·IBITS (`DEPTHWISE = 0`).
     pub fn in_bits(&self) -> usize {
         self.simd * self.ibits as usize
+    }
+
+    /// Input stream width PE·SIMD·IBITS of the depthwise datapath (`DEPTHWISE = 1`).
+    pub fn depthwise_in_bits(&self) -> usize {
+        self.pe * self.in_bits()
     }
 
     /// Output stream width PE·OBITS.
@@ -184,7 +201,39 @@ impl MvtuParams {
     }
 }
 
-/// One `bnn_mvtu` plus its ROMs.
+/// The dot products the issue stage's beats feed: what `DEPTHWISE` selects in the RTL.
+// One per MVTU, built once and never moved in the cycle loop: no box in front of the dense
+// unit's per-beat `load`.
+#[allow(clippy::large_enum_variant)]
+#[derive(Clone, Debug)]
+enum Datapath {
+    /// `DEPTHWISE = 0`: the input buffer's SF words broadcast to every PE.
+    Dense(DotUnit),
+    /// `DEPTHWISE = 1` (`bnn_vvau`): each PE dots its own lanes of every stream word.
+    Depthwise(DepthwiseDot),
+}
+
+impl Datapath {
+    /// Stores the stream word of beat `slot` (`a_sf`).
+    #[inline]
+    fn load(&mut self, slot: usize, x: &[u64]) {
+        match self {
+            Datapath::Dense(d) => d.load(slot, x),
+            Datapath::Depthwise(d) => d.load(slot, x),
+        }
+    }
+
+    /// The exact sums per PE of fold `nf` over the stored words.
+    #[inline]
+    fn fold(&mut self, nf: usize, acc: &mut [i64]) {
+        match self {
+            Datapath::Dense(d) => d.fold(nf, acc),
+            Datapath::Depthwise(d) => d.fold(nf, acc),
+        }
+    }
+}
+
+/// One `bnn_mvtu` (or `bnn_vvau`, its `DEPTHWISE = 1` form) plus its ROMs.
 #[derive(Clone, Debug)]
 pub struct Mvtu {
     p: MvtuParams,
@@ -196,8 +245,12 @@ pub struct Mvtu {
     q: usize,
     /// Limbs of an output word.
     ol: usize,
-    /// The weight ROMs, pre-decoded, the input buffer and the dot-product kernel.
-    dot: DotUnit,
+    /// `DEPTHWISE`: every beat reads the stream (stage A's `a_in`).
+    depthwise: bool,
+    /// Input stream width (SIMD·IBITS, or PE·SIMD·IBITS with DEPTHWISE).
+    in_bits: usize,
+    /// The weight ROMs, pre-decoded, the stored input words and the dot-product kernel.
+    dot: Datapath,
     /// `[nf][pe][nsteps]` sign-extended stored thresholds `T'`, `[nf][pe]` direction bits.
     thr: Vec<i64>,
     dir: Vec<bool>,
@@ -231,32 +284,59 @@ pub struct Mvtu {
 }
 
 impl Mvtu {
-    /// Builds the model from raw ROM images: `wrom[pe][addr]` (NF·SF words of SIMD·WBITS bits)
-    /// and `trom[pe][nf]` (NF words of NSTEPS·TBITS+1 bits, `{dir, T'[NSTEPS-1], …, T'[0]}`;
-    /// ignored when NSTEPS = 0), each word as little-endian limbs — the contents of the
-    /// `$readmemh` files.
+    /// Builds the model of `bnn_mvtu` (`DEPTHWISE = 0`) from raw ROM images: `wrom[pe][addr]`
+    /// (NF·SF words of SIMD·WBITS bits) and `trom[pe][nf]` (NF words of NSTEPS·TBITS+1 bits,
+    /// `{dir, T'[NSTEPS-1], …, T'[0]}`; ignored when NSTEPS = 0), each word as little-endian
+    /// limbs — the contents of the `$readmemh` files.
     pub fn new(
         p: &MvtuParams,
         wrom: &[Vec<Vec<u64>>],
         trom: &[Vec<Vec<u64>>],
     ) -> Result<Self, String> {
-        p.check()?;
+        Self::build(p, wrom, trom, false)
+    }
+
+    /// Builds the model of `bnn_vvau` (`bnn_mvtu` with `DEPTHWISE = 1`: MW kernel positions, MH
+    /// channels, input words of PE·SIMD lanes) from ROM images laid out as for [`Mvtu::new`].
+    pub fn new_depthwise(
+        p: &MvtuParams,
+        wrom: &[Vec<Vec<u64>>],
+        trom: &[Vec<Vec<u64>>],
+    ) -> Result<Self, String> {
+        Self::build(p, wrom, trom, true)
+    }
+
+    fn build(
+        p: &MvtuParams,
+        wrom: &[Vec<Vec<u64>>],
+        trom: &[Vec<Vec<u64>>],
+        depthwise: bool,
+    ) -> Result<Self, String> {
+        let module = if depthwise { "bnn_vvau" } else { "bnn_mvtu" };
+        p.check().map_err(|e| e.replacen("bnn_mvtu", module, 1))?;
         let (nf, sf) = (p.nf(), p.sf());
         let depth = nf * sf;
         if wrom.len() != p.pe || wrom.iter().any(|r| r.len() != depth) {
             return Err(format!(
-                "bnn_mvtu: need {} weight ROMs of {depth} words",
+                "{module}: need {} weight ROMs of {depth} words",
                 p.pe
             ));
         }
         if p.nsteps > 0 && (trom.len() != p.pe || trom.iter().any(|r| r.len() != nf)) {
             return Err(format!(
-                "bnn_mvtu: need {} threshold ROMs of {nf} words",
+                "{module}: need {} threshold ROMs of {nf} words",
                 p.pe
             ));
         }
         let ol = limbs(p.out_bits());
-        let dot = DotUnit::new(wrom, nf, sf, p.simd, p.wbits, p.ibits, p.wtype, p.itype);
+        let (simd, wb, ib, wt, it) = (p.simd, p.wbits, p.ibits, p.wtype, p.itype);
+        let (dot, in_bits) = if depthwise {
+            let d = DepthwiseDot::new(wrom, nf, sf, simd, wb, ib, wt, it);
+            (Datapath::Depthwise(d), p.depthwise_in_bits())
+        } else {
+            let d = DotUnit::new(wrom, nf, sf, simd, wb, ib, wt, it);
+            (Datapath::Dense(d), p.in_bits())
+        };
         let mut thr = Vec::new();
         let mut dir = Vec::new();
         if p.nsteps > 0 {
@@ -279,6 +359,8 @@ impl Mvtu {
             lat,
             q,
             ol,
+            depthwise,
+            in_bits,
             dot,
             thr,
             dir,
@@ -305,6 +387,16 @@ impl Mvtu {
         &self.p
     }
 
+    /// `DEPTHWISE` (the model of `bnn_vvau`).
+    pub fn is_depthwise(&self) -> bool {
+        self.depthwise
+    }
+
+    /// Input stream width: SIMD·IBITS, or PE·SIMD·IBITS with DEPTHWISE.
+    pub fn in_bits(&self) -> usize {
+        self.in_bits
+    }
+
     /// Synchronous reset: counters 0, `credits = Q`, the queue empty, no valid beat in the
     /// pipeline. The data registers (input buffer, accumulators, words) keep their values; they
     /// are only read behind valid flags.
@@ -321,6 +413,13 @@ impl Mvtu {
         self.stall_cycles = 0;
     }
 
+    /// `a_in`: the beat at stage A reads the stream (the first neuron fold of a vector; with
+    /// DEPTHWISE every beat), else the input buffer.
+    #[inline]
+    fn reads_stream(&self) -> bool {
+        self.depthwise || self.a_nf == 0
+    }
+
     /// `can`: the beat at stage A may issue (it does not finish a fold, or a credit is free).
     #[inline]
     fn can_issue(&self) -> bool {
@@ -330,7 +429,7 @@ impl Mvtu {
     /// `s_axis_tready = a_in && can` (registers only).
     #[inline]
     pub fn s_ready(&self) -> bool {
-        self.a_nf == 0 && self.can_issue()
+        self.reads_stream() && self.can_issue()
     }
 
     #[inline]
@@ -364,17 +463,17 @@ impl Mvtu {
     /// in flight (the delay line's position then does not matter: every slot is empty).
     #[inline]
     pub fn idle_edge(&self) -> bool {
-        self.a_nf == 0 && self.line_n == 0 && self.can_issue()
+        self.reads_stream() && self.line_n == 0 && self.can_issue()
     }
 
     /// How many of the next edges, if none has a handshake, would only advance stage A inside
-    /// a fold over the stored input vector: `a_nf > 0` (so `s_axis_tready` is 0 and no word
-    /// arrives), every beat issues (none is a fold's last, so no credit is needed and no word
+    /// a fold over the stored input vector: `a_in` is 0 (`a_nf > 0` and not DEPTHWISE, so
+    /// `s_axis_tready` is 0 and no word arrives), every beat issues (none is a fold's last, so no credit is needed and no word
     /// is formed), and no word in flight reaches the queue (so `m_axis_tvalid` and the queue
     /// keep their values). [`Mvtu::skip_quiet`] applies such edges in one step.
     #[inline]
     pub fn quiet_edges(&self) -> usize {
-        if self.a_nf == 0 || self.a_sf + 1 >= self.sf {
+        if self.reads_stream() || self.a_sf + 1 >= self.sf {
             return 0;
         }
         let beats = self.sf - 1 - self.a_sf;
@@ -467,15 +566,19 @@ impl Mvtu {
         }
     }
 
-    /// Which dot-product datapath the model uses ("xnor", "planes", "mac"; all exact).
+    /// Which dot-product kernel the model uses ("xnor", "planes", "mac", or "depthwise"; all
+    /// exact).
     pub fn datapath(&self) -> &'static str {
-        self.dot.kind()
+        match &self.dot {
+            Datapath::Dense(d) => d.kind(),
+            Datapath::Depthwise(_) => "depthwise",
+        }
     }
 
     /// One rising edge. `push`: the input word if `s_axis_tvalid && s_axis_tready`; `pop`:
     /// `m_axis_tvalid && m_axis_tready`.
     pub fn tick(&mut self, push: Option<&[u64]>, pop: bool) {
-        let a_in = self.a_nf == 0;
+        let a_in = self.reads_stream();
         let a_last = self.a_sf == self.sf - 1;
         let can = self.can_issue();
         debug_assert!(push.is_none() || (a_in && can), "push while not ready");

@@ -1,10 +1,12 @@
 //! Cycle model of `hw/bnn_pool.v`: lane-wise max over the `KK` window positions the
 //! sliding-window generator emits, written from `docs/swg-pool-spec.md` (not from the RTL).
 //!
-//! Registers: `pos`, `cw`, `acc[CW]`, the output queue `q_cnt`, `q_head`, `q_tail`.
+//! Registers: `pos`, `cw`, `acc[CW]`, the output queue `q_cnt`, `q_head`, `q_tail` (`queue.rs`,
+//! shared with `swg.rs` and `gap.rs`, whose headers spec it alike).
 //! `s_axis_tready` and `m_axis_tvalid` depend on registers only.
 
 use super::bits::{self, limbs};
+use super::queue::PairQueue;
 
 /// The parameters of one `bnn_pool` instance, exactly its Verilog parameters.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -67,9 +69,7 @@ pub struct Pool {
     pos: usize,
     cw: usize,
     acc: Vec<u64>,
-    q_cnt: u8,
-    q_head: Vec<u64>,
-    q_tail: Vec<u64>,
+    queue: PairQueue,
 }
 
 impl Pool {
@@ -91,9 +91,7 @@ impl Pool {
             pos: 0,
             cw: 0,
             acc: vec![0; p.cw * wl],
-            q_cnt: 0,
-            q_head: vec![0; wl],
-            q_tail: vec![0; wl],
+            queue: PairQueue::new(wl),
             p: p.clone(),
         })
     }
@@ -106,22 +104,22 @@ impl Pool {
     pub fn reset(&mut self) {
         self.pos = 0;
         self.cw = 0;
-        self.q_cnt = 0;
+        self.queue.reset();
     }
 
     #[inline]
     pub fn s_ready(&self) -> bool {
-        self.q_cnt != 2
+        !self.queue.is_full()
     }
 
     #[inline]
     pub fn m_valid(&self) -> bool {
-        self.q_cnt != 0
+        self.queue.m_valid()
     }
 
     #[inline]
     pub fn m_data(&self) -> &[u64] {
-        &self.q_head
+        self.queue.m_data()
     }
 
     /// An edge without a handshake changes no register: the pool only acts on its handshakes.
@@ -196,23 +194,8 @@ impl Pool {
                 };
             }
         }
-        match (q_push, pop) {
-            (true, false) => {
-                if self.q_cnt == 0 {
-                    self.q_head.copy_from_slice(&self.m_buf);
-                } else {
-                    self.q_tail.copy_from_slice(&self.m_buf);
-                }
-                self.q_cnt += 1;
-            }
-            (false, true) => {
-                if self.q_cnt == 2 {
-                    std::mem::swap(&mut self.q_head, &mut self.q_tail);
-                }
-                self.q_cnt -= 1;
-            }
-            (true, true) => self.q_head.copy_from_slice(&self.m_buf),
-            (false, false) => {}
+        if let Some(dst) = self.queue.edge(q_push, pop) {
+            dst.copy_from_slice(&self.m_buf);
         }
     }
 }

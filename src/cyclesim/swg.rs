@@ -3,8 +3,8 @@
 //!
 //! Registers mirror the spec one to one: the writer (`wr_ptr`), the buffer accounting (`occ`,
 //! `held`, `rel_ptr`), the reader odometer (`oy`, `ox`, `ky`, `kx`, `cw`), stage R (`r_valid`,
-//! `r_pad`, `r_cw`, `mem_q`), the 2-entry output queue (`q_cnt`, `q_head`, `q_tail`) and the
-//! buffer `mem`. `s_axis_tready` and `m_axis_tvalid` depend on registers only.
+//! `r_pad`, `r_cw`, `mem_q`), the 2-entry output queue (`q_cnt`, `q_head`, `q_tail`: `queue.rs`,
+//! which `bnn_pool` and `bnn_gap` spec alike) and the buffer `mem`. `s_axis_tready` and `m_axis_tvalid` depend on registers only.
 //!
 //! `mem_q` is a copy of the word read, not an address: a slot released by a window's last beat
 //! may be rewritten while that beat still waits in stage R. For speed the model keeps the
@@ -12,6 +12,7 @@
 //! registers of its own, and takes `hold` of every window from a table built once.
 
 use super::bits::{self, limbs};
+use super::queue::PairQueue;
 use crate::passes::window::Window;
 
 /// The parameters of one `bnn_swg` instance (its Verilog parameters `IH, IW, CW, KH, KW, SH,
@@ -107,9 +108,7 @@ pub struct Swg {
     r_pad: bool,
     r_cw: usize,
     mem_q: Vec<u64>,
-    q_cnt: u8,
-    q_head: Vec<u64>,
-    q_tail: Vec<u64>,
+    queue: PairQueue,
 
     // ---- derived from the odometer (kept incrementally)
     /// `oy·SH − PH`, `ox·SW − PW`.
@@ -177,9 +176,7 @@ impl Swg {
             r_pad: false,
             r_cw: 0,
             mem_q: vec![0; wl],
-            q_cnt: 0,
-            q_head: vec![0; wl],
-            q_tail: vec![0; wl],
+            queue: PairQueue::new(wl),
             ybase: 0,
             xbase: 0,
             win: 0,
@@ -206,7 +203,7 @@ impl Swg {
         self.kx = 0;
         self.cw = 0;
         self.r_valid = false;
-        self.q_cnt = 0;
+        self.queue.reset();
         let w = &self.p.window;
         self.ybase = -(w.ph as i64);
         self.xbase = -(w.pw as i64);
@@ -226,12 +223,12 @@ impl Swg {
 
     #[inline]
     pub fn m_valid(&self) -> bool {
-        self.q_cnt != 0
+        self.queue.m_valid()
     }
 
     #[inline]
     pub fn m_data(&self) -> &[u64] {
-        &self.q_head
+        self.queue.m_data()
     }
 
     /// Stores `result` (stage R's word) into `dst`.
@@ -250,37 +247,13 @@ impl Swg {
     pub fn tick(&mut self, push: Option<&[u64]>, pop: bool) {
         debug_assert!(push.is_none() || self.s_ready(), "push while not ready");
         debug_assert!(!pop || self.m_valid(), "pop while not valid");
-        let adv = !(self.r_valid && self.q_cnt == 2);
+        let adv = !(self.r_valid && self.queue.is_full());
 
-        // output queue (reads stage R before the edge)
+        // output queue (reads stage R before the edge; a push never meets a full queue: adv is
+        // 0 when stage R is full and the queue holds 2)
         let q_push = adv && self.r_valid;
-        match (q_push, pop) {
-            (true, false) => {
-                let dst = if self.q_cnt == 0 {
-                    &mut self.q_head
-                } else {
-                    &mut self.q_tail
-                };
-                Self::result(&self.pad_words, &self.mem_q, self.r_pad, self.r_cw, dst);
-                self.q_cnt += 1;
-            }
-            (false, true) => {
-                if self.q_cnt == 2 {
-                    std::mem::swap(&mut self.q_head, &mut self.q_tail);
-                }
-                self.q_cnt -= 1;
-            }
-            (true, true) => {
-                // q_cnt is 1: adv is 0 when stage R is full and the queue holds 2
-                Self::result(
-                    &self.pad_words,
-                    &self.mem_q,
-                    self.r_pad,
-                    self.r_cw,
-                    &mut self.q_head,
-                );
-            }
-            (false, false) => {}
+        if let Some(dst) = self.queue.edge(q_push, pop) {
+            Self::result(&self.pad_words, &self.mem_q, self.r_pad, self.r_cw, dst);
         }
 
         // reader: the beat at the odometer, issued if its data is available
@@ -367,7 +340,7 @@ impl Swg {
     #[inline]
     pub fn idle_edge(&self) -> bool {
         if self.r_valid {
-            self.q_cnt == 2
+            self.queue.is_full()
         } else {
             !self.beat().issue
         }

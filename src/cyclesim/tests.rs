@@ -16,6 +16,8 @@ fn words(bits: usize, vals: impl IntoIterator<Item = u64>) -> Words {
 /// and the expected output words.
 struct MvtuCase {
     params: MvtuParams,
+    /// `DEPTHWISE` (`bnn_vvau`): input vectors of MW × MH elements, PE·SIMD lanes per word.
+    depthwise: bool,
     wrom: Vec<Vec<Vec<u64>>>,
     trom: Vec<Vec<Vec<u64>>>,
     inputs: Words,
@@ -44,11 +46,26 @@ fn decode(raw: u64, ty: u32, bits: u32) -> i64 {
 /// A random case of `vectors` input vectors. `nsteps` thresholds per channel (0: no activation,
 /// then OBITS = ACC_BITS), random directions; `types` from [`MODE_TYPES`].
 fn mvtu_case(
+    shape: (usize, usize, usize, usize),
+    types: (u32, u32, u32, u32),
+    nsteps: usize,
+    vectors: usize,
+    seed: u64,
+) -> MvtuCase {
+    unit_case(shape, types, nsteps, vectors, seed, false)
+}
+
+/// [`mvtu_case`], or with `depthwise` a `bnn_vvau` (`DEPTHWISE = 1`) case: MW kernel positions,
+/// MH channels; each input vector holds MW elements per channel, sent as NF·SF words (`nf`
+/// outer) whose lane `l·PE + p` is kernel position `sf·SIMD + l` of channel `nf·PE + p`
+/// (`hw/bnn_vvau.v`). The expected words follow the modules' FUNCTION sections.
+fn unit_case(
     (mw, mh, pe, simd): (usize, usize, usize, usize),
     (wtype, wbits, itype, ibits): (u32, u32, u32, u32),
     nsteps: usize,
     vectors: usize,
     seed: u64,
+    depthwise: bool,
 ) -> MvtuCase {
     let mut rng = Rng::new(seed);
     let xnor = wtype == 0 && itype == 0;
@@ -76,11 +93,19 @@ fn mvtu_case(
     let w: Vec<Vec<u64>> = (0..mh)
         .map(|_| (0..mw).map(|_| raw(&mut rng, wbits)).collect())
         .collect();
-    let xs: Vec<Vec<u64>> = (0..vectors)
-        .map(|_| (0..mw).map(|_| raw(&mut rng, ibits)).collect())
+    // per vector: one row of MW inputs (dense) or one per channel (depthwise)
+    let rows = if depthwise { mh } else { 1 };
+    let xs: Vec<Vec<Vec<u64>>> = (0..vectors)
+        .map(|_| {
+            (0..rows)
+                .map(|_| (0..mw).map(|_| raw(&mut rng, ibits)).collect())
+                .collect()
+        })
         .collect();
-    // the accumulator of the hardware: popcount of equal bits (XNOR) or the dot product
-    let acc = |r: usize, x: &[u64]| -> i64 {
+    // the accumulator of the hardware: popcount of equal bits (XNOR) or the dot product, of
+    // channel r's weights with the vector (dense) or with channel r's own inputs (depthwise)
+    let acc = |r: usize, x: &[Vec<u64>]| -> i64 {
+        let x = &x[if depthwise { r } else { 0 }];
         (0..mw)
             .map(|k| {
                 if xnor {
@@ -134,16 +159,36 @@ fn mvtu_case(
                 .collect()
         })
         .collect();
-    let mut inputs = Words::new(params.in_bits());
+    let in_bits = if depthwise {
+        params.depthwise_in_bits()
+    } else {
+        params.in_bits()
+    };
+    let mut inputs = Words::new(in_bits);
     let mut expected = Words::new(params.out_bits());
+    let ib = ibits as usize;
     for x in &xs {
-        for s in 0..sf {
-            let mut word = vec![0u64; limbs(params.in_bits())];
-            for l in 0..simd {
-                let v = x[s * simd + l];
-                bits::set(&mut word, l * ibits as usize, ibits as usize, v);
+        if depthwise {
+            for n in 0..nf {
+                for s in 0..sf {
+                    let mut word = vec![0u64; limbs(in_bits)];
+                    for l in 0..simd {
+                        for p in 0..pe {
+                            let v = x[n * pe + p][s * simd + l];
+                            bits::set(&mut word, (l * pe + p) * ib, ib, v);
+                        }
+                    }
+                    inputs.push(&word);
+                }
             }
-            inputs.push(&word);
+        } else {
+            for s in 0..sf {
+                let mut word = vec![0u64; limbs(in_bits)];
+                for l in 0..simd {
+                    bits::set(&mut word, l * ib, ib, x[0][s * simd + l]);
+                }
+                inputs.push(&word);
+            }
         }
         for n in 0..nf {
             let mut word = vec![0u64; limbs(params.out_bits())];
@@ -171,6 +216,7 @@ fn mvtu_case(
     }
     MvtuCase {
         params,
+        depthwise,
         wrom,
         trom,
         inputs,
@@ -178,13 +224,19 @@ fn mvtu_case(
     }
 }
 
+/// The case's model: `bnn_mvtu`, or `bnn_vvau` (`DEPTHWISE = 1`) for a depthwise case.
+fn unit_model(c: &MvtuCase) -> Mvtu {
+    if c.depthwise {
+        Mvtu::new_depthwise(&c.params, &c.wrom, &c.trom).unwrap()
+    } else {
+        Mvtu::new(&c.params, &c.wrom, &c.trom).unwrap()
+    }
+}
+
 fn mvtu_pipeline(c: &MvtuCase) -> Pipeline {
-    let m = Mvtu::new(&c.params, &c.wrom, &c.trom).unwrap();
-    Pipeline::single(
-        Block::Mvtu(Box::new(m)),
-        c.params.in_bits(),
-        c.params.out_bits(),
-    )
+    let m = unit_model(c);
+    let in_bits = m.in_bits();
+    Pipeline::single(Block::Mvtu(Box::new(m)), in_bits, c.params.out_bits())
 }
 
 fn the_mvtu(p: &Pipeline) -> &Mvtu {
@@ -259,11 +311,12 @@ fn mvtu_stage_counts_latency_and_queue() {
     }
 }
 
-/// Without stalls (spec section 3): input word `(v, sf)` at cycle `v·NF·SF + sf`, output word
-/// `(v, nf)` at `v·NF·SF + nf·SF + SF − 1 + LAT + 1`, the issue stage never waits for a credit,
-/// and the words are the accumulator-domain thresholds' results (the ROM's `T'` decoded).
+/// Without stalls (spec section 3): input word `(v, sf)` at cycle `v·NF·SF + sf` (`bnn_vvau`,
+/// which reads the stream at every beat: word `(v, nf, sf)` at `(v·NF + nf)·SF + sf`), output
+/// word `(v, nf)` at `v·NF·SF + nf·SF + SF − 1 + LAT + 1`, the issue stage never waits for a
+/// credit, and the words are the accumulator-domain thresholds' results (the ROM's `T'` decoded).
 #[test]
-fn mvtu_timing_without_stalls() {
+fn mvtu_and_vvau_timing_without_stalls() {
     let shapes = [
         (16, 8, 2, 4),
         (6, 3, 1, 1),
@@ -277,12 +330,13 @@ fn mvtu_timing_without_stalls() {
     ];
     for (i, &shape) in shapes.iter().enumerate() {
         for (m, &types) in MODE_TYPES.iter().enumerate() {
-            for nsteps in [0, 3] {
+            for (nsteps, depthwise) in [(0, false), (3, false), (0, true), (3, true)] {
                 let seed = (i * 100 + m * 10 + nsteps) as u64;
-                let c = mvtu_case(shape, types, nsteps, 5, seed);
+                let c = unit_case(shape, types, nsteps, 5, seed, depthwise);
                 let (nf, sf) = (c.params.nf(), c.params.sf());
                 let lat = c.params.latency();
-                let what = format!("{shape:?} {types:?} NSTEPS {nsteps} (LAT {lat})");
+                let what =
+                    format!("{shape:?} {types:?} NSTEPS {nsteps} (LAT {lat}) dw {depthwise}");
                 let mut p = mvtu_pipeline(&c);
                 let r = p.run(
                     &c.inputs,
@@ -291,9 +345,15 @@ fn mvtu_timing_without_stalls() {
                 );
                 assert!(!r.timed_out, "{what}");
                 assert_eq!(r.outputs, c.expected, "{what}");
+                assert_eq!(r.in_cycles.len(), c.inputs.len(), "{what}");
                 for (i, &cy) in r.in_cycles.iter().enumerate() {
-                    let (v, s) = (i / sf, i % sf);
-                    assert_eq!(cy as usize, v * nf * sf + s, "{what}: input {i}");
+                    let at = if depthwise {
+                        i
+                    } else {
+                        let (v, s) = (i / sf, i % sf);
+                        v * nf * sf + s
+                    };
+                    assert_eq!(cy as usize, at, "{what}: input {i}");
                 }
                 for (i, &cy) in r.out_cycles.iter().enumerate() {
                     let (v, n) = (i / nf, i % nf);
@@ -342,23 +402,28 @@ fn mvtu_full_rate_with_sf1_and_long_latency() {
 
 /// Under random back-pressure the words are unchanged, `credits + queued + in flight = Q` at
 /// every cycle (so never more than Q words queue up), and an idle consumer stops the issue
-/// stage exactly when Q words are reserved.
+/// stage exactly when Q words are reserved; for `bnn_mvtu` and `bnn_vvau` alike.
 #[test]
-fn mvtu_credits_under_backpressure() {
-    for (i, (shape, types)) in [
-        ((16, 8, 2, 4), MODE_TYPES[0]),
-        ((27, 8, 4, 3), MODE_TYPES[1]),
-        ((64, 4, 4, 64), MODE_TYPES[4]),
-        ((10, 6, 3, 5), MODE_TYPES[3]),
-        ((6, 3, 1, 1), MODE_TYPES[2]),
+fn mvtu_and_vvau_credits_under_backpressure() {
+    for (i, (shape, types, depthwise)) in [
+        ((16, 8, 2, 4), MODE_TYPES[0], false),
+        ((27, 8, 4, 3), MODE_TYPES[1], false),
+        ((64, 4, 4, 64), MODE_TYPES[4], false),
+        ((10, 6, 3, 5), MODE_TYPES[3], false),
+        ((6, 3, 1, 1), MODE_TYPES[2], false),
+        ((9, 6, 2, 1), MODE_TYPES[0], true),
+        ((9, 8, 4, 3), MODE_TYPES[1], true),
+        ((4, 6, 3, 4), MODE_TYPES[4], true),
+        ((10, 4, 1, 5), MODE_TYPES[3], true),
+        ((6, 3, 3, 2), MODE_TYPES[2], true),
     ]
     .into_iter()
     .enumerate()
     {
-        let c = mvtu_case(shape, types, 3, 30, 40 + i as u64);
+        let c = unit_case(shape, types, 3, 30, 40 + i as u64, depthwise);
         let q = c.params.queue_depth();
         let (nf, sf) = (c.params.nf(), c.params.sf());
-        let mut m = Mvtu::new(&c.params, &c.wrom, &c.trom).unwrap();
+        let mut m = unit_model(&c);
         // random tvalid / tready, driven by hand to check the invariant after every edge
         let mut rng = Rng::new(i as u64);
         let (mut next_in, mut got) = (0, Words::new(c.params.out_bits()));
@@ -399,13 +464,15 @@ fn mvtu_credits_under_backpressure() {
             (q, 0, 0),
             "{shape:?}"
         );
-        let reading_folds = (0..q).filter(|k| k % nf == 0).count();
-        let partial = if q.is_multiple_of(nf) { sf - 1 } else { 0 };
-        assert_eq!(
-            r.in_cycles.len(),
-            reading_folds * sf + partial,
-            "{shape:?} Q {q}"
-        );
+        // a dense MVTU reads the stream in each vector's first fold, a VVAU at every beat
+        let read = if depthwise {
+            q * sf + sf - 1
+        } else {
+            let reading_folds = (0..q).filter(|k| k % nf == 0).count();
+            let partial = if q.is_multiple_of(nf) { sf - 1 } else { 0 };
+            reading_folds * sf + partial
+        };
+        assert_eq!(r.in_cycles.len(), read, "{shape:?} Q {q} dw {depthwise}");
         assert_eq!(r.mvtus[0].beats as usize, q * sf + sf - 1, "{shape:?}");
     }
 }
