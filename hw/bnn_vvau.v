@@ -55,8 +55,9 @@
 // v*NF*SF + nf*SF + SF - 1 + LAT + 1: one beat per cycle, NF*SF cycles per
 // vector. Under back-pressure only the issue stage waits (for a credit, when
 // it would issue a fold's last beat), and then s_axis_tready is 0.
-// Implementation: bnn_mvtu.v (DEPTHWISE = 1); the cycle simulator's model is
-// src/cyclesim/vvau.rs.
+// Implementation: bnn_mvtu.v (DEPTHWISE = 1). The cycle simulator follows:
+// the MVTU's control model in src/cyclesim/mvtu.rs (Mvtu::new_depthwise),
+// with the depthwise datapath in src/cyclesim/vvau.rs.
 //
 // Parameter checking: see bnn_rom.v (missing `ERROR_...` module).
 `default_nettype none
