@@ -494,9 +494,13 @@ struct Arrivals {
 }
 
 impl Arrivals {
-    /// When word `n` of the frame arrives.
+    /// When word `n` of the frame arrives. A one-word frame arrives at `last`: after an
+    /// up-sizing converter `first` only bounds the converter's first input word.
     fn at(&self, n: usize) -> u64 {
-        let span = (self.words.max(2) - 1) as u64;
+        if self.words <= 1 {
+            return self.last;
+        }
+        let span = (self.words - 1) as u64;
         self.first + (self.last - self.first) * n.min(self.words) as u64 / span
     }
 }
