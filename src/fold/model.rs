@@ -393,6 +393,44 @@ impl<'a> Problem<'a> {
             .collect()
     }
 
+    /// The window generator in front of MVTU/VVAU layer `i` (convolution `g`, `in_slots`
+    /// channel slots per input pixel), as `pad` builds it: words of `elems` channel slots (SIMD
+    /// for an MVTU; PE for a VVAU, whose `depthwise` order puts kernel positions innermost), its
+    /// line buffer sized for `nf` neuron folds.
+    #[allow(clippy::too_many_arguments)]
+    fn mvtu_window(
+        &self,
+        i: usize,
+        m: &MvtuInfo,
+        g: &crate::ir::ConvGeometry,
+        in_slots: usize,
+        elems: usize,
+        nf: usize,
+        depthwise: bool,
+    ) -> HwWindow {
+        let geom = Window {
+            ih: m.image.0,
+            iw: m.image.1,
+            cw: in_slots / elems,
+            kh: g.kernel[0],
+            kw: g.kernel[1],
+            sh: g.stride[0],
+            sw: g.stride[1],
+            ph: g.padding[0],
+            pw: g.padding[1],
+        };
+        let depth = self.depth(i, &geom, nf);
+        HwWindow {
+            geom,
+            elems,
+            ebits: m.ebits,
+            depth,
+            rule_depth: depth,
+            pad: Vec::new(),
+            depthwise,
+        }
+    }
+
     fn depth(&self, i: usize, geom: &Window, nf: usize) -> usize {
         *self
             .depths
@@ -597,53 +635,17 @@ impl<'a> Problem<'a> {
                                 self.net.layers[i].name, lin.slots, lout.slots
                             ));
                         }
-                        let geom = Window {
-                            ih: m.image.0,
-                            iw: m.image.1,
-                            cw: lin.slots / pe,
-                            kh: g.kernel[0],
-                            kw: g.kernel[1],
-                            sh: g.stride[0],
-                            sw: g.stride[1],
-                            ph: g.padding[0],
-                            pw: g.padding[1],
-                        };
-                        let window = HwWindow {
-                            geom,
-                            elems: pe,
-                            ebits: m.ebits,
-                            depth: self.depth(i, &geom, 1),
-                            rule_depth: self.depth(i, &geom, 1),
-                            pad: Vec::new(),
-                            depthwise: true,
-                        };
+                        let window = self.mvtu_window(i, m, &g, lin.slots, pe, 1, true);
                         (Some(window), g.kernel[0] * g.kernel[1], lout.pixels)
                     }
                     None => (None, lin.total_slots(), 1),
                     // 1×1 conv: no window generator (passes::pad, "1×1 convolutions")
                     Some(g) if g.is_pointwise() => (None, lin.slots, lout.pixels),
                     Some(g) => {
-                        let geom = Window {
-                            ih: m.image.0,
-                            iw: m.image.1,
-                            cw: lin.slots / simd,
-                            kh: g.kernel[0],
-                            kw: g.kernel[1],
-                            sh: g.stride[0],
-                            sw: g.stride[1],
-                            ph: g.padding[0],
-                            pw: g.padding[1],
-                        };
-                        let window = HwWindow {
-                            geom,
-                            elems: simd,
-                            ebits: m.ebits,
-                            depth: self.depth(i, &geom, mh_pad / pe),
-                            rule_depth: self.depth(i, &geom, mh_pad / pe),
-                            pad: Vec::new(),
-                            depthwise: false,
-                        };
-                        (Some(window), geom.window_words() * simd, lout.pixels)
+                        let window =
+                            self.mvtu_window(i, m, &g, lin.slots, simd, mh_pad / pe, false);
+                        let words = window.geom.window_words() * simd;
+                        (Some(window), words, lout.pixels)
                     }
                 };
                 let tbits = if mh_pad > m.mh {
