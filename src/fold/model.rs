@@ -408,17 +408,7 @@ impl<'a> Problem<'a> {
         nf: usize,
         depthwise: bool,
     ) -> HwWindow {
-        let geom = Window {
-            ih: m.image.0,
-            iw: m.image.1,
-            cw: in_slots / elems,
-            kh: g.kernel[0],
-            kw: g.kernel[1],
-            sh: g.stride[0],
-            sw: g.stride[1],
-            ph: g.padding[0],
-            pw: g.padding[1],
-        };
+        let geom = Window::of_conv(m.image, in_slots / elems, g);
         let depth = self.depth(i, &geom, nf);
         HwWindow {
             geom,

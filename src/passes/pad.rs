@@ -150,17 +150,7 @@ pub fn pad(net: &Network) -> Result<HwNetwork> {
                             ));
                         };
                         let (cs, simd) = (lin.slots, mv.folding.simd);
-                        let geom = Window {
-                            ih: h,
-                            iw: w,
-                            cw: cs / simd,
-                            kh: g.kernel[0],
-                            kw: g.kernel[1],
-                            sh: g.stride[0],
-                            sw: g.stride[1],
-                            ph: g.padding[0],
-                            pw: g.padding[1],
-                        };
+                        let geom = Window::of_conv((h, w), cs / simd, &g);
                         let pad_bits = in_dtype.encode(g.pad_value);
                         let pad = (0..cs).map(|s| if s < c { pad_bits } else { 0 }).collect();
                         // The MVTU reads one window every NF·SF cycles.
@@ -558,17 +548,7 @@ fn depthwise_unit(
             lout.slots
         )));
     }
-    let geom = Window {
-        ih: h,
-        iw: w,
-        cw: cs / pe,
-        kh: g.kernel[0],
-        kw: g.kernel[1],
-        sh: g.stride[0],
-        sw: g.stride[1],
-        ph: g.padding[0],
-        pw: g.padding[1],
-    };
+    let geom = Window::of_conv((h, w), cs / pe, &g);
     let pad_bits = in_dtype.encode(g.pad_value);
     // The VVAU reads one window (CW·KH·KW words) in as many cycles: one word per cycle.
     let rule_depth = geom.depth_for(1);

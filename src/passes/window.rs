@@ -35,6 +35,21 @@ pub struct Window {
 }
 
 impl Window {
+    /// The generator of convolution `g` over an `image` (height, width) of `cw` words per pixel.
+    pub fn of_conv(image: (usize, usize), cw: usize, g: &crate::ir::ConvGeometry) -> Window {
+        Window {
+            ih: image.0,
+            iw: image.1,
+            cw,
+            kh: g.kernel[0],
+            kw: g.kernel[1],
+            sh: g.stride[0],
+            sw: g.stride[1],
+            ph: g.padding[0],
+            pw: g.padding[1],
+        }
+    }
+
     /// Output height (windows per column).
     pub fn oh(&self) -> usize {
         (self.ih + 2 * self.ph - self.kh) / self.sh + 1
