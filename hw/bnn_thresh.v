@@ -51,21 +51,27 @@ module bnn_thresh #(
     wire [CW-1:0] acc_x;
     bnn_resize #(.IN_W(ACC_BITS), .OUT_W(CW), .SIGNED(1)) u_acc (.din(acc), .dout(acc_x));
 
-    wire [NSTEPS-1:0] cmp;
+    // Sign-extends a threshold to the compare width CW.
+    function [CW-1:0] t_ext;
+        input [TBITS-1:0] t;
+        integer b;
+        begin
+            for (b = 0; b < CW; b = b + 1) t_ext[b] = t[(b < TBITS) ? b : TBITS - 1];
+        end
+    endfunction
+    // The NSTEPS comparators as one loop, not a generate block of NSTEPS instances: the same
+    // logic for synthesis, but Verilator keeps a loop longer than its unroll limit as a C++ loop
+    // where it copied every instance (8-bit activations have 255 thresholds: 700 kB of C++ per
+    // bnn_thresh, minutes of compiling in each test that builds one).
+    reg  [NSTEPS-1:0] cmp;
     reg  [NSTEPS-1:0] hit;
     reg               dir_r;
-    genvar g;
-    generate
-        for (g = 0; g < NSTEPS; g = g + 1) begin : g_cmp
-            wire [CW-1:0] t_x;
-            bnn_resize #(.IN_W(TBITS), .OUT_W(CW), .SIGNED(1)) u_t (
-                .din (tword[g*TBITS +: TBITS]),
-                .dout(t_x)
-            );
-            assign cmp[g] = ($signed(acc_x) >= $signed(t_x));
+    integer k;
+    always @* begin
+        for (k = 0; k < NSTEPS; k = k + 1) begin
+            cmp[k] = ($signed(acc_x) >= $signed(t_ext(tword[k*TBITS +: TBITS])));
         end
-    endgenerate
-
+    end
     always @(posedge ap_clk) begin
         hit   <= cmp;
         dir_r <= tword[NSTEPS*TBITS];
