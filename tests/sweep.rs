@@ -10,14 +10,16 @@
 //! (with the timing measurement), then with stall probability 0.2 and 0.5, each with two stall
 //! seeds.
 //!
-//! The default sweep is 12 nets (`cargo test --release --test sweep`); `BNN_SWEEP=N` runs nets
-//! `0..N`, `BNN_SWEEP_FROM=K` starts at net K (to rerun one failing seed: `BNN_SWEEP_FROM=K
-//! BNN_SWEEP=1`). Every net's spec is printed before it runs (`--nocapture` to see them).
+//! The default sweep is 6 nets, one of each kind (`cargo test --release --test sweep`);
+//! `BNN_SWEEP=N` runs nets `0..N`, `BNN_SWEEP_FROM=K` starts at net K (to rerun one failing seed:
+//! `BNN_SWEEP_FROM=K BNN_SWEEP=1`). Every net's spec is printed before it runs (`--nocapture` to
+//! see them).
 //!
 //! The conv sweep (`random_conv_nets_three_way`) does the same with `synth::random_cnn_spec`
 //! nets (conv, max-pool and dense layers; odd image sizes, strides 1–2, padding with any pad
 //! value, 1×1 and non-square kernels, multi-bit data, SIMD/PE that do not divide the channels):
-//! 11 nets by default, `BNN_CONV_SWEEP=N` / `BNN_CONV_SWEEP_FROM=K` to run nets `K..K+N`.
+//! 6 nets by default (`DEFAULT_CONV_NETS`), `BNN_CONV_SWEEP=N` / `BNN_CONV_SWEEP_FROM=K` to run
+//! nets `K..K+N`.
 //!
 //! Requires verilator. Designs go to `<target>/verify-tests/sweep-<i>/` (kept; a rerun reuses
 //! the Verilator build when the RTL is unchanged).
